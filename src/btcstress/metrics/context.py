@@ -1,0 +1,84 @@
+"""What a metric sees: the store cut at an as-of instant, its parameters, and earlier findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from btcstress.errors import NoDataError
+from btcstress.findings import Finding, Source
+from btcstress.store import Store, utc_naive
+
+
+@dataclass
+class Context:
+    store: Store
+    as_of: dt.datetime
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # overrides by area
+    price_override: float | None = None
+    findings: list[Finding] = field(default_factory=list)
+    params_used: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.as_of.tzinfo is None:
+            self.as_of = self.as_of.replace(tzinfo=dt.timezone.utc)
+        self.as_of = self.as_of.astimezone(dt.timezone.utc)
+
+    @property
+    def t(self) -> dt.datetime:
+        """as_of as the store's naive-UTC convention."""
+        return utc_naive(self.as_of)
+
+    def table(self, name: str) -> ibis.Table:
+        """The table as known at as_of (rows with available_at <= as_of)."""
+        return self.store.table(name, self.as_of)
+
+    def area_params(self, area: str, defaults: dict[str, Any]) -> dict[str, Any]:
+        """Defaults overridden by config/CLI; unknown names are an error, not ignored."""
+        given = self.params.get(area, {})
+        unknown = set(given) - set(defaults)
+        if unknown:
+            from btcstress.errors import InputError
+            raise InputError(f"unknown {area} parameter(s) {sorted(unknown)}; known: {sorted(defaults)}")
+        merged = {**defaults, **given}
+        self.params_used[area] = merged
+        return merged
+
+    def finding(self, id: str, subject: str | None = None) -> Finding | None:
+        for f in self.findings:
+            if f.id == id and (subject is None or f.subject == subject):
+                return f
+        return None
+
+    def price(self) -> tuple[float | None, bool, Finding | None]:
+        """(price to value things at, whether it is hypothetical, the observed price finding)."""
+        observed = self.finding("price.last_usd")
+        if self.price_override is not None:
+            return self.price_override, True, observed
+        return (observed.value if observed else None), False, observed
+
+    def require_data(self) -> None:
+        """Fail clearly when nothing at all is known by as_of (before the data or an empty store)."""
+        c = self.store.table("candles")
+        first, last = c.open_time.min().execute(), c.available_at.max().execute()
+        if first is None or pd.isna(first):
+            raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
+        if self.t < pd.Timestamp(first).to_pydatetime():
+            raise NoDataError(f"no price data before {pd.Timestamp(first).date()}")
+        if self.t > pd.Timestamp(last).to_pydatetime() + dt.timedelta(days=2):
+            raise NoDataError(f"no price data after {pd.Timestamp(last).date()}")
+
+
+def source(table: str, df: pd.DataFrame, *, time_col: str, origin: str | None = None, note: str | None = None
+           ) -> Source:
+    """Provenance of the rows in `df` (which must carry an `origin` column unless given)."""
+    if origin is None:
+        origins = sorted(set(df["origin"])) if "origin" in df and len(df) else []
+        origin = ", ".join(origins) if origins else "-"
+    first = pd.Timestamp(df[time_col].min()).to_pydatetime() if len(df) else None
+    last = pd.Timestamp(df[time_col].max()).to_pydatetime() if len(df) else None
+    return Source(table=table, origin=origin, rows=len(df), first=first, last=last, note=note)

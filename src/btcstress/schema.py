@@ -1,0 +1,134 @@
+"""Canonical tables: columns, types, natural keys and publication rules.
+
+Conventions:
+- Timestamps are naive UTC (DuckDB TIMESTAMP). Dates are UTC calendar days.
+- Every table carries `origin` (importer:file or URL), `available_at` (the instant the row was
+  published, so an as-of query sees a row iff available_at <= T) and `ingested_at`.
+- `available_at` is computed by the store from the table's publication rule unless the importer
+  supplies it (a vintage's publication time, a filing date, a source whose day is published early).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+# Publication rules: how `available_at` follows from a row when the importer does not say.
+CLOSE = "close"  # a bar is known when it closes: open_time + interval
+END_OF_DAY = "end_of_day"  # a daily row is known at the end of its UTC day: date + 1 day
+EXPLICIT = "explicit"  # the importer must supply available_at (vintages, filings)
+
+META_COLUMNS = ("origin", "available_at", "ingested_at")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: dict[str, pa.DataType]  # data columns, keys included; meta columns are added
+    key: tuple[str, ...]
+    publication: str
+    description: str
+    date_column: str | None = None  # the column END_OF_DAY counts from
+    time_column: str | None = None  # the column CLOSE counts from (with `interval`)
+    # Columns that may legitimately be null (everything else is required by validation).
+    nullable: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in self.key]
+
+    def arrow_schema(self, with_meta: bool = True) -> pa.Schema:
+        fields = [pa.field(n, t) for n, t in self.columns.items()]
+        if with_meta:
+            fields += [pa.field("origin", pa.string()), pa.field("available_at", pa.timestamp("us")),
+                       pa.field("ingested_at", pa.timestamp("us"))]
+        return pa.schema(fields)
+
+
+TS = pa.timestamp("us")
+F64 = pa.float64()
+STR = pa.string()
+DATE = pa.date32()
+I64 = pa.int64()
+
+TABLES: dict[str, Table] = {}
+
+
+def register(table: Table) -> Table:
+    TABLES[table.name] = table
+    return table
+
+
+# --- market (issue 2) -------------------------------------------------------------------------
+
+CANDLES = register(Table(
+    name="candles",
+    columns={"venue": STR, "symbol": STR, "interval": STR, "open_time": TS, "open": F64, "high": F64,
+             "low": F64, "close": F64, "volume": F64, "quote_volume": F64, "trades": I64},
+    key=("venue", "symbol", "interval", "open_time"),
+    publication=CLOSE, time_column="open_time",
+    nullable=frozenset({"quote_volume", "trades", "volume"}),
+    description="OHLCV bars. venue 'binance' (spot), 'binance-usdm' (USD-M perpetual), 'composite' "
+                "(CryptoQuant all-exchange volume-weighted BTC-USD); interval '1h' or '1d'.",
+))
+
+MARKET_CAP_DAILY = register(Table(
+    name="market_cap_daily",
+    columns={"date": DATE, "scope": STR, "cap_usd": F64},
+    key=("date", "scope", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Market capitalisation at the day's close. scope: 'total' (all crypto, derived), "
+                "'total3' (ex BTC and ETH), 'btc', 'btc_implied', 'eth_implied'.",
+))
+
+INDICATORS_DAILY = register(Table(
+    name="indicators_daily",
+    columns={"date": DATE, "name": STR, "value": F64, "label": STR},
+    key=("date", "name", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    nullable=frozenset({"label"}),
+    description="Daily scalar indicators: btc_dominance_pct, eth_dominance_pct, fear_greed (label = "
+                "classification), etf_aum_to_mcap_<asset>, and others named by their importer.",
+))
+
+EVENTS = register(Table(
+    name="events",
+    columns={"date": DATE, "id": STR, "title": STR, "category": STR, "reference": STR},
+    key=("date", "id"),
+    publication=EXPLICIT,
+    nullable=frozenset({"reference"}),
+    description="Named dates a brief may refer to (elections, halvings, ETF launch, crashes). "
+                "Shipped as data in the package; a date is known from its own start.",
+))
+
+# --- miners (issue 3) -------------------------------------------------------------------------
+
+# --- etf (issue 4) ----------------------------------------------------------------------------
+
+# --- leverage (issue 5) -----------------------------------------------------------------------
+
+# --- treasuries (issue 6) ---------------------------------------------------------------------
+
+# --- bookkeeping ------------------------------------------------------------------------------
+
+QUARANTINE = register(Table(
+    name="quarantine",
+    columns={"target": STR, "file": STR, "line": I64, "field": STR, "value": STR, "reason": STR,
+             "raw": STR},
+    key=("target", "file", "line", "field"),
+    publication=EXPLICIT,
+    nullable=frozenset({"value", "raw"}),
+    description="Rows that failed validation: the table they were meant for, file and line (1-based, "
+                "header = line 1), the field, its raw value, the reason and the whole raw row.",
+))
+
+INGEST_LOG = register(Table(
+    name="ingest_log",
+    columns={"run_id": STR, "target": STR, "file": STR, "started_at": TS, "finished_at": TS,
+             "rows_in": I64, "rows_new": I64, "rows_updated": I64, "rows_unchanged": I64,
+             "rows_quarantined": I64},
+    key=("run_id", "target", "file"),
+    publication=EXPLICIT,
+    description="One row per file per ingest run: what came in and what happened to it.",
+))

@@ -1,0 +1,66 @@
+"""The snapshot folder (../shared/data): which importer reads which file.
+
+Each entry maps a path relative to the snapshot folder to a parser `(text, origin) -> Parsed`.
+Files the registry does not know are reported, never guessed at.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from btcstress.sources import alternative_me, artemis, binance_klines, cryptoquant, derived_marketcap, tradingview
+from btcstress.sources.common import Parsed
+
+Parser = Callable[[str, str], Parsed]
+
+# Not data: documentation and the claims to verify (read by `btcstress check`).
+IGNORED = ("SOURCES.md", "claims/")
+
+IMPORTERS: dict[str, Parser] = {
+    # --- price and market (issue 2) ---
+    "price/binance_spot_btcusdt_1h_2026-01_2026-02.csv":
+        partial(binance_klines.parse, venue="binance", symbol="BTCUSDT"),
+    "price/binance_futures_um_btcusdt_1h_2024-06_2026-05.csv":
+        partial(binance_klines.parse, venue="binance-usdm", symbol="BTCUSDT"),
+    "price/cryptoquant_btc_usd_ohlcv_daily.csv": cryptoquant.parse_ohlcv,
+    "marketcap/cryptoquant_btc_market_cap_daily.csv":
+        partial(cryptoquant.parse_series, target="market_cap_daily", value_field="cap_usd",
+                fixed={"scope": "btc"}, positive=True, zero_is_empty=True),
+    "marketcap/derived_total_crypto_market_cap_daily.csv": derived_marketcap.parse,
+    "marketcap/tradingview_cryptocap_total3_daily.csv":
+        partial(tradingview.parse_close, target="market_cap_daily", value_field="cap_usd",
+                fixed={"scope": "total3"}),
+    "marketcap/tradingview_cryptocap_btc_dominance_daily.csv":
+        partial(tradingview.parse_close, target="indicators_daily", value_field="value",
+                fixed={"name": "btc_dominance_pct", "label": None}, bounds=(0, 100)),
+    "marketcap/tradingview_cryptocap_eth_dominance_daily.csv":
+        partial(tradingview.parse_close, target="indicators_daily", value_field="value",
+                fixed={"name": "eth_dominance_pct", "label": None}, bounds=(0, 100)),
+    "marketcap/alternativeme_fear_greed_index_daily.csv": alternative_me.parse,
+    "marketcap/artemis_crypto_etf_aum_to_market_cap_daily.csv":
+        partial(artemis.parse_wide, target="indicators_daily", entity_field="name", value_field="value",
+                fixed={"label": None}, rename=lambda c: f"etf_aum_to_mcap_{c.lower()}"),
+
+    # --- miners (issue 3) ---
+
+    # --- etf (issue 4) ---
+
+    # --- leverage (issue 5) ---
+
+    # --- treasuries (issue 6) ---
+}
+
+
+def plan(folder: Path) -> tuple[list[tuple[Path, str, Parser]], list[str]]:
+    """The files to import, as (path, origin, parser), and the data files nobody imports."""
+    folder = Path(folder)
+    todo, unknown = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel in IMPORTERS:
+            todo.append((path, f"snapshot/{rel}", IMPORTERS[rel]))
+        elif not any(rel == i or rel.startswith(i) for i in IGNORED):
+            unknown.append(rel)
+    return todo, unknown

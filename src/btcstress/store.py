@@ -1,0 +1,246 @@
+"""The Store: one DuckDB file through Ibis.
+
+Writes are idempotent upserts by natural key inside one transaction per ingest run, so a run killed
+at any point (even SIGKILL) leaves the store as before or as after it, never half. Reads are Ibis
+tables, optionally cut at an as-of instant (only rows with available_at <= T).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from btcstress import schema
+from btcstress.errors import BtcstressError, NoDataError
+from btcstress.schema import TABLES, Table
+
+DEFAULT_DB = "data/btcstress.duckdb"
+
+_DUCK_TYPES = {
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.float64(): "DOUBLE",
+    pa.string(): "VARCHAR",
+    pa.date32(): "DATE",
+    pa.int64(): "BIGINT",
+    pa.bool_(): "BOOLEAN",
+}
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("BTCSTRESS_DB", DEFAULT_DB))
+
+
+def utc_naive(ts: dt.datetime) -> dt.datetime:
+    """The store's timestamp convention: naive datetimes that mean UTC."""
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return ts
+
+
+@dataclass
+class UpsertResult:
+    rows_in: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: "UpsertResult") -> "UpsertResult":
+        self.rows_in += other.rows_in
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+        self.path = Path(path) if path is not None else default_db_path()
+        if read_only and not self.path.exists():
+            raise NoDataError(f"no store at {self.path}: run `btcstress ingest snapshot` first "
+                              "(or set --db / BTCSTRESS_DB)")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.ibis = ibis.duckdb.connect(database=str(self.path), read_only=read_only)
+        except Exception as exc:  # duckdb raises IOException when another process holds the lock
+            raise BtcstressError(f"cannot open store {self.path}: {exc}") from exc
+        self.read_only = read_only
+        self._in_tx = False
+        if not read_only:
+            self._create_tables()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def duck(self):
+        """The raw DuckDB connection, for DDL and the upsert's DML only (metrics use Ibis)."""
+        return self.ibis.con
+
+    def close(self) -> None:
+        self.ibis.disconnect()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _create_tables(self) -> None:
+        existing = set(self.ibis.list_tables())
+        for t in TABLES.values():
+            if t.name in existing:
+                self._add_missing_columns(t)
+                continue
+            cols = [f'"{f.name}" {_DUCK_TYPES[f.type]}' for f in t.arrow_schema()]
+            keys = ", ".join(f'"{k}"' for k in t.key)
+            self.duck.execute(f'CREATE TABLE "{t.name}" ({", ".join(cols)}, PRIMARY KEY ({keys}))')
+
+    def _add_missing_columns(self, t: Table) -> None:
+        have = {r[0] for r in self.duck.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [t.name]).fetchall()}
+        for f in t.arrow_schema():
+            if f.name not in have:
+                self.duck.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{f.name}" {_DUCK_TYPES[f.type]}')
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """All writes inside happen or none do (DuckDB's WAL makes this hold across SIGKILL)."""
+        if self._in_tx:
+            yield self
+            return
+        self.duck.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self.duck.execute("ROLLBACK")
+            raise
+        else:
+            self.duck.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def upsert(self, table: str | Table, rows: pa.Table, *, ingested_at: dt.datetime | None = None) -> UpsertResult:
+        """Insert rows whose key is new, update rows whose values changed, leave the rest.
+
+        `rows` has the key columns and any subset of the value columns (plus origin, and
+        available_at when the table's rule is EXPLICIT). Keys must be unique within `rows`:
+        the importers resolve duplicates (into quarantine) before they get here.
+        """
+        t = TABLES[table] if isinstance(table, str) else table
+        if rows.num_rows == 0:
+            return UpsertResult()
+        rows = self._complete(t, rows, ingested_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+        value_cols = [c for c in rows.column_names if c not in t.key and c not in ("origin", "ingested_at")]
+        keys = list(t.key)
+        name = f"_staged_{uuid.uuid4().hex}"
+        self.duck.register(name, rows)
+        try:
+            on = " AND ".join(f's."{k}" = t."{k}"' for k in keys)
+            differs = " OR ".join(f's."{c}" IS DISTINCT FROM t."{c}"' for c in value_cols) or "FALSE"
+            new, changed = self.duck.execute(
+                f'SELECT count(*) FILTER (WHERE t."{keys[0]}" IS NULL), '
+                f'count(*) FILTER (WHERE t."{keys[0]}" IS NOT NULL AND ({differs})) '
+                f'FROM "{name}" s LEFT JOIN "{t.name}" t ON {on}').fetchone()
+            with self.transaction():
+                if changed:
+                    sets = ", ".join(f'"{c}" = s."{c}"' for c in value_cols + ["origin", "ingested_at"])
+                    self.duck.execute(f'UPDATE "{t.name}" t SET {sets} FROM "{name}" s WHERE {on} AND ({differs})')
+                if new:
+                    cols = ", ".join(f'"{c}"' for c in rows.column_names)
+                    self.duck.execute(
+                        f'INSERT INTO "{t.name}" ({cols}) SELECT s.* '
+                        f'FROM "{name}" s ANTI JOIN "{t.name}" t ON {on}')
+        finally:
+            self.duck.unregister(name)
+        return UpsertResult(rows_in=rows.num_rows, new=new, updated=changed, unchanged=rows.num_rows - new - changed)
+
+    def _complete(self, t: Table, rows: pa.Table, ingested_at: dt.datetime) -> pa.Table:
+        """Cast to the canonical types and fill available_at and ingested_at."""
+        missing = [k for k in t.key if k not in rows.column_names and k != "origin"]
+        if missing:
+            raise BtcstressError(f"upsert into {t.name}: key columns missing: {missing}")
+        if "origin" not in rows.column_names:
+            raise BtcstressError(f"upsert into {t.name}: every row needs an origin")
+        full = t.arrow_schema()
+        if "available_at" not in rows.column_names:
+            rows = rows.append_column("available_at", publication_time(t, rows))
+        rows = rows.append_column("ingested_at", pa.array([ingested_at] * rows.num_rows, pa.timestamp("us")))
+        return pa.table({c: rows[c].cast(full.field(c).type) for c in rows.column_names})
+
+    def quarantine(self, rows: list[dict]) -> int:
+        """Keep rows that failed validation (see schema.QUARANTINE). Idempotent per file/line/field."""
+        if not rows:
+            return 0
+        tbl = pa.Table.from_pylist(
+            [{"target": r["target"], "file": r["file"], "line": r["line"], "field": r["field"],
+              "value": None if r.get("value") is None else str(r["value"]), "reason": r["reason"],
+              "raw": r.get("raw"), "origin": r.get("origin", r["file"]),
+              "available_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)} for r in rows])
+        # One quarantine row per (file, line, field): a row failing twice on one field keeps the first reason.
+        seen, keep = set(), []
+        for i, r in enumerate(rows):
+            k = (r["target"], r["file"], r["line"], r["field"])
+            if k not in seen:
+                seen.add(k)
+                keep.append(i)
+        tbl = tbl.take(keep)
+        # available_at on quarantine is when it was quarantined; don't let it count as a change.
+        res = self.upsert(schema.QUARANTINE, tbl)
+        return res.rows_in
+
+    def log_ingest(self, run_id: str, target: str, file: str, started_at: dt.datetime,
+                   result: UpsertResult, quarantined: int) -> None:
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self.upsert(schema.INGEST_LOG, pa.table({
+            "run_id": [run_id], "target": [target], "file": [file], "started_at": [utc_naive(started_at)],
+            "finished_at": [now], "rows_in": [result.rows_in], "rows_new": [result.new],
+            "rows_updated": [result.updated], "rows_unchanged": [result.unchanged],
+            "rows_quarantined": [quarantined], "origin": [file], "available_at": [now]}))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def table(self, name: str, as_of: dt.datetime | None = None) -> ibis.Table:
+        """An Ibis table; with as_of, only the rows published by then."""
+        t = self.ibis.table(name)
+        if as_of is not None:
+            t = t.filter(t.available_at <= utc_naive(as_of))
+        return t
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(self.ibis.table(name).count().execute()) for name in TABLES
+                if name in set(self.ibis.list_tables())}
+
+
+def publication_time(t: Table, rows: pa.Table) -> pa.Array:
+    """available_at for rows whose importer did not supply it, by the table's rule."""
+    if t.publication == schema.END_OF_DAY:
+        d = rows[t.date_column].cast(pa.timestamp("us"))
+        return pc.add(d, pa.scalar(dt.timedelta(days=1), pa.duration("us")))
+    if t.publication == schema.CLOSE:
+        start = rows[t.time_column].cast(pa.timestamp("us"))
+        lengths = pa.array([interval_length(i) for i in rows["interval"].to_pylist()], pa.duration("us"))
+        return pc.add(start, lengths)
+    raise BtcstressError(f"rows for {t.name} need an explicit available_at (publication rule {t.publication})")
+
+
+_UNITS = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1),
+          "w": dt.timedelta(weeks=1)}
+
+
+def interval_length(interval: str) -> dt.timedelta:
+    """'1m' -> 1 minute, '4h' -> 4 hours, '1d' -> 1 day."""
+    try:
+        return int(interval[:-1]) * _UNITS[interval[-1]]
+    except (KeyError, ValueError):
+        raise BtcstressError(f"unknown bar interval {interval!r} (expected e.g. 1m, 1h, 1d)") from None
