@@ -116,3 +116,9 @@ def _pause() -> tuple[int, float]:
         return -1, 0.0
     n, s = raw.split(":")
     return int(n), float(s)
+
+
+def events_job() -> Job:
+    """The packaged events table, ingested with every snapshot or live run."""
+    from btcstress.sources import events
+    return (None, events.ORIGIN, events.packaged())

@@ -1,0 +1,72 @@
+"""Configuration: a YAML file (--config, BTCSTRESS_CONFIG, or ./btcstress.yaml when present) and
+command-line overrides. Model parameters live under `params: {area: {name: value}}`; their
+defaults live with the metric that uses them and are documented in docs/METRICS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from btcstress.errors import InputError
+
+
+def load(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    path = path or os.environ.get("BTCSTRESS_CONFIG")
+    if path is None and Path("btcstress.yaml").exists():
+        path = "btcstress.yaml"
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise InputError(f"config file {path} not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"config file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"config file {path}: expected a mapping at the top level")
+    return data
+
+
+def params(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
+    """Config params with `area.name=value` overrides applied (values parsed as YAML scalars)."""
+    out: dict[str, dict[str, Any]] = {a: dict(v) for a, v in (config.get("params") or {}).items()}
+    for item in overrides:
+        m = re.fullmatch(r"([a-z_]+)\.([a-z0-9_]+)=(.+)", item.strip())
+        if not m:
+            raise InputError(f"--param {item!r}: expected AREA.NAME=VALUE, e.g. miners.power_price_usd_kwh=0.06")
+        out.setdefault(m[1], {})[m[2]] = yaml.safe_load(m[3])
+    return out
+
+
+_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
+               "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """An ISO instant in UTC: '2026-02-06T08:00Z', '2026-02-06T08:00:00+00:00', '2026-02-06 08:00'
+    (no zone means UTC). A bare date means the end of that UTC day."""
+    s = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+        return end_of_day(s)
+    s2 = s[:-1] + "+0000" if s.endswith(("Z", "z")) else s
+    for fmt in _TS_FORMATS:
+        try:
+            ts = dt.datetime.strptime(s2, fmt)
+        except ValueError:
+            continue
+        return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
+    raise InputError(f"not a timestamp: {text!r} (use e.g. 2026-02-06T08:00Z)")
+
+
+def end_of_day(day: str) -> dt.datetime:
+    """--date D: as of the end of UTC day D, i.e. D+1 00:00Z, when D's daily rows are published."""
+    try:
+        d = dt.date.fromisoformat(day.strip())
+    except ValueError:
+        raise InputError(f"not a date: {day!r} (use YYYY-MM-DD)") from None
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc) + dt.timedelta(days=1)

@@ -1,0 +1,48 @@
+"""Shared test fixtures. The snapshot in ../shared/data is read in place, never copied."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__import__("os").environ.get("BTCSTRESS_SHARED", ROOT.parent / "shared"))
+SNAPSHOT = SHARED / "data"
+FIXTURES = SHARED / "fixtures"
+
+CRASH = dt.datetime(2026, 2, 6, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def snapshot_dir() -> Path:
+    if not SNAPSHOT.is_dir():
+        pytest.skip(f"the shared snapshot is not at {SNAPSHOT}")
+    return SNAPSHOT
+
+
+@pytest.fixture(scope="session")
+def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
+    """A store file with the whole snapshot ingested once per test session (per xdist worker)."""
+    from btcstress import ingest
+    from btcstress.sources import snapshot
+    from btcstress.store import Store
+
+    path = tmp_path_factory.mktemp("store") / "snapshot.duckdb"
+    jobs, _ = snapshot.plan(snapshot_dir)
+    with Store(path) as store:
+        ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True)
+    return path
+
+
+@pytest.fixture()
+def store(snapshot_db):
+    """The snapshot store, read-only (tests that write make their own)."""
+    from btcstress.store import Store
+    with Store(snapshot_db, read_only=True) as s:
+        yield s
