@@ -147,6 +147,25 @@ def _print_findings(chosen, t: dt.datetime) -> None:
 
 
 @app.command()
+def report(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Optional[float] = PRICE,
+           out: Path = typer.Option(Path("out"), "--out", help="Folder for brief.md, brief.html, brief.json"),
+           param: list[str] = PARAM):
+    """Write the brief (Markdown, self-contained HTML, JSON) as of an instant."""
+    from btcstress import brief, metrics
+    from btcstress.brief import render
+    try:
+        t = _as_of(as_of, date)
+        with _store(read_only=True) as store:
+            fs = metrics.compute(store, t, params=cfg.params(state.config, param), price=_price(price),
+                                 with_series=True)
+        paths = render.write(brief.build(fs), out)
+        console.print(f"brief as of {t:%Y-%m-%dT%H:%M}Z written to {paths['html']} (also {paths['md'].name}, "
+                      f"{paths['json'].name})", highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+@app.command()
 def quarantine(limit: int = typer.Option(50, help="Rows to show"),
                as_json: bool = typer.Option(False, "--json")):
     """Rows that failed validation, with file, line, field and reason."""
