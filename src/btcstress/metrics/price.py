@@ -103,7 +103,7 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
         Finding(id="price.high_24h_usd", value=float(high_bar.high), unit="USD",
                 method="highest high of the bars that closed in the trailing 24 h",
                 detail={"bar_open": _iso(high_bar.open_time)}, **common),
-        Finding(id="price.max_drop_24h_pct", value=round(float(drop_bar["drop"]) * 100, 4), unit="pct",
+        Finding(id="price.max_drop_24h_pct", value=float(drop_bar["drop"]) * 100, unit="pct",
                 method="largest fall from a running high to a later (or same-bar) low within the trailing 24 h: "
                        "min over bars of low / max(high so far) - 1",
                 detail={"from_high": float(peak_bar.high), "from_bar": _iso(peak_bar.open_time),
@@ -112,7 +112,7 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
     if len(ref):
         r = ref.iloc[0]
         out.append(Finding(
-            id="price.change_24h_pct", value=round((float(last.close) / float(r.close) - 1) * 100, 4), unit="pct",
+            id="price.change_24h_pct", value=(float(last.close) / float(r.close) - 1) * 100, unit="pct",
             method="last close / close of the bar that closed 24 h earlier - 1",
             detail={"from_close": float(r.close), "from_bar_close": _iso(r.available_at)},
             **{**common, "sources": [src, source("candles", ref, time_col="open_time", note=market.label)]}))
@@ -159,7 +159,7 @@ def _last_day(ctx: Context) -> list[Finding]:
     if pd.notna(row.ret):
         z = (float(row.ret) - stats["mean"]) / stats["std"] if stats["std"] else None
         out.append(Finding(
-            id="price.change_1d_pct", value=round(float(row.ret) * 100, 4), unit="pct",
+            id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
             method="day's close / previous day's close - 1", **common,
             unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
@@ -188,8 +188,10 @@ def _ath(ctx: Context, market: Market | None) -> list[Finding]:
         p = p.filter(p.open_time >= since)
         recent = p.order_by([ibis.desc("high"), "open_time"]).limit(1).execute()
         if len(recent):
-            sources.append(Source(table="candles", origin=str(recent.origin.iloc[0]), rows=int(p.count().execute()),
-                                  first=since, last=ctx.t, note=f"{market.label}, since the composite's last day"))
+            span = p.aggregate(n=p.count(), first=p.open_time.min(), last=p.open_time.max()).execute().iloc[0]
+            sources.append(Source(table="candles", origin=str(recent.origin.iloc[0]), rows=int(span["n"]),
+                                  first=_py(span["first"]), last=_py(span["last"]),
+                                  note=f"{market.label}, since the composite's last day"))
             if float(recent.high.iloc[0]) > ath:
                 ath, ath_time = float(recent.high.iloc[0]), pd.Timestamp(recent.open_time.iloc[0]).to_pydatetime()
     price, hypothetical, observed = ctx.price()
@@ -204,7 +206,7 @@ def _ath(ctx: Context, market: Market | None) -> list[Finding]:
         out.append(not_available("price.drawdown_from_ath_pct", ctx.as_of, "no current price", unit="pct", window="all"))
     else:
         out.append(Finding(
-            id="price.drawdown_from_ath_pct", value=round((price / ath - 1) * 100, 4), unit="pct",
+            id="price.drawdown_from_ath_pct", value=(price / ath - 1) * 100, unit="pct",
             method="price / all-time high - 1", hypothetical=hypothetical,
             detail={"price": price, "ath_usd": ath, "ath_date": str(ath_time.date())},
             **{**common, "sources": common["sources"] + (observed.sources if observed else [])}))
