@@ -129,3 +129,20 @@ def test_ingest_etf_quarantines_malformed_cells_and_rejects_bad_input(db, tmp_pa
     assert list(q["field"]) == ["IBIT"] and list(q["reason"]) == ["not a number (US$ millions)"]
     assert ingest(db, bad, "--published-at", "yesterday").exit_code == 2
     assert ingest(db, tmp_path / "missing.csv").exit_code == 2
+
+
+def test_brief_section_explains_preliminary_and_final(db, prelim):
+    from btcstress.brief.model import Ref
+    from btcstress.brief.sections import etf as section
+
+    def text(par):
+        return "".join(p.text if isinstance(p, Ref) else p for p in par.parts)
+
+    assert ingest(db, prelim, "--published-at", PRELIM_AT).exit_code == 0
+    with Store(db, read_only=True) as s:
+        early = section.build(metrics.compute(s, utc(2026, 2, 5, 23, 45), areas=("etf",)))
+        late = section.build(metrics.compute(s, CRASH, areas=("etf",)))
+    assert ("net flow of -$258.8M on February 5, 2026 (preliminary: IBIT had not reported), the third straight "
+            "day of outflows, -$1.08B in three days") in text(early.paragraphs[0])
+    assert "(final), the third straight day of outflows, -$1.25B in three days" in text(late.paragraphs[0])
+    assert any("published 2026-02-05 23:30 UTC before IBIT reported, showed -$258.8M" in text(n) for n in late.notes)
