@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from btcstress import metrics
 from btcstress.cli import app
 from btcstress.store import Store
-from conftest import CRASH, utc
+from tests.conftest import CRASH, utc
 
 M = 1_000_000
 PRELIM_AT = "2026-02-05T23:30Z"  # before the final vintage, which the publication rule puts at 02-06 00:00Z
@@ -125,7 +125,7 @@ def test_ingest_etf_quarantines_malformed_cells_and_rejects_bad_input(db, tmp_pa
     r = ingest(db, bad, "--published-at", PRELIM_AT)
     assert r.exit_code == 1 and "1 quarantined" in r.output
     with Store(db, read_only=True) as s:
-        q = s.table("quarantine").filter(lambda t: t.file.startswith("farside:bad.csv")).execute()
+        q = s.table("quarantine").filter(lambda t: t.file.startswith("file:bad.csv")).execute()
     assert list(q["field"]) == ["IBIT"] and list(q["reason"]) == ["not a number (US$ millions)"]
     assert ingest(db, bad, "--published-at", "yesterday").exit_code == 2
     assert ingest(db, tmp_path / "missing.csv").exit_code == 2

@@ -209,7 +209,7 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
         if not delay_hours >= 0:
             raise InputError(f"--delay-hours must be >= 0, got {delay_hours}")
         at = cfg.parse_instant(published_at) if published_at else None
-        origin = f"farside:{file.name}" + (f"@{at:%Y-%m-%dT%H:%MZ}" if at else "")
+        origin = f"file:{file.name}" + (f"@{at:%Y-%m-%dT%H:%MZ}" if at else "")
         parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
         with _store() as store:
             report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True)

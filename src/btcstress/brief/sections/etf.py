@@ -7,7 +7,7 @@ the finding published it).
 
 from __future__ import annotations
 
-from btcstress.brief import fmt
+from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Fragment, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import FindingSet
 
@@ -89,25 +89,22 @@ def build(fs: FindingSet) -> Section | None:
     by_fund = fs.series.get("etf.daily_flows_by_fund")
     if by_fund is not None:
         traces = [{"type": "bar", "name": fund, "x": by_fund.x, "y": ys,
-                   "hovertemplate": f"{fund} %{{x}}: %{{y:$,.3s}}<extra></extra>"}
-                  for fund, ys in by_fund.extra.get("funds", {}).items()]
-        traces.append({"type": "scatter", "mode": "markers", "name": "Net (all funds)", "x": by_fund.x, "y": by_fund.y,
-                       "marker": {"color": "black", "symbol": "line-ew-open", "size": 14},
-                       "hovertemplate": "net %{x}: %{y:$,.3s}<extra></extra>"})
+                   "marker": {"color": charts.PALETTE[i % len(charts.PALETTE)]}}
+                  for i, (fund, ys) in enumerate(by_fund.extra.get("funds", {}).items())]
+        traces.append({"type": "scatter", "mode": "markers", "name": "Net, all funds", "x": by_fund.x, "y": by_fund.y,
+                       "marker": {"color": charts.INK, "symbol": "line-ew-open", "size": 14, "line": {"width": 2}}})
         section.charts.append(Chart(
-            id="etf-flows-by-fund", title=by_fund.title, sources=by_fund.sources,
-            caption="Daily net creations minus redemptions, stacked by fund (USD); each day from its latest "
-                    "version published by the as-of instant.",
-            figure={"data": traces, "layout": {"barmode": "relative", "yaxis": {"title": "USD", "tickformat": "$~s"},
-                                               "legend": {"orientation": "h"}, "margin": {"t": 30}}}))
+            id="etf_flows_by_fund", title=by_fund.title, sources=by_fund.sources,
+            caption="Daily net creations minus redemptions, stacked by fund (USD); the dash is the day's net. "
+                    "Each day is read from its latest version published by the as-of instant.",
+            figure={"data": traces, "layout": charts.layout(yaxis_title="USD", barmode="relative", showlegend=True)}))
     cumulative = fs.series.get("etf.cumulative_flows")
     if cumulative is not None:
         section.charts.append(Chart(
-            id="etf-cumulative", title=cumulative.title, sources=cumulative.sources,
+            id="etf_cumulative", title=cumulative.title, sources=cumulative.sources, height=240,
             caption="Running sum of daily net flows since the first trading day, 2024-01-11 (USD).",
-            figure={"data": [{"type": "scatter", "mode": "lines", "name": "Cumulative net flows",
-                              "x": cumulative.x, "y": cumulative.y}],
-                    "layout": {"yaxis": {"title": "USD", "tickformat": "$~s"}, "margin": {"t": 30}}}))
+            figure={"data": [charts.line(cumulative, name="Cumulative net flows", fill="tozeroy")],
+                    "layout": charts.layout(yaxis_title="USD", height=240)}))
 
     section.notes.append(Paragraph.of(
         "Flows are Farside's daily table (US$ millions, stored in USD); a day counts from 00:00 UTC of the next "
@@ -115,3 +112,24 @@ def build(fs: FindingSet) -> Section | None:
         "preliminary and says which fund is missing. AUM is Artemis'. The cost basis is modelled: see "
         "docs/METRICS.md."))
     return section
+
+
+def highlights(fs: FindingSet) -> list[Highlight]:
+    """The day's ETF flow when it is unusual for the past year, with the streak when there is one."""
+    net = fs.get("etf.net_flow_usd")
+    if net is None or net.value is None or not net.unusual or net.unusual.get("zscore") is None:
+        return []
+    z = net.unusual["zscore"]
+    d = net.detail
+    parts: list[Fragment] = ["Spot bitcoin ETFs: ", fmt.ref(net, "usd_short", signed=True), " on ",
+                             fmt.long_date(d["date"])]
+    parts.append(f" (preliminary, {', '.join(d['missing_funds'])} not yet reported)" if d["preliminary"] else "")
+    days, streak = fs.get("etf.outflow_streak_days"), fs.get("etf.outflow_streak_usd")
+    if days is not None and days.value and days.value >= 2:
+        parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",
+                  fmt.ref(streak, "usd_short", signed=True), " in ", Ref(text=NUMBERS.get(days.value, str(days.value)),
+                                                                        finding=days), " days"]
+    parts.append(f" ({z:+.1f}σ against the past year's daily flows).")
+    # A streak adds weight: three outflow days in a row is news even when each day is only -1.3σ.
+    score = abs(z) + (0.5 * (days.value - 1) if days is not None and days.value and net.value < 0 else 0)
+    return [Highlight(score, Paragraph(parts=parts))]

@@ -7,7 +7,7 @@ import pytest
 from btcstress import metrics
 from btcstress.brief.model import Ref
 from btcstress.brief.sections import etf as section
-from conftest import CRASH
+from tests.conftest import CRASH
 
 
 def _text(paragraph) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from btcstress import metrics
-from conftest import CRASH, utc
+from tests.conftest import CRASH, utc
 
 M = 1_000_000
 
