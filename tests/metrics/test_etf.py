@@ -109,3 +109,13 @@ def test_series_by_fund_for_30_trading_days_and_cumulative_line(crash):
     c = crash.series["etf.cumulative_flows"]
     assert c.x[0] == "2024-01-11" and c.x[-1] == "2026-02-05"
     assert c.y[-1] == pytest.approx(crash.value("etf.cumulative_usd"))
+
+
+def test_holders_pnl_at_the_observed_price(store):
+    fs = metrics.compute(store, CRASH, areas=("price", "etf"))
+    last = fs.get("price.last_usd")
+    pnl = fs.get("etf.holders_pnl_pct")
+    assert pnl.hypothetical is False and pnl.detail["price_usd"] == last.value
+    assert pnl.value == pytest.approx((last.value / 82_935.8 - 1) * 100, abs=0.01)
+    assert pnl.value == pytest.approx(-21.8, abs=0.1)
+    assert any(s.table == "candles" and "binance" in s.origin for s in pnl.sources)
