@@ -104,8 +104,11 @@ def _print_ingest(report, unknown: list[str]) -> None:
     for f in report.files:
         t.add_row(f.file.removeprefix("snapshot/"), ",".join(f.targets), str(f.lines_in), str(f.result.new),
                   str(f.result.updated), str(f.result.unchanged), str(f.quarantined),
-                  "; ".join(f"{n} {r}" for r, n in f.skipped.items()) or "0")
+                  str(sum(f.skipped.values())))
     err.print(t)
+    for f in report.files:  # why rows were skipped (not observations), so every line is accounted for
+        for reason, n in f.skipped.items():
+            err.print(f"[dim]{f.file}: {n} skipped: {reason}[/]", highlight=False)
     for u in unknown:
         err.print(f"[yellow]no importer for {u}: not read[/]", highlight=False)
 

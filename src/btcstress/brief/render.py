@@ -116,6 +116,8 @@ def html(brief: Brief, *, inline_js: bool = True) -> str:
             if isinstance(part, Ref):
                 n = notes.number(part.finding)
                 cls = "num hyp" if part.finding.hypothetical else ("num cited" if part.finding.kind == "cited" else "num")
+                if len(part.text) > 24:  # a list or a phrase, not a figure: let it wrap
+                    cls += " long"
                 out.append(f'<span class="{cls}" title="{escape(provenance(part.finding))}">{escape(part.text)}'
                            f'<sup><a href="#n{n}">{n}</a></sup></span>')
             else:

@@ -1,9 +1,9 @@
 """Price findings: the trailing 24 h on the primary market, the last complete UTC day, the all-time
 high and drawdown, "lowest since", and the named events the price is back below.
 
-The primary market is the first of MARKETS with a bar closed within `stale_after` of T: Binance
-BTCUSDT spot hourly, then the USD-M perpetual hourly, then CryptoQuant's all-exchange daily
-composite. Daily history (ATH, lowest-since, event closes, volatility) comes from the composite,
+The primary market is the first of MARKETS with a bar closed within `stale_after` of T (Binance
+BTCUSDT spot, then the USD-M perpetual, then CryptoQuant's all-exchange daily composite), on its
+finest current interval (1m before 1h before 1d). Daily history (ATH, lowest-since, event closes, volatility) comes from the composite,
 the longest series.
 """
 
@@ -17,15 +17,15 @@ import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
 from btcstress.metrics.context import Context, source
+from btcstress.store import interval_length
 
-# (venue, symbol, interval, label), in order of preference.
+# (venue, symbol, label), in order of preference; on each, the finest fresh interval wins.
 MARKETS = (
-    ("binance", "BTCUSDT", "1h", "Binance BTCUSDT spot, hourly bars"),
-    ("binance-usdm", "BTCUSDT", "1h", "Binance USD-M BTCUSDT perpetual, hourly bars"),
-    ("cryptoquant", "BTC-USD", "1d", "CryptoQuant all-exchange BTC-USD composite, daily bars"),
+    ("binance", "BTCUSDT", "Binance BTCUSDT spot"),
+    ("binance-usdm", "BTCUSDT", "Binance USD-M BTCUSDT perpetual"),
+    ("cryptoquant", "BTC-USD", "CryptoQuant all-exchange BTC-USD composite"),
 )
-COMPOSITE = MARKETS[-1]
-STALE_AFTER = {"1h": dt.timedelta(hours=2), "1d": dt.timedelta(days=2)}
+COMPOSITE = ("cryptoquant", "BTC-USD", "1d", "CryptoQuant all-exchange BTC-USD composite, daily bars")
 DAY = dt.timedelta(days=1)
 
 DEFAULTS = {"ath_scope": "composite daily highs plus primary-market bars since"}
@@ -44,12 +44,23 @@ def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
     return c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval))
 
 
+def stale_after(interval: str) -> dt.timedelta:
+    """How old a market's last bar may be for it to still count as current."""
+    length = interval_length(interval)
+    return 2 * DAY if length >= DAY else max(2 * length, dt.timedelta(hours=2))
+
+
 def primary_market(ctx: Context) -> Market | None:
-    """The first market in MARKETS whose last bar closed recently enough before T."""
-    for venue, symbol, interval, label in MARKETS:
-        last = bars(ctx, venue, symbol, interval).available_at.max().execute()
-        if last is not None and not pd.isna(last) and ctx.t - pd.Timestamp(last).to_pydatetime() <= STALE_AFTER[interval]:
-            return Market(venue, symbol, interval, label)
+    """The first market in MARKETS with a current bar; on it, the finest interval that is current."""
+    c = ctx.table("candles")
+    for venue, symbol, label in MARKETS:
+        m = c.filter((c.venue == venue) & (c.symbol == symbol))
+        lasts = m.group_by("interval").aggregate(last=m.available_at.max()).execute()
+        fresh = [(interval_length(r.interval), r.interval) for r in lasts.itertuples()
+                 if ctx.t - pd.Timestamp(r.last).to_pydatetime() <= stale_after(r.interval)]
+        if fresh:
+            interval = min(fresh)[1]
+            return Market(venue, symbol, interval, f"{label}, {interval} bars")
     return None
 
 
@@ -279,7 +290,7 @@ def series(ctx: Context) -> list[Series]:
                           extra={"low": recent.low.tolist(), "high": recent.high.tolist(), "open": recent.open.tolist()},
                           sources=[source("candles", recent, time_col="open_time", note=COMPOSITE[3])]))
     market = primary_market(ctx)
-    if market is not None and market.interval == "1h":
+    if market is not None and market.interval != "1d":
         b = bars(ctx, market.venue, market.symbol, market.interval)
         h = b.filter(b.available_at > ctx.t - 2 * DAY).order_by("open_time").execute()
         if len(h):
