@@ -5,13 +5,13 @@ Words and formatting only: every number is a finding."""
 
 from __future__ import annotations
 
-from btcstress.brief import fmt
+from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Section, TableBlock
 from btcstress.findings import Finding, FindingSet
 from btcstress.metrics.leverage import cited, pick
 
 SUBJECTS = ("BTC", "ETH", "BTC+ETH")
-LONG_COLOR, SHORT_COLOR, OI_COLOR = "#c0392b", "#2f6690", "#1f2933"
+LONG_COLOR, SHORT_COLOR, OI_COLOR = charts.ACCENT, charts.BLUE, charts.INK
 
 
 def build(fs: FindingSet) -> Section | None:
@@ -36,6 +36,17 @@ def build(fs: FindingSet) -> Section | None:
         section.charts.append(chart)
     section.notes.extend(_notes(fs))
     return section
+
+
+def highlights(fs: FindingSet) -> list[Highlight]:
+    total = pick(fs, "liquidations.total_usd", "BTC+ETH")
+    if total is None or total.value is None or not total.unusual or total.unusual.get("zscore") is None:
+        return []
+    z = total.unusual["zscore"]
+    return [Highlight(abs(z), Paragraph.of(
+        fmt.ref(total, "usd"), " of leveraged BTC and ETH positions were liquidated on "
+        f"{fmt.long_date(total.detail.get('date'))}, ", fmt.ref(pick(fs, "liquidations.long_share_pct", "BTC+ETH")),
+        f" of it longs ({z:+.1f}σ against the past year's daily totals; CryptoQuant)."))]
 
 
 def _liquidations_sentence(fs: FindingSet, total: Finding) -> Paragraph:
@@ -118,16 +129,15 @@ def _chart(fs: FindingSet) -> Chart | None:
              "marker": {"color": LONG_COLOR}},
             {"type": "bar", "x": bars.x, "y": bars.extra["short_usd"], "name": "shorts liquidated",
              "marker": {"color": SHORT_COLOR}}]
-    layout = {"barmode": "stack", "height": 320, "margin": {"l": 56, "r": 56, "t": 12, "b": 36},
-              "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "x unified",
-              "legend": {"orientation": "h", "y": -0.15, "x": 0},
-              "yaxis": {"title": {"text": "liquidated (USD)"}, "tickformat": "~s"}}
+    layout = charts.layout(yaxis_title="liquidated (USD)", height=320, barmode="stack", showlegend=True,
+                           margin={"l": 56, "r": 64, "t": 12, "b": 36})
     sources = list(bars.sources)
     if oi is not None:
         data.append({"type": "scatter", "mode": "lines", "x": oi.x, "y": oi.y, "name": "BTC open interest",
                      "yaxis": "y2", "line": {"color": OI_COLOR, "width": 1.6}})
         layout["yaxis2"] = {"title": {"text": "open interest (USD)"}, "overlaying": "y", "side": "right",
-                            "tickformat": "~s", "showgrid": False}
+                            "tickformat": "$.3~s", "tickmode": "auto", "nticks": 5, "showgrid": False,
+                            "tickfont": {"color": charts.MUTED}}
         sources += oi.sources
     return Chart(id="leverage-liquidations", title=f"{bars.extra.get('subject', '')} liquidations per day, longs and "
                  "shorts, with BTC open interest", figure={"data": data, "layout": layout},

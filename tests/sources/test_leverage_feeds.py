@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 from btcstress.sources import binance_force_order, bybit_liquidation, cryptoquant_derivatives, okx_liquidation, snapshot
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import CRASH
+from tests.conftest import CRASH
 
 from btcstress import metrics
 from btcstress.brief.model import Ref

@@ -7,7 +7,7 @@ import datetime as dt
 import shutil
 
 import pytest
-from conftest import CRASH, FIXTURES, utc
+from tests.conftest import CRASH, FIXTURES, utc
 from typer.testing import CliRunner
 
 from btcstress import ingest, metrics
