@@ -296,7 +296,7 @@ def parse_defillama_institutions(text: str, origin: str, *, published: dt.dateti
                 raise Invalid(f"holdings.{asset}.lastAnnouncementDate", last, "after the snapshot was taken")
             out.add(TARGET, {"entity": entity, "as_of": as_of, "btc": btc, "cost_usd": cost, "avg_cost_usd": avg,
                              "period_btc": None, "period_cost_usd": None, "period_avg_usd": None,
-                             "filing_date": None, "document": row["ticker"] or None, "basis": "snapshot",
+                             "filing_date": None, "document": None, "basis": "snapshot",
                              "available_at": published, "_line": line})
         except Invalid as exc:
             out.refuse(TARGET, line, exc, raw)
