@@ -139,9 +139,9 @@ def _entity_findings(ctx: Context, p: dict, row, price: float | None, hypothetic
         detail.update(daily_series_btc=_num(row.daily_series_btc), daily_series_as_of=_d(row.daily_series_as_of),
                       daily_series_origin=row.daily_series_origin)
         if row.has_cost and abs(row.daily_series_btc - row.btc) > 0.5:
-            note = (f"the daily series ({_source_label(row.daily_series_origin)}) shows {row.daily_series_btc:,.0f} BTC "
-                    f"as of {_d(row.daily_series_as_of)}, newer than these holdings; holdings and cost are kept "
-                    "from the same document")
+            note = (f"differs from the {_source_label(row.daily_series_origin)}, which carries "
+                    f"{row.daily_series_btc:,.0f} BTC on {_d(row.daily_series_as_of)}; holdings and cost are kept "
+                    "from the same report")
     common = dict(subject=e, as_of=T, params=p, detail=detail)
     out = [Finding(id="treasury.holdings_btc", value=float(row.btc), unit="BTC", window=window,
                    method="BTC held per the entity's latest report published by as-of "
