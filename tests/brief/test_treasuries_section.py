@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from btcstress import metrics
 from btcstress.brief.model import Ref
 from btcstress.brief.sections import treasuries as section
@@ -29,6 +31,17 @@ def test_section_tables_every_company_and_charts_strategy_cost_vs_price(store):
     (chart,) = s.charts
     assert [t["name"] for t in chart.figure["data"]] == ["BTC daily close (USD)", "Strategy average cost"]
     assert chart.figure["data"][1]["line"]["shape"] == "hv" and chart.sources
+
+
+def test_highlight_names_strategys_unrealized_loss_at_the_observed_price(store):
+    fs = metrics.compute(store, CRASH, areas=("price", "treasuries"), with_series=True)
+    hl = section.highlights(fs)
+    text = _texts(hl[0].paragraph.parts)
+    pnl = fs.get("treasury.unrealized_pnl_usd", "Strategy")
+    assert text.startswith("Strategy is sitting on an unrealized loss of -$") and "713,502 BTC" in text
+    assert hl[0].score == abs(fs.get("treasury.unrealized_pnl_pct", "Strategy").unusual["zscore"]) > 2
+    assert pnl.value == pytest.approx(713502 * (fs.value("price.last_usd") - 76052))
+    assert any("EV/NAV" in _texts(h.paragraph.parts) for h in hl)  # a year's low mNAV
 
 
 def test_section_is_absent_when_no_treasury_is_known(store):

@@ -185,6 +185,7 @@ def _entity_findings(ctx: Context, p: dict, row, price: float | None, hypothetic
                 Finding(id="treasury.unrealized_pnl_pct", value=float(row.unrealized_pnl_pct), unit="pct",
                         window=window, method="unrealized P&L / (holdings x average cost) x 100 = "
                                               "(price / average cost - 1) x 100",
+                        unusual=_pnl_unusual(ctx, p, e, float(row.unrealized_pnl_pct)),
                         sources=psrc, **pcommon),
             ]
     out.append(_mnav_finding(ctx, p, e, mnav))
@@ -226,6 +227,36 @@ def _totals(ctx: Context, p: dict, valued: pd.DataFrame, price: float | None, hy
                                    "price_from": "hypothetical (--price)" if hypothetical else "price.last_usd"},
                            method="sum over entities with known cost of holdings x (price - average cost)"))
     return out
+
+
+def _pnl_unusual(ctx: Context, p: dict, entity: str, current: float) -> dict | None:
+    """How the P&L % compares with the entity's own daily P&L % over the past year: each day's close
+    against the average cost of the latest report published by that day's close."""
+    days = int(p["unusual_history_days"])
+    j = _cost_vs_close(ctx, p, entity, ctx.t - dt.timedelta(days=days))
+    j = j.filter(j.avg_cost.notnull())
+    pct = (j.close / j.avg_cost - 1.0) * 100.0
+    r = j.aggregate(n=j.count(), first=j.day.min(), mean=pct.mean(), sd=pct.std(),
+                    at_or_below=(pct <= current).cast("int64").sum()).execute().iloc[0]
+    if int(r.n) < 30 or _num(r.sd) in (None, 0.0):
+        return None
+    return {"zscore": round((current - float(r["mean"])) / float(r.sd), 2),
+            "percentile": round(float(r.at_or_below) / int(r.n) * 100.0, 1),
+            "history": f"{int(r.n)} daily closes since {_d(r['first'])} vs the average cost known each day"}
+
+
+def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ibis.Table:
+    """Daily closes since `start`, each with the entity's average cost from the latest report with a
+    cost published by that day's close (an as-of join, so no day sees a later report)."""
+    venue, symbol, interval = p["chart_price"].split(":")
+    c = ctx.table("candles")
+    c = c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval) & (c.open_time >= start))
+    c = c.select(day=c.open_time, close=c.close, known_at=c.available_at, price_origin=c.origin)
+    h = ctx.table("treasury_holdings")
+    h = h.filter((h.entity == entity) & h.cost_usd.notnull())
+    h = h.select(avg_cost=h.avg_cost_usd.fill_null(h.cost_usd / h.btc), btc=h.btc, published=h.available_at,
+                 report_as_of=h.as_of, cost_origin=h.origin)
+    return c.asof_join(h, on=c.known_at >= h.published)
 
 
 # -- mNAV -------------------------------------------------------------------------------------------
@@ -278,18 +309,9 @@ def _mnav_finding(ctx: Context, p: dict, entity: str, m: dict | None) -> Finding
 def series(ctx: Context) -> list[Series]:
     """Strategy's average cost (as known each day, a step at each filing) against the daily BTC close."""
     p = ctx.area_params(AREA, DEFAULTS)
-    venue, symbol, interval = p["chart_price"].split(":")
-    start = dt.datetime.fromisoformat(p["chart_start"])
-    c = ctx.table("candles")
-    c = c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval) & (c.open_time >= start))
-    c = c.select(day=c.open_time, close=c.close, known_at=c.available_at, price_origin=c.origin)
-    h = ctx.table("treasury_holdings")
-    h = h.filter((h.entity == p["chart_entity"]) & h.cost_usd.notnull())
-    h = h.select(avg_cost=h.avg_cost_usd.fill_null(h.cost_usd / h.btc), btc=h.btc, published=h.available_at,
-                 report_as_of=h.as_of, cost_origin=h.origin)
     # Each day shows the average cost of the latest report published by that day's close.
-    j = c.asof_join(h, on=c.known_at >= h.published).order_by("day")
-    df = j.execute()
+    j = _cost_vs_close(ctx, p, p["chart_entity"], dt.datetime.fromisoformat(p["chart_start"]))
+    df = j.order_by("day").execute()
     if df.empty:
         return []
     used = df[df.avg_cost.notna()]

@@ -4,14 +4,12 @@ number is a finding."""
 
 from __future__ import annotations
 
-from btcstress.brief import fmt
+from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import Finding, FindingSet
 
 LEAD = "Strategy"
 TOTAL = "entities with known cost"
-COST_LINE = "#d62728"
-PRICE_LINE = "#1f77b4"
 
 
 def build(fs: FindingSet) -> Section | None:
@@ -114,17 +112,43 @@ def _charts(fs: FindingSet) -> list[Chart]:
     s = fs.series.get("treasury.strategy_avg_cost_vs_price")
     if s is None:
         return []
+    cost = charts.line(s, name=f"{s.extra.get('entity', LEAD)} average cost", color=charts.ACCENT, width=2)
+    cost["line"]["shape"] = "hv"
     figure = {
-        "data": [
-            {"type": "scatter", "mode": "lines", "name": s.extra.get("price_label", "BTC close"), "x": s.x,
-             "y": s.extra["price_close_usd"], "line": {"color": PRICE_LINE, "width": 1.2}},
-            {"type": "scatter", "mode": "lines", "name": f"{s.extra.get('entity', LEAD)} average cost", "x": s.x,
-             "y": s.y, "line": {"color": COST_LINE, "width": 2, "shape": "hv"}, "connectgaps": False},
-        ],
-        "layout": {"height": 320, "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
-                   "yaxis": {"title": {"text": "USD per BTC"}, "type": "linear"},
-                   "legend": {"orientation": "h", "y": 1.08}, "hovermode": "x unified"},
+        "data": [charts.line(s, name=s.extra.get("price_label", "BTC daily close (USD)"), color=charts.BLUE,
+                             width=1.2, y=s.extra["price_close_usd"]), cost],
+        "layout": charts.layout(yaxis_title="USD per BTC", height=320, showlegend=True),
     }
     return [Chart(id="treasuries_strategy_cost", title=s.title, figure=figure, sources=s.sources, height=320,
                   caption="The average cost steps on the day each report was published; before the first "
                           "8-K in the data (April 2022) it is not available.")]
+
+
+def highlights(fs: FindingSet) -> list[Highlight]:
+    """Strategy's unrealized loss (ranked by how unusual its P&L % is against its past year) and an
+    extreme mNAV (lowest or highest 5% of its past year)."""
+    out = []
+    pnl, pct, h = (fs.get(i, LEAD) for i in ("treasury.unrealized_pnl_usd", "treasury.unrealized_pnl_pct",
+                                             "treasury.holdings_btc"))
+    if pnl is not None and pnl.value is not None and pnl.value < 0 and pct is not None:
+        z = (pct.unusual or {}).get("zscore")
+        parts: list = [f"{LEAD} is sitting on an unrealized loss of ", fmt.ref(pnl, "usd_short"), " (",
+                       fmt.ref(pct, "pct"), ") on its ", fmt.ref(h), *_price_phrase(pnl)]
+        if z is not None:
+            pctl = pct.unusual["percentile"]
+            if pctl == 0:
+                parts.append(f", deeper than on any day of the past year ({z:+.1f}σ)")
+            elif pctl < 50:
+                parts.append(f", deeper than on all but {pctl:.1f}% of days in the past year ({z:+.1f}σ)")
+            else:
+                parts.append(f" ({z:+.1f}σ against the past year)")
+        out.append(Highlight(abs(z) if z is not None else 1.0, Paragraph(parts=parts + ["."])))
+    mnav = fs.get("treasury.mnav", LEAD)
+    if mnav is not None and mnav.value is not None and mnav.unusual and mnav.unusual.get("zscore") is not None:
+        pctl = mnav.unusual["percentile"]
+        if pctl <= 5 or pctl >= 95:
+            where = f"lowest {pctl:.0f}%" if pctl <= 5 else f"highest {100 - pctl:.0f}%"
+            out.append(Highlight(abs(mnav.unusual["zscore"]), Paragraph.of(
+                f"The market values {LEAD} at ", fmt.ref(mnav, digits=2),
+                f" times its bitcoin (fully diluted EV/NAV), in the {where} of the past year.")))
+    return out
