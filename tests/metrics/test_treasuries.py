@@ -82,6 +82,8 @@ def test_a_filing_is_not_seen_before_the_end_of_its_filing_day(store):
     before = tfs(store, utc(2026, 2, 2, 23, 59), price=70000)
     assert before.value("treasury.holdings_btc", S) == 712647
     assert before.get("treasury.holdings_btc", S).detail["filing_date"] == "2026-01-26"
+    # Artemis' row dated 2026-02-02 (713,502) is not known before that day ends either.
+    assert before.get("treasury.holdings_btc", S).detail["daily_series_btc"] == 712657
     after = tfs(store, utc(2026, 2, 3), price=70000)
     assert after.value("treasury.holdings_btc", S) == 713502
 
