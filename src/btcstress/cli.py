@@ -188,5 +188,43 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show"),
         _fail(exc)
 
 
+# --- etf (issue 4) ------------------------------------------------------------------------------
+
+@ingest_app.command("etf")
+def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow table: CSV, TSV or HTML (US$m)"),
+               published_at: Optional[str] = typer.Option(
+                   None, "--published-at",
+                   help="When this version of the table was published (UTC instant): every day in the file "
+                        "is stored as that vintage. Without it, each day's vintage is its date + --delay-hours."),
+               delay_hours: float = typer.Option(24.0, "--delay-hours",
+                                                 help="Publication rule when --published-at is not given: a "
+                                                      "day's flows count from 00:00 UTC of its date + this"),
+               allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
+                                                     help="Exit 0 even when rows were quarantined")):
+    """Import one vintage of the ETF flow table (idempotent per date, fund and vintage)."""
+    from functools import partial
+
+    from btcstress import ingest
+    from btcstress.sources import farside
+    try:
+        if not file.is_file():
+            raise InputError(f"file {file} not found")
+        if not delay_hours >= 0:
+            raise InputError(f"--delay-hours must be >= 0, got {delay_hours}")
+        at = cfg.parse_instant(published_at) if published_at else None
+        origin = f"file:{file.name}" + (f"@{at:%Y-%m-%dT%H:%MZ}" if at else "")
+        parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
+        with _store() as store:
+            report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True)
+        _print_ingest(report, [])
+        if report.quarantined and not allow_quarantine:
+            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`); "
+                      "rerun with --allow-quarantine to accept", highlight=False)
+            raise typer.Exit(1)
+        console.print(report.summary(), highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
 if __name__ == "__main__":
     app()

@@ -106,6 +106,51 @@ EVENTS = register(Table(
 
 # --- etf (issue 4) ----------------------------------------------------------------------------
 
+BOOL = pa.bool_()
+
+ETF_FLOWS = register(Table(
+    name="etf_flows",
+    columns={"date": DATE, "fund": STR, "vintage": TS, "net_flow_usd": F64},
+    key=("date", "fund", "vintage"),
+    publication=EXPLICIT,
+    nullable=frozenset({"net_flow_usd"}),
+    description="Daily net creations/redemptions per US spot BTC ETF (USD; negative = outflow), one row "
+                "per (US trading day, fund ticker, vintage). `vintage` is the instant that version of the "
+                "table was published (available_at = vintage); every version is kept. A null "
+                "net_flow_usd means the fund had launched but had not yet reported in that vintage.",
+))
+
+ETF_FLOW_DAYS = register(Table(
+    name="etf_flow_days",
+    columns={"date": DATE, "vintage": TS, "total_usd": F64, "funds_reported": I64, "missing_funds": STR,
+             "preliminary": BOOL},
+    key=("date", "vintage"),
+    publication=EXPLICIT,
+    nullable=frozenset({"total_usd"}),
+    description="One row per (day, vintage) of the ETF flow table: the published Total (USD; null when "
+                "it failed the check against the sum of funds, see quarantine), how many funds had "
+                "reported, which launched funds had not (comma-separated tickers) and whether the day "
+                "was therefore preliminary. funds_reported = 0 is a day with no flows (market holiday).",
+))
+
+ETF_FLOWS_WEEKLY = register(Table(
+    name="etf_flows_weekly",
+    columns={"date": DATE, "asset": STR, "net_flow_usd": F64},
+    key=("date", "asset", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Weekly net flows of US spot ETFs by underlying asset (USD), `date` = the Sunday that "
+                "ends the week (Artemis' label). asset: btc, eth, xrp, sol.",
+))
+
+ETF_AUM = register(Table(
+    name="etf_aum",
+    columns={"date": DATE, "fund": STR, "aum_usd": F64},
+    key=("date", "fund", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Assets under management per US spot BTC ETF (USD) at the day's close; fund = ticker "
+                "(etf_funds.csv). Calendar days: weekend rows carry Artemis' re-valued holdings.",
+))
+
 # --- leverage (issue 5) -----------------------------------------------------------------------
 
 # --- treasuries (issue 6) ---------------------------------------------------------------------

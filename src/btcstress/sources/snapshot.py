@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from btcstress.sources import alternative_me, artemis, binance_klines, cryptoquant, derived_marketcap, tradingview
+from btcstress.sources import artemis_etf, farside  # etf (issue 4)
 from btcstress.sources import treasury  # treasuries (issue 6)
 from btcstress.sources.common import Parsed
 
@@ -48,6 +49,12 @@ IMPORTERS: dict[str, Parser] = {
     # --- miners (issue 3) ---
 
     # --- etf (issue 4) ---
+    # The final Farside table: each day's vintage is the publication rule (date + 1 day, 00:00 UTC).
+    "etf/farside_btc_etf_flows_daily.csv": farside.parse,
+    "etf/artemis_crypto_etf_flows_weekly.csv": artemis_etf.parse_weekly_flows,
+    "etf/artemis_bitcoin_etfs_aum_daily.csv": artemis_etf.parse_aum,
+    # etf/defillama_etf_flow_history_daily.csv is deliberately not imported: a lossy export (one
+    # asset per date, see SOURCES.md); BTC daily flows come from Farside. Listed as "no importer".
 
     # --- leverage (issue 5) ---
 
