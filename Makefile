@@ -17,7 +17,8 @@ $(BIN)/btcstress: pyproject.toml
 
 venv: $(BIN)/btcstress
 
-# The snapshot has two real CryptoQuant bars with close/open outside [low, high]: they are
+# The snapshot has four rows that fail validation (two CryptoQuant bars with close/open outside
+# [low, high], two negative DefiLlama treasury holdings): they are
 # quarantined (see `btcstress quarantine`), and the demo accepts that explicitly.
 demo: venv
 	$(BIN)/btcstress --db $(DB) ingest snapshot $(SNAPSHOT) --allow-quarantine

@@ -207,6 +207,44 @@ CITATIONS = register(Table(
 
 # --- treasuries (issue 6) ---------------------------------------------------------------------
 
+TREASURY_HOLDINGS = register(Table(
+    name="treasury_holdings",
+    columns={"entity": STR, "as_of": DATE, "btc": F64, "cost_usd": F64, "avg_cost_usd": F64,
+             "period_btc": F64, "period_cost_usd": F64, "period_avg_usd": F64,
+             "filing_date": DATE, "document": STR, "basis": STR},
+    key=("entity", "as_of", "origin"),
+    publication=EXPLICIT,
+    nullable=frozenset({"cost_usd", "avg_cost_usd", "period_btc", "period_cost_usd", "period_avg_usd",
+                        "filing_date", "document"}),
+    description="BTC held by a company as of a day (entity = canonical name from "
+                "data/treasury_entities.csv). basis: 'filing' (an SEC 8-K: holdings, aggregate and "
+                "average cost incl. fees, the period's purchases), 'daily' (a daily holdings series, no "
+                "cost), 'snapshot' (an aggregator's snapshot; cost where it gives one). available_at is "
+                "set by the importer: a filing from the end of its filing day (UTC), a daily row from "
+                "the end of its day, a snapshot from when it was taken.",
+))
+
+TREASURY_VALUATION_DAILY = register(Table(
+    name="treasury_valuation_daily",
+    columns={"date": DATE, "entity": STR, "measure": STR, "value": F64},
+    key=("date", "entity", "measure", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Market valuation multiples of treasury companies. measure 'fd_ev_nav' (fully diluted "
+                "enterprise value / net asset value of the BTC held, Artemis), 'realized_mnav' "
+                "(DefiLlama). Ratios, not percent.",
+))
+
+STOCK_DAILY = register(Table(
+    name="stock_daily",
+    columns={"date": DATE, "ticker": STR, "open": F64, "high": F64, "low": F64, "close": F64, "volume": F64},
+    key=("date", "ticker", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    nullable=frozenset({"volume"}),
+    description="Daily stock bars of treasury companies (USD). Kept apart from `candles` so equity "
+                "sessions never mix with BTC markets. A US session closes by 21:00 UTC, so a bar is "
+                "known at the end of its UTC day.",
+))
+
 # --- bookkeeping ------------------------------------------------------------------------------
 
 QUARANTINE = register(Table(

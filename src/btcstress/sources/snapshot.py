@@ -6,6 +6,7 @@ Files the registry does not know are reported, never guessed at.
 
 from __future__ import annotations
 
+import datetime as _dt
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -13,6 +14,7 @@ from typing import Callable
 from btcstress.sources import alternative_me, artemis, binance_klines, cryptoquant, derived_marketcap, tradingview
 from btcstress.sources import artemis_etf, farside  # etf (issue 4)
 from btcstress.sources import cryptoquant_derivatives  # leverage (issue 5)
+from btcstress.sources import treasury  # treasuries (issue 6)
 from btcstress.sources.common import Parsed
 
 Parser = Callable[[str, str], Parsed]
@@ -76,6 +78,16 @@ IMPORTERS: dict[str, Parser] = {
         partial(cryptoquant_derivatives.parse, measure="leverage_ratio", asset="BTC"),
 
     # --- treasuries (issue 6) ---
+    "treasury/mstr_btc_holdings_from_sec_8k.csv": partial(treasury.parse_sec_8k, entity="Strategy"),
+    "treasury/artemis_btc_treasury_holdings_daily.csv": treasury.parse_artemis_holdings,
+    "treasury/artemis_btc_treasury_fd_ev_nav_daily.csv": treasury.parse_artemis_ev_nav,
+    # No date column: its prices are the 2026-04-13 US closes (MSTR 132.36, +2.89% on 04-10's 128.64)
+    # and its BTC value per coin (74,065) is where BTC traded 2026-04-13 22:00 .. 04-14 01:00 UTC, so
+    # it was taken before the 04-14 session; counted from the end of 2026-04-14 UTC to be safe.
+    "treasury/defillama_dat_institutions_snapshot_2026-04.csv":
+        partial(treasury.parse_defillama_institutions, published=_dt.datetime(2026, 4, 15),
+                valued_on=_dt.date(2026, 4, 13)),
+    "treasury/tradingview_mstr_stock_daily.csv": partial(treasury.parse_stock, ticker="MSTR"),
 }
 
 

@@ -1,0 +1,414 @@
+"""Corporate treasuries: holdings, cost basis, value, unrealized P&L and mNAV per entity, at the
+observed price or at any price the user names.
+
+Point in time. `ctx.table` already hides rows not yet published at T: a filing counts from the end
+of its filing day, a daily row from the end of its day, the DefiLlama snapshot from when it was
+taken. Between filings an entity's holdings and cost are those of its last filing.
+
+Which row an entity's findings use, as of T:
+1. its latest row that carries a cost (an 8-K, or an aggregator snapshot that gives one); on the
+   same as-of day an 8-K beats a snapshot. Holdings and cost then come from one document, so the
+   P&L is never a mix of two dates.
+2. otherwise its latest holdings-only row (the Artemis daily series, a snapshot without cost):
+   holdings are filled from it, flagged in `sources`, and every cost-based finding is not available.
+   Cost is never invented.
+A daily series newer than the last filing is not mixed in; the finding's detail reports it
+(`daily_series_btc`, `daily_series_as_of`) and a note says so when it differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import ibis
+import pandas as pd
+
+from btcstress.findings import Finding, Series, Source, not_available
+from btcstress.metrics.context import Context
+
+AREA = "treasuries"
+DEFAULTS: dict[str, Any] = {
+    # Artemis' fully diluted EV / NAV; DefiLlama's 'realized_mnav' is the other measure stored.
+    "mnav_measure": "fd_ev_nav",
+    # How far back "how unusual is this mNAV" looks (daily rows).
+    "unusual_history_days": 365,
+    # Chart: Strategy's average cost against the daily close since this day.
+    "chart_entity": "Strategy",
+    "chart_start": "2020-01-01",
+    "chart_price": "cryptoquant:BTC-USD:1d",
+}
+
+TOTAL_SUBJECT = "entities with known cost"
+HOLDINGS_ONLY_NOTE = "holdings from {origin}; cost unknown"
+
+
+# -- rows -------------------------------------------------------------------------------------------
+
+def _latest_per_entity(t: ibis.Table) -> ibis.Table:
+    """Each entity's latest row: by as-of day, then a filing before a snapshot, then the latest published."""
+    w = ibis.window(group_by=t.entity,
+                    order_by=[ibis.desc(t.as_of), ibis.desc((t.basis == "filing").cast("int8")),
+                              ibis.desc(t.available_at)])
+    ranked = t.mutate(_rank=ibis.row_number().over(w))
+    return ranked.filter(ranked._rank == 0).drop("_rank")
+
+
+def positions(ctx: Context) -> pd.DataFrame:
+    """One row per entity known at T: the row its findings use, with `has_cost` and the newest
+    holdings-only figure beside it. Heavy lifting in Ibis; the result is one row per entity."""
+    h = ctx.table("treasury_holdings")
+    with_cost = _latest_per_entity(h.filter(h.cost_usd.notnull()))
+    with_cost = with_cost.mutate(avg_cost_usd=with_cost.avg_cost_usd.fill_null(with_cost.cost_usd / with_cost.btc),
+                                 has_cost=ibis.literal(True))
+    only = _latest_per_entity(h.filter(h.cost_usd.isnull()))
+    cols = ["entity", "as_of", "btc", "cost_usd", "avg_cost_usd", "period_btc", "period_cost_usd",
+            "period_avg_usd", "filing_date", "document", "basis", "origin", "available_at"]
+    fallback = only.anti_join(with_cost, "entity").mutate(has_cost=ibis.literal(False))
+    a, b = with_cost.select(*cols, "has_cost"), fallback.select(*cols, "has_cost")
+    chosen = a.union(b.cast(a.schema()))
+    side = only.select(entity=only.entity, daily_series_btc=only.btc, daily_series_as_of=only.as_of,
+                       daily_series_origin=only.origin)
+    joined = chosen.left_join(side, "entity").drop("entity_right")
+    return joined.order_by([ibis.desc(joined.btc), joined.entity]).execute()
+
+
+# -- findings ---------------------------------------------------------------------------------------
+
+def findings(ctx: Context) -> list[Finding]:
+    p = ctx.area_params(AREA, DEFAULTS)
+    price, hypothetical, observed = ctx.price()
+    pos = positions(ctx)
+    out: list[Finding] = []
+    if pos.empty:
+        for fid, unit in (("treasury.total_holdings_btc", "BTC"), ("treasury.total_unrealized_pnl_usd", "USD")):
+            out.append(not_available(fid, ctx.as_of, "no treasury holdings published by as-of", subject=TOTAL_SUBJECT,
+                                     unit=unit))
+        return out
+    valued = _valued(pos, price)
+    mnav = _mnav(ctx, p)
+    for row in valued.itertuples(index=False):
+        out += _entity_findings(ctx, p, row, price, hypothetical, observed, mnav.get(row.entity))
+    out += _totals(ctx, p, valued, price, hypothetical, observed)
+    return out
+
+
+def _valued(pos: pd.DataFrame, price: float | None) -> pd.DataFrame:
+    """Price-dependent columns, as an Ibis expression over the (small) position table."""
+    t = ibis.memtable(pos)
+    px = ibis.literal(price, type="float64")
+    cost_basis = t.btc * t.avg_cost_usd
+    pnl = t.btc * (px - t.avg_cost_usd)
+    return t.mutate(value_usd=t.btc * px, unrealized_pnl_usd=pnl,
+                    unrealized_pnl_pct=pnl / cost_basis * 100.0).execute()
+
+
+def _holdings_source(row) -> Source:
+    ts = dt.datetime.combine(row.as_of, dt.time()) if not isinstance(row.as_of, dt.datetime) else row.as_of
+    note = None
+    if not row.has_cost:
+        note = HOLDINGS_ONLY_NOTE.format(origin=_source_label(row.origin))
+    elif row.basis == "filing":
+        note = f"SEC 8-K filed {_d(row.filing_date)} ({row.document}), holdings as of {_d(row.as_of)}"
+    else:
+        note = f"{_basis_label(row.basis)}, last announcement {_d(row.as_of)}"
+    return Source(table="treasury_holdings", origin=row.origin, rows=1, first=ts, last=ts, note=note)
+
+
+def _price_sources(hypothetical: bool, observed: Finding | None) -> list[Source]:
+    if hypothetical or observed is None:
+        return []
+    return list(observed.sources)
+
+
+def _entity_findings(ctx: Context, p: dict, row, price: float | None, hypothetical: bool,
+                     observed: Finding | None, mnav: dict | None) -> list[Finding]:
+    e, T = row.entity, ctx.as_of
+    src = [_holdings_source(row)]
+    window = f"holdings as of {_d(row.as_of)}"
+    detail = {"as_of": _d(row.as_of), "basis": row.basis, "origin": row.origin,
+              "available_at": _iso(row.available_at)}
+    if row.basis == "filing":
+        detail.update(filing_date=_d(row.filing_date), document=row.document,
+                      period_btc=_num(row.period_btc), period_cost_usd=_num(row.period_cost_usd),
+                      period_avg_usd=_num(row.period_avg_usd))
+    note = None
+    if _num(row.daily_series_btc) is not None and row.daily_series_as_of is not None \
+            and row.daily_series_as_of > row.as_of:
+        detail.update(daily_series_btc=_num(row.daily_series_btc), daily_series_as_of=_d(row.daily_series_as_of),
+                      daily_series_origin=row.daily_series_origin)
+        if row.has_cost and abs(row.daily_series_btc - row.btc) > 0.5:
+            note = (f"differs from the {_source_label(row.daily_series_origin)}, which carries "
+                    f"{row.daily_series_btc:,.0f} BTC on {_d(row.daily_series_as_of)}; holdings and cost are kept "
+                    "from the same report")
+    common = dict(subject=e, as_of=T, params=p, detail=detail)
+    out = [Finding(id="treasury.holdings_btc", value=float(row.btc), unit="BTC", window=window,
+                   method="BTC held per the entity's latest report published by as-of "
+                          "(filing > snapshot > daily series; see docs/METRICS.md)",
+                   sources=src, note=note if row.has_cost else HOLDINGS_ONLY_NOTE.format(
+                       origin=_source_label(row.origin)), **common)]
+    cost_ids = (("treasury.avg_cost_usd", "USD"), ("treasury.cost_usd", "USD"), ("treasury.breakeven_price_usd", "USD"),
+                ("treasury.unrealized_pnl_usd", "USD"), ("treasury.unrealized_pnl_pct", "pct"))
+    if not row.has_cost:
+        reason = (f"{e}'s cost basis is not published in the data (holdings from "
+                  f"{_source_label(row.origin)} only); cost is never estimated")
+        for fid, unit in cost_ids:
+            out.append(not_available(fid, T, reason, subject=e, unit=unit, window=window))
+    else:
+        out += [
+            Finding(id="treasury.avg_cost_usd", value=float(row.avg_cost_usd), unit="USD", window=window,
+                    method="average purchase price per BTC as reported (incl. fees); aggregate cost / holdings "
+                           "where only the aggregate is given", sources=src, **common),
+            Finding(id="treasury.cost_usd", value=float(row.cost_usd), unit="USD", window=window,
+                    method="aggregate purchase price of the BTC held, as reported", sources=src, **common),
+            Finding(id="treasury.breakeven_price_usd", value=float(row.avg_cost_usd), unit="USD", window=window,
+                    method="BTC price at which unrealized P&L is zero = average cost per BTC", sources=src, **common),
+        ]
+    if price is None:
+        reason = "no BTC price at as-of (price.last_usd not available)"
+        out.append(not_available("treasury.value_usd", T, reason, subject=e, unit="USD", window=window))
+        if row.has_cost:
+            out += [not_available(fid, T, reason, subject=e, unit=unit, window=window)
+                    for fid, unit in cost_ids[3:]]
+    else:
+        psrc = src + _price_sources(hypothetical, observed)
+        pdetail = {**detail, "price_usd": price,
+                   "price_from": "hypothetical (--price)" if hypothetical else "price.last_usd"}
+        pcommon = dict(common, detail=pdetail, hypothetical=hypothetical)
+        out.append(Finding(id="treasury.value_usd", value=float(row.value_usd), unit="USD", window=window,
+                           method="holdings x price", sources=psrc, **pcommon))
+        if row.has_cost:
+            out += [
+                Finding(id="treasury.unrealized_pnl_usd", value=float(row.unrealized_pnl_usd), unit="USD",
+                        window=window, method="holdings x (price - average cost)", sources=psrc, **pcommon),
+                Finding(id="treasury.unrealized_pnl_pct", value=float(row.unrealized_pnl_pct), unit="pct",
+                        window=window, method="unrealized P&L / (holdings x average cost) x 100 = "
+                                              "(price / average cost - 1) x 100",
+                        unusual=_pnl_unusual(ctx, p, e, float(row.unrealized_pnl_pct)),
+                        sources=psrc, **pcommon),
+            ]
+    out.append(_mnav_finding(ctx, p, e, mnav))
+    return out
+
+
+def _totals(ctx: Context, p: dict, valued: pd.DataFrame, price: float | None, hypothetical: bool,
+            observed: Finding | None) -> list[Finding]:
+    T = ctx.as_of
+    t = ibis.memtable(valued)
+    known = t.filter(t.has_cost)
+    agg = known.aggregate(n=known.count(), btc=known.btc.sum(), pnl=known.unrealized_pnl_usd.sum(),
+                          cost=(known.btc * known.avg_cost_usd).sum()).execute().iloc[0]
+    without = t.filter(~t.has_cost)
+    rest = without.aggregate(n=without.count(), btc=without.btc.sum()).execute().iloc[0]
+    kn = valued[valued.has_cost]
+    entities = [{"entity": r.entity, "holdings_btc": float(r.btc), "as_of": _d(r.as_of)} for r in kn.itertuples()]
+    unknown = [{"entity": r.entity, "holdings_btc": float(r.btc), "as_of": _d(r.as_of)}
+               for r in valued[~valued.has_cost].itertuples()]
+    detail = {"entities": entities, "entities_without_cost": unknown,
+              "btc_without_cost": float(rest.btc) if int(rest.n) else 0.0}
+    src = [_holdings_source(r) for r in kn.itertuples()]
+    if int(agg.n) == 0:
+        reason = "no entity's cost basis is published by as-of"
+        return [not_available("treasury.total_holdings_btc", T, reason, subject=TOTAL_SUBJECT, unit="BTC"),
+                not_available("treasury.total_unrealized_pnl_usd", T, reason, subject=TOTAL_SUBJECT, unit="USD")]
+    out = [Finding(id="treasury.total_holdings_btc", subject=TOTAL_SUBJECT, value=float(agg.btc), unit="BTC",
+                   as_of=T, window="latest report per entity", params=p, sources=src, detail=detail,
+                   method="sum of holdings over the entities whose cost basis is known "
+                          "(those without are listed in detail, not added)")]
+    if price is None:
+        out.append(not_available("treasury.total_unrealized_pnl_usd", T, "no BTC price at as-of",
+                                 subject=TOTAL_SUBJECT, unit="USD"))
+    else:
+        out.append(Finding(id="treasury.total_unrealized_pnl_usd", subject=TOTAL_SUBJECT, value=float(agg.pnl),
+                           unit="USD", as_of=T, window="latest report per entity", params=p,
+                           sources=src + _price_sources(hypothetical, observed), hypothetical=hypothetical,
+                           detail={**detail, "cost_basis_usd": float(agg.cost), "price_usd": price,
+                                   "price_from": "hypothetical (--price)" if hypothetical else "price.last_usd"},
+                           method="sum over entities with known cost of holdings x (price - average cost)"))
+    return out
+
+
+def _pnl_unusual(ctx: Context, p: dict, entity: str, current: float) -> dict | None:
+    """How the P&L % compares with the entity's own daily P&L % over the past year: each day's close
+    against the average cost of the latest report published by that day's close."""
+    days = int(p["unusual_history_days"])
+    j = _cost_vs_close(ctx, p, entity, ctx.t - dt.timedelta(days=days))
+    j = j.filter(j.avg_cost.notnull())
+    pct = (j.close / j.avg_cost - 1.0) * 100.0
+    r = j.aggregate(n=j.count(), first=j.day.min(), mean=pct.mean(), sd=pct.std(),
+                    at_or_below=(pct <= current).cast("int64").sum()).execute().iloc[0]
+    if int(r.n) < 30 or _num(r.sd) in (None, 0.0):
+        return None
+    return {"zscore": round((current - float(r["mean"])) / float(r.sd), 2),
+            "percentile": round(float(r.at_or_below) / int(r.n) * 100.0, 1),
+            "history": f"{int(r.n)} daily closes since {_d(r['first'])} vs the average cost known each day"}
+
+
+def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ibis.Table:
+    """Daily closes since `start`, each with the entity's average cost from the latest report with a
+    cost published by that day's close (an as-of join, so no day sees a later report)."""
+    venue, symbol, interval = p["chart_price"].split(":")
+    c = ctx.table("candles")
+    c = c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval) & (c.open_time >= start))
+    c = c.select(day=c.open_time, close=c.close, known_at=c.available_at, price_origin=c.origin)
+    h = ctx.table("treasury_holdings")
+    h = h.filter((h.entity == entity) & h.cost_usd.notnull())
+    h = h.select(avg_cost=h.avg_cost_usd.fill_null(h.cost_usd / h.btc), btc=h.btc, published=h.available_at,
+                 report_as_of=h.as_of, cost_origin=h.origin)
+    return c.asof_join(h, on=c.known_at >= h.published)
+
+
+# -- mNAV -------------------------------------------------------------------------------------------
+
+def _mnav(ctx: Context, p: dict) -> dict[str, dict]:
+    """Each entity's latest multiple of the chosen measure, with how unusual it is vs its own history."""
+    v = ctx.table("treasury_valuation_daily")
+    v = v.filter(v.measure == p["mnav_measure"])
+    w = ibis.window(group_by=v.entity, order_by=[ibis.desc(v.date), ibis.desc(v.available_at)])
+    ranked = v.mutate(_rank=ibis.row_number().over(w))
+    cur = ranked.filter(ranked._rank == 0).select(entity=ranked.entity, cur_date=ranked.date, cur=ranked.value,
+                                                  cur_origin=ranked.origin)
+    j = v.join(cur, "entity")
+    j = j.filter((j.date > j.cur_date - ibis.interval(days=int(p["unusual_history_days"]))) & (j.date <= j.cur_date))
+    stats = j.group_by(["entity", "cur_date", "cur", "cur_origin"]).aggregate(
+        n=j.count(), first=j.date.min(), mean=j.value.mean(), sd=j.value.std(),
+        at_or_below=(j.value <= j.cur).cast("int64").sum())
+    stats = stats.mutate(zscore=(stats.cur - stats.mean) / stats.sd,
+                         percentile=stats.at_or_below.cast("float64") / stats.n * 100.0)
+    return {r.entity: r._asdict() for r in stats.execute().itertuples(index=False)}
+
+
+def _mnav_finding(ctx: Context, p: dict, entity: str, m: dict | None) -> Finding:
+    if m is None:
+        return not_available("treasury.mnav", ctx.as_of, f"no {p['mnav_measure']} published for {entity} by as-of",
+                             subject=entity, unit="ratio", kind="cited")
+    day = _d(m["cur_date"])
+    ts = dt.datetime.combine(m["cur_date"], dt.time()) if not isinstance(m["cur_date"], dt.datetime) else m["cur_date"]
+    first = dt.datetime.combine(m["first"], dt.time()) if not isinstance(m["first"], dt.datetime) else m["first"]
+    note = None
+    if m["cur"] <= 0:
+        note = "zero or negative: the source's enterprise value is at or below zero; not a premium or discount"
+    unusual = None
+    if int(m["n"]) >= 30 and _num(m["zscore"]) is not None:
+        unusual = {"zscore": round(float(m["zscore"]), 2), "percentile": round(float(m["percentile"]), 1),
+                   "history": f"{int(m['n'])} daily values since {_d(m['first'])}"}
+    return Finding(
+        id="treasury.mnav", subject=entity, value=float(m["cur"]), unit="ratio", as_of=ctx.as_of,
+        window=f"1d:{day}", kind="cited", params=p, unusual=unusual, note=note,
+        method=f"{_measure_label(p['mnav_measure'])} as published by the source (its share count, debt and "
+               "cash are not in the store, so it is cited, not recomputed); observed, never re-valued at a "
+               "hypothetical price",
+        sources=[Source(table="treasury_valuation_daily", origin=m["cur_origin"], rows=int(m["n"]), first=first,
+                        last=ts, note=f"measure {p['mnav_measure']}")],
+        detail={"date": day, "measure": p["mnav_measure"]})
+
+
+# -- series -----------------------------------------------------------------------------------------
+
+def series(ctx: Context) -> list[Series]:
+    """Strategy's average cost (as known each day, a step at each filing) against the daily BTC close."""
+    p = ctx.area_params(AREA, DEFAULTS)
+    # Each day shows the average cost of the latest report published by that day's close.
+    j = _cost_vs_close(ctx, p, p["chart_entity"], dt.datetime.fromisoformat(p["chart_start"]))
+    df = j.order_by("day").execute()
+    if df.empty:
+        return []
+    used = df[df.avg_cost.notna()]
+    sources = [Source(table="candles", origin=", ".join(sorted(set(df.price_origin))), rows=len(df),
+                      first=pd.Timestamp(df.day.min()).to_pydatetime(), last=pd.Timestamp(df.day.max()).to_pydatetime())]
+    if len(used):
+        sources.append(Source(table="treasury_holdings", origin=", ".join(sorted(set(used.cost_origin))),
+                              rows=int(used.report_as_of.nunique()),
+                              first=pd.Timestamp(used.report_as_of.min()).to_pydatetime(),
+                              last=pd.Timestamp(used.report_as_of.max()).to_pydatetime(),
+                              note="reports with a cost basis; a step on each publication day"))
+    return [Series(
+        name="treasury.strategy_avg_cost_vs_price",
+        title=f"{p['chart_entity']}: average cost per BTC vs the BTC daily close",
+        unit="USD",
+        x=[pd.Timestamp(d).date().isoformat() for d in df.day],
+        y=[_num(v) for v in df.avg_cost],
+        sources=sources,
+        extra={"price_close_usd": [float(v) for v in df.close], "holdings_btc": [_num(v) for v in df.btc],
+               "y_label": "average cost (USD/BTC)", "price_label": "BTC daily close (USD)",
+               "entity": p["chart_entity"]},
+    )]
+
+
+# -- for the scenario engine (issue 8) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Underwater:
+    entity: str
+    holdings_btc: float
+    avg_cost_usd: float
+    pnl_usd: float
+    pnl_pct: float
+
+
+def underwater_at(findings: Iterable[Finding], price: float) -> list[Underwater]:
+    """The entities whose unrealized P&L is negative at `price`, deepest loss first. Pure: reads
+    each entity's treasury.holdings_btc and treasury.avg_cost_usd findings (entities without a
+    known cost are left out) and re-values them; nothing else."""
+    holdings, cost = {}, {}
+    for f in findings:
+        if f.value is None:
+            continue
+        if f.id == "treasury.holdings_btc":
+            holdings[f.subject] = float(f.value)
+        elif f.id == "treasury.avg_cost_usd":
+            cost[f.subject] = float(f.value)
+    out = []
+    for entity, avg in cost.items():
+        btc = holdings.get(entity)
+        if btc is None or not price < avg:
+            continue
+        out.append(Underwater(entity, btc, avg, btc * (price - avg), (price / avg - 1.0) * 100.0))
+    return sorted(out, key=lambda u: u.pnl_usd)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+def _num(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return float(v)
+
+
+def _d(v) -> str | None:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    return pd.Timestamp(v).date().isoformat()
+
+
+def _iso(v) -> str | None:
+    if v is None or pd.isna(v):
+        return None
+    return pd.Timestamp(v).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _source_label(origin: str) -> str:
+    o = origin.lower()
+    if "artemis" in o:
+        return "Artemis daily series"
+    if "defillama" in o:
+        return "DefiLlama institutions snapshot"
+    if "8k" in o or "8-k" in o:
+        return "SEC 8-K filings"
+    return origin
+
+
+def _basis_label(basis: str) -> str:
+    return {"filing": "SEC filing", "daily": "daily holdings series",
+            "snapshot": "aggregator snapshot"}.get(basis, basis)
+
+
+def _measure_label(measure: str) -> str:
+    return {"fd_ev_nav": "fully diluted enterprise value / net asset value of the BTC held (Artemis)",
+            "realized_mnav": "realized mNAV (DefiLlama)"}.get(measure, measure)
