@@ -1,0 +1,1 @@
+"""One module per section of the brief: build(fs) -> Section | None, highlights(fs) -> [Highlight]."""
