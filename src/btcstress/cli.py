@@ -20,8 +20,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 ingest_app = typer.Typer(no_args_is_help=True, help="Load data into the store.")
 app.add_typer(ingest_app, name="ingest")
 
-console = Console()
-err = Console(stderr=True)
+# Wide enough for tables when output is piped (Rich assumes 80 columns without a terminal).
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class State:
@@ -103,8 +104,11 @@ def _print_ingest(report, unknown: list[str]) -> None:
     for f in report.files:
         t.add_row(f.file.removeprefix("snapshot/"), ",".join(f.targets), str(f.lines_in), str(f.result.new),
                   str(f.result.updated), str(f.result.unchanged), str(f.quarantined),
-                  "; ".join(f"{n} {r}" for r, n in f.skipped.items()) or "0")
+                  str(sum(f.skipped.values())))
     err.print(t)
+    for f in report.files:  # why rows were skipped (not observations), so every line is accounted for
+        for reason, n in f.skipped.items():
+            err.print(f"[dim]{f.file}: {n} skipped: {reason}[/]", highlight=False)
     for u in unknown:
         err.print(f"[yellow]no importer for {u}: not read[/]", highlight=False)
 
@@ -123,7 +127,7 @@ def findings(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Op
         chosen = list(fs)
         if ids:
             want = [i.strip() for i in ids.split(",") if i.strip()]
-            chosen = [f for f in chosen if any(f.id == w or f.id.startswith(w.rstrip(".") + ".") for w in want)]
+            chosen = [f for f in chosen if any(f.id.startswith(w) for w in want)]
         if as_json:
             sys.stdout.write(json.dumps([f.model_dump(mode="json") for f in chosen], indent=2) + "\n")
             return
@@ -143,6 +147,25 @@ def _print_findings(chosen, t: dt.datetime) -> None:
             value += " (hypothetical)"
         table.add_row(f.id, f.subject, value, f.window, f.kind, "; ".join(s.origin for s in f.sources))
     console.print(table)
+
+
+@app.command()
+def report(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Optional[float] = PRICE,
+           out: Path = typer.Option(Path("out"), "--out", help="Folder for brief.md, brief.html, brief.json"),
+           param: list[str] = PARAM):
+    """Write the brief (Markdown, self-contained HTML, JSON) as of an instant."""
+    from btcstress import brief, metrics
+    from btcstress.brief import render
+    try:
+        t = _as_of(as_of, date)
+        with _store(read_only=True) as store:
+            fs = metrics.compute(store, t, params=cfg.params(state.config, param), price=_price(price),
+                                 with_series=True)
+        paths = render.write(brief.build(fs), out)
+        console.print(f"brief as of {t:%Y-%m-%dT%H:%M}Z written to {paths['html']} (also {paths['md'].name}, "
+                      f"{paths['json'].name})", highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 Kind = Literal["computed", "modelled", "cited"]
 
@@ -49,6 +49,13 @@ class Finding(BaseModel):
     hypothetical: bool = False  # re-valued at a price the user chose, not observed
     # How unusual the value is against its own history, when the metric can say (for highlights).
     unusual: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _dedupe_sources(self) -> "Finding":
+        unique = list(dict.fromkeys(self.sources))  # Source is frozen, hence hashable
+        if len(unique) != len(self.sources):
+            self.sources = unique
+        return self
 
     @field_serializer("as_of")
     def _as_of(self, v: dt.datetime) -> str:

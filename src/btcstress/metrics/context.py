@@ -22,6 +22,9 @@ class Context:
     price_override: float | None = None
     findings: list[Finding] = field(default_factory=list)
     params_used: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Set by the price area as soon as it knows price.last_usd, so its later findings and every
+    # later area value things at the same observed price.
+    observed_price: Finding | None = None
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -56,7 +59,7 @@ class Context:
 
     def price(self) -> tuple[float | None, bool, Finding | None]:
         """(price to value things at, whether it is hypothetical, the observed price finding)."""
-        observed = self.finding("price.last_usd")
+        observed = self.observed_price or self.finding("price.last_usd")
         if self.price_override is not None:
             return self.price_override, True, observed
         return (observed.value if observed else None), False, observed

@@ -1,0 +1,72 @@
+"""The brief: findings -> headline, highlights, sections, datasets -> Markdown, HTML, JSON.
+
+Sections live in brief/sections/<area>.py with `build(fs) -> Section | None` and, optionally,
+`highlights(fs) -> list[Highlight]`. Highlights are ranked by how unusual their finding is against
+its own history (|z-score| or an extreme percentile, stated in the text).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from btcstress.brief.model import Brief, DatasetUse, Paragraph, Section
+from btcstress.findings import FindingSet
+
+SECTION_ORDER = ("price", "market", "miners", "etf", "leverage", "treasuries", "scenario")
+
+
+@dataclass
+class Highlight:
+    score: float  # how unusual (|z|, or an equivalent from a percentile); higher comes first
+    paragraph: Paragraph
+
+
+def section_modules():
+    out = []
+    for name in SECTION_ORDER:
+        try:
+            out.append(importlib.import_module(f"btcstress.brief.sections.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"btcstress.brief.sections.{name}":
+                raise
+    return out
+
+
+def build(fs: FindingSet, *, max_highlights: int = 3) -> Brief:
+    from btcstress.brief.sections import headline as hl
+
+    sections: list[Section] = []
+    highlights: list[Highlight] = []
+    for mod in section_modules():
+        s = mod.build(fs)
+        if s is not None:
+            sections.append(s)
+        if hasattr(mod, "highlights"):
+            highlights.extend(mod.highlights(fs))
+    highlights.sort(key=lambda h: -h.score)
+    price = fs.get("price.drawdown_from_ath_pct")
+    return Brief(title=hl.title(fs), as_of=fs.as_of, headline=hl.headline(fs),
+                 highlights=[h.paragraph for h in highlights[:max_highlights]], sections=sections,
+                 datasets=datasets(fs, sections), findings=list(fs),
+                 price_override=price.detail.get("price") if price is not None and price.hypothetical else None)
+
+
+def datasets(fs: FindingSet, sections: list[Section]) -> list[DatasetUse]:
+    """Every dataset a finding or chart used, with the widest coverage used of it."""
+    seen: dict[tuple[str, str], DatasetUse] = {}
+    sources = [s for f in fs for s in f.sources] + [s for sec in sections for c in sec.charts for s in c.sources]
+    for s in sources:
+        for origin in s.origin.split(", "):
+            if not origin.startswith(("snapshot/", "package/", "http", "live/", "fixture/", "file:", "cli/", "/")) \
+                    and "/" not in origin:
+                continue  # a label, not a dataset
+            key = (s.table, origin)
+            d = seen.get(key)
+            if d is None:
+                seen[key] = DatasetUse(table=s.table, origin=origin, rows=s.rows, first=s.first, last=s.last)
+                continue
+            d.rows = max(d.rows, s.rows)
+            d.first = min(x for x in (d.first, s.first) if x is not None) if (d.first or s.first) else None
+            d.last = max(x for x in (d.last, s.last) if x is not None) if (d.last or s.last) else None
+    return sorted(seen.values(), key=lambda d: (d.table, d.origin))

@@ -1,0 +1,315 @@
+"""Price findings: the trailing 24 h on the primary market, the last complete UTC day, the all-time
+high and drawdown, "lowest since", and the named events the price is back below.
+
+The primary market is the first of MARKETS with a bar closed within `stale_after` of T (Binance
+BTCUSDT spot, then the USD-M perpetual, then CryptoQuant's all-exchange daily composite), on its
+finest current interval (1m before 1h before 1d). Daily history (ATH, lowest-since, event closes, volatility) comes from the composite,
+the longest series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from btcstress.findings import Finding, Series, Source, not_available
+from btcstress.metrics.context import Context, source
+from btcstress.store import interval_length
+
+# (venue, symbol, label), in order of preference; on each, the finest fresh interval wins.
+MARKETS = (
+    ("binance", "BTCUSDT", "Binance BTCUSDT spot"),
+    ("binance-usdm", "BTCUSDT", "Binance USD-M BTCUSDT perpetual"),
+    ("cryptoquant", "BTC-USD", "CryptoQuant all-exchange BTC-USD composite"),
+)
+COMPOSITE = ("cryptoquant", "BTC-USD", "1d", "CryptoQuant all-exchange BTC-USD composite, daily bars")
+DAY = dt.timedelta(days=1)
+
+DEFAULTS = {"ath_scope": "composite daily highs plus primary-market bars since"}
+
+
+@dataclass
+class Market:
+    venue: str
+    symbol: str
+    interval: str
+    label: str
+
+
+def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
+    c = ctx.table("candles")
+    return c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval))
+
+
+def stale_after(interval: str) -> dt.timedelta:
+    """How old a market's last bar may be for it to still count as current."""
+    length = interval_length(interval)
+    return 2 * DAY if length >= DAY else max(2 * length, dt.timedelta(hours=2))
+
+
+def primary_market(ctx: Context) -> Market | None:
+    """The first market in MARKETS with a current bar; on it, the finest interval that is current."""
+    c = ctx.table("candles")
+    for venue, symbol, label in MARKETS:
+        m = c.filter((c.venue == venue) & (c.symbol == symbol))
+        lasts = m.group_by("interval").aggregate(last=m.available_at.max()).execute()
+        fresh = [(interval_length(r.interval), r.interval) for r in lasts.itertuples()
+                 if ctx.t - pd.Timestamp(r.last).to_pydatetime() <= stale_after(r.interval)]
+        if fresh:
+            interval = min(fresh)[1]
+            return Market(venue, symbol, interval, f"{label}, {interval} bars")
+    return None
+
+
+def findings(ctx: Context) -> list[Finding]:
+    ctx.area_params("price", DEFAULTS)
+    out: list[Finding] = []
+    market = primary_market(ctx)
+    out += _trailing_24h(ctx, market)
+    ctx.observed_price = next((f for f in out if f.id == "price.last_usd" and f.value is not None), None)
+    out += _last_day(ctx)
+    out += _ath(ctx, market)
+    out += _lowest_since(ctx, next((f for f in out if f.id == "price.low_24h_usd"), None))
+    out += _below_events(ctx)
+    return out
+
+
+# -- trailing 24 h --------------------------------------------------------------------------------
+
+def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
+    ids = ("price.last_usd", "price.low_24h_usd", "price.high_24h_usd", "price.change_24h_pct",
+           "price.max_drop_24h_pct")
+    if market is None:
+        return [not_available(i, ctx.as_of, "no market has a bar closed in the last two days before as-of",
+                              unit="USD" if i.endswith("usd") else "pct", window="24h") for i in ids]
+    b = bars(ctx, market.venue, market.symbol, market.interval)
+    # Bars that closed in (T-24h, T]; for daily bars that is the last complete day.
+    w = b.filter(b.available_at > ctx.t - DAY)
+    running_high = w.high.max().over(ibis.window(order_by=w.open_time, preceding=None, following=0))
+    w = w.mutate(drop=w.low / running_high - 1).order_by("open_time")
+    win = w.execute()
+    last = win.iloc[-1]
+    # The close 24 h before the last close: the last bar closed by then.
+    ref = b.filter(b.available_at <= pd.Timestamp(last.available_at).to_pydatetime() - DAY) \
+           .order_by(ibis.desc("open_time")).limit(1).execute()
+    window = "24h" if market.interval != "1d" else f"1d:{pd.Timestamp(last.open_time).date()}"
+    src = source("candles", win, time_col="open_time", note=market.label)
+    common = dict(as_of=ctx.as_of, window=window, sources=[src], params={"market": market.label})
+    low_bar = win.loc[win.low.idxmin()]
+    high_bar = win.loc[win.high.idxmax()]
+    drop_bar = win.loc[win["drop"].idxmin()]
+    peak = win[win.open_time <= drop_bar.open_time]
+    peak_bar = peak.loc[peak.high.idxmax()]
+    out = [
+        Finding(id="price.last_usd", value=float(last.close), unit="USD",
+                method="close of the last bar closed by as-of on the primary market",
+                detail={"bar_open": _iso(last.open_time), "bar_close": _iso(last.available_at),
+                        "market": market.label}, **common),
+        Finding(id="price.low_24h_usd", value=float(low_bar.low), unit="USD",
+                method="lowest low of the bars that closed in the trailing 24 h",
+                detail={"bar_open": _iso(low_bar.open_time)}, **common),
+        Finding(id="price.high_24h_usd", value=float(high_bar.high), unit="USD",
+                method="highest high of the bars that closed in the trailing 24 h",
+                detail={"bar_open": _iso(high_bar.open_time)}, **common),
+        Finding(id="price.max_drop_24h_pct", value=float(drop_bar["drop"]) * 100, unit="pct",
+                method="largest fall from a running high to a later (or same-bar) low within the trailing 24 h: "
+                       "min over bars of low / max(high so far) - 1",
+                detail={"from_high": float(peak_bar.high), "from_bar": _iso(peak_bar.open_time),
+                        "to_low": float(drop_bar.low), "to_bar": _iso(drop_bar.open_time)}, **common),
+    ]
+    if len(ref):
+        r = ref.iloc[0]
+        out.append(Finding(
+            id="price.change_24h_pct", value=(float(last.close) / float(r.close) - 1) * 100, unit="pct",
+            method="last close / close of the bar that closed 24 h earlier - 1",
+            detail={"from_close": float(r.close), "from_bar_close": _iso(r.available_at)},
+            **{**common, "sources": [src, source("candles", ref, time_col="open_time", note=market.label)]}))
+    else:
+        out.append(not_available("price.change_24h_pct", ctx.as_of, "no bar 24 h before the last one",
+                                 unit="pct", window=window))
+    return out
+
+
+# -- last complete UTC day ------------------------------------------------------------------------
+
+def daily(ctx: Context) -> ibis.Table:
+    """The composite's daily bars known by T, with the previous close and daily return."""
+    d = bars(ctx, *COMPOSITE[:3])
+    order = ibis.window(order_by=d.open_time)
+    d = d.mutate(prev_close=d.close.lag().over(order))
+    return d.mutate(ret=d.close / d.prev_close - 1)
+
+
+def _last_day(ctx: Context) -> list[Finding]:
+    d = daily(ctx)
+    last_day = d.open_time.max().execute()
+    if last_day is None or pd.isna(last_day):
+        return [not_available(i, ctx.as_of, "no complete day of the daily composite by as-of", unit=u, window="1d")
+                for i, u in (("price.close_usd", "USD"), ("price.low_usd", "USD"), ("price.high_usd", "USD"),
+                             ("price.change_1d_pct", "pct"))]
+    last_day = pd.Timestamp(last_day).to_pydatetime()
+    rows = d.filter(d.open_time == last_day).execute()
+    row = rows.iloc[0]
+    # How unusual the day's return is: z-score against the trailing 365 days and percentile over history.
+    hist = d.filter(d.ret.notnull() & (d.open_time < last_day))
+    year = hist.filter(hist.open_time >= last_day - 365 * DAY)
+    stats = year.aggregate(mean=year.ret.mean(), std=year.ret.std(), n=year.count()).execute().iloc[0]
+    below = hist.filter(hist.ret <= float(row.ret) if pd.notna(row.ret) else False).count().execute()
+    total = hist.count().execute()
+    window = f"1d:{last_day.date()}"
+    src = source("candles", rows, time_col="open_time", note=COMPOSITE[3])
+    common = dict(as_of=ctx.as_of, window=window, sources=[src], detail={"date": str(last_day.date())})
+    out = [
+        Finding(id="price.close_usd", value=float(row.close), unit="USD", method="daily close (00:00 UTC)", **common),
+        Finding(id="price.low_usd", value=float(row.low), unit="USD", method="daily low", **common),
+        Finding(id="price.high_usd", value=float(row.high), unit="USD", method="daily high", **common),
+    ]
+    if pd.notna(row.ret):
+        z = (float(row.ret) - stats["mean"]) / stats["std"] if stats["std"] else None
+        out.append(Finding(
+            id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
+            method="day's close / previous day's close - 1", **common,
+            unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
+                     "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
+                                f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
+    else:
+        out.append(not_available("price.change_1d_pct", ctx.as_of, "no previous day", unit="pct", window=window))
+    return out
+
+
+# -- all-time high and drawdown -------------------------------------------------------------------
+
+def _ath(ctx: Context, market: Market | None) -> list[Finding]:
+    d = bars(ctx, *COMPOSITE[:3])
+    top = d.order_by([ibis.desc("high"), "open_time"]).limit(1).execute()
+    if not len(top):
+        return [not_available(i, ctx.as_of, "no daily price history by as-of", unit=u, window="all")
+                for i, u in (("price.ath_usd", "USD"), ("price.ath_date", "date"), ("price.drawdown_from_ath_pct", "pct"))]
+    ath, ath_time = float(top.high.iloc[0]), pd.Timestamp(top.open_time.iloc[0]).to_pydatetime()
+    sources = [Source(table="candles", origin=str(top.origin.iloc[0]), rows=int(d.count().execute()),
+                      first=pd.Timestamp(d.open_time.min().execute()).to_pydatetime(),
+                      last=pd.Timestamp(d.open_time.max().execute()).to_pydatetime(), note=COMPOSITE[3])]
+    # Bars of the primary market after the composite's last day may have set a newer high.
+    if market is not None and market.interval != "1d":
+        since = pd.Timestamp(d.available_at.max().execute()).to_pydatetime()
+        p = bars(ctx, market.venue, market.symbol, market.interval)
+        p = p.filter(p.open_time >= since)
+        recent = p.order_by([ibis.desc("high"), "open_time"]).limit(1).execute()
+        if len(recent):
+            span = p.aggregate(n=p.count(), first=p.open_time.min(), last=p.open_time.max()).execute().iloc[0]
+            sources.append(Source(table="candles", origin=str(recent.origin.iloc[0]), rows=int(span["n"]),
+                                  first=_py(span["first"]), last=_py(span["last"]),
+                                  note=f"{market.label}, since the composite's last day"))
+            if float(recent.high.iloc[0]) > ath:
+                ath, ath_time = float(recent.high.iloc[0]), pd.Timestamp(recent.open_time.iloc[0]).to_pydatetime()
+    price, hypothetical, observed = ctx.price()
+    common = dict(as_of=ctx.as_of, window="all", sources=sources)
+    out = [
+        Finding(id="price.ath_usd", value=ath, unit="USD", method="highest high in the price history known by as-of",
+                detail={"date": str(ath_time.date())}, **common),
+        Finding(id="price.ath_date", value=str(ath_time.date()), unit="date",
+                method="day of the highest high in the price history", detail={"ath_usd": ath}, **common),
+    ]
+    if price is None:
+        out.append(not_available("price.drawdown_from_ath_pct", ctx.as_of, "no current price", unit="pct", window="all"))
+    else:
+        out.append(Finding(
+            id="price.drawdown_from_ath_pct", value=(price / ath - 1) * 100, unit="pct",
+            method="price / all-time high - 1", hypothetical=hypothetical,
+            detail={"price": price, "ath_usd": ath, "ath_date": str(ath_time.date())},
+            **{**common, "sources": common["sources"] + (observed.sources if observed else [])}))
+    return out
+
+
+# -- lowest since ---------------------------------------------------------------------------------
+
+def _lowest_since(ctx: Context, low_f: Finding | None) -> list[Finding]:
+    fid = "price.lowest_since_date"
+    price, hypothetical, _ = ctx.price()
+    level = price if hypothetical else (low_f.value if low_f else None)
+    if level is None:
+        return [not_available(fid, ctx.as_of, "no trailing-24h low", unit="date", window="24h")]
+    window_start = (ctx.t - DAY).date()
+    d = bars(ctx, *COMPOSITE[:3])
+    earlier = d.filter(d.open_time < pd.Timestamp(window_start).to_pydatetime())
+    hit = earlier.filter(earlier.low <= level).order_by(ibis.desc("open_time")).limit(1).execute()
+    scanned = earlier.aggregate(n=earlier.count(), first=earlier.open_time.min(), last=earlier.open_time.max()).execute().iloc[0]
+    src = Source(table="candles", origin=_origin(earlier), rows=int(scanned["n"]),
+                 first=_py(scanned["first"]), last=_py(scanned["last"]), note="daily lows scanned")
+    method = ("the latest day before the trailing-24h window whose daily low was at or below "
+              + ("the hypothetical price" if hypothetical else "the trailing-24h low"))
+    if not len(hit):
+        return [Finding(id=fid, value=None, unit="date", as_of=ctx.as_of, window="24h", method=method,
+                        sources=[src], hypothetical=hypothetical, detail={"level": level, "lowest_on_record": True},
+                        note=f"not available: no earlier day in the data had a low at or below {level:,.2f} "
+                             "(lowest on record in the data)")]
+    h = hit.iloc[0]
+    return [Finding(id=fid, value=str(pd.Timestamp(h.open_time).date()), unit="date", as_of=ctx.as_of, window="24h",
+                    method=method, sources=[src], hypothetical=hypothetical,
+                    detail={"level": level, "that_day_low": float(h.low), "that_day_close": float(h.close)})]
+
+
+# -- named events the price is below --------------------------------------------------------------
+
+def _below_events(ctx: Context) -> list[Finding]:
+    fid = "price.below_event"
+    price, hypothetical, observed = ctx.price()
+    if price is None:
+        return [not_available(fid, ctx.as_of, "no current price", unit="events", window="since")]
+    ev = ctx.table("events")
+    d = bars(ctx, *COMPOSITE[:3])
+    d = d.mutate(date=d.open_time.date())
+    joined = ev.join(d, ev.date == d.date).select(ev.id, ev.title, ev.date, ev.category, d.close, d.origin)
+    rows = joined.filter(joined.close > price).order_by(ibis.desc("date")).execute()
+    considered = joined.count().execute()
+    detail = [{"id": r.id, "title": r.title, "date": str(pd.Timestamp(r.date).date()), "category": r.category,
+               "close": float(r.close)} for r in rows.itertuples()]
+    return [Finding(
+        id=fid, value=[e["id"] for e in detail], unit="events", as_of=ctx.as_of, window="since",
+        method="named events (packaged events table) whose day's close on the composite is above the price; "
+               "most recent first", hypothetical=hypothetical,
+        params={"price": price}, detail={"events": detail, "price": price, "events_with_a_close": int(considered)},
+        sources=[Source(table="events", origin="package/btcstress/data/events.csv", rows=int(considered)),
+                 Source(table="candles", origin=_origin(d), rows=int(considered), note="event-day closes")]
+        + (observed.sources if observed else []))]
+
+
+# -- chart series ---------------------------------------------------------------------------------
+
+def series(ctx: Context) -> list[Series]:
+    out = []
+    d = bars(ctx, *COMPOSITE[:3])
+    last = d.open_time.max().execute()
+    if last is not None and not pd.isna(last):
+        recent = d.filter(d.open_time > pd.Timestamp(last).to_pydatetime() - 180 * DAY).order_by("open_time").execute()
+        out.append(Series(name="price.daily_180d", title="BTC-USD daily close, last 180 days", unit="USD",
+                          x=[str(pd.Timestamp(t).date()) for t in recent.open_time], y=recent.close.tolist(),
+                          extra={"low": recent.low.tolist(), "high": recent.high.tolist(), "open": recent.open.tolist()},
+                          sources=[source("candles", recent, time_col="open_time", note=COMPOSITE[3])]))
+    market = primary_market(ctx)
+    if market is not None and market.interval != "1d":
+        b = bars(ctx, market.venue, market.symbol, market.interval)
+        h = b.filter(b.available_at > ctx.t - 2 * DAY).order_by("open_time").execute()
+        if len(h):
+            low = h.loc[h.low.idxmin()]
+            out.append(Series(name="price.hourly_48h", title=f"{market.label}: trailing 48 h", unit="USD",
+                              x=[_iso(t) for t in h.open_time], y=h.close.tolist(),
+                              extra={"low": h.low.tolist(), "high": h.high.tolist(), "open": h.open.tolist(),
+                                     "low_marker": {"x": _iso(low.open_time), "y": float(low.low)}},
+                              sources=[source("candles", h, time_col="open_time", note=market.label)]))
+    return out
+
+
+def _origin(t: ibis.Table) -> str:
+    return ", ".join(sorted(t.select("origin").distinct().execute()["origin"]))
+
+
+def _iso(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _py(ts):
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).to_pydatetime()

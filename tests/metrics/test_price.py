@@ -1,0 +1,92 @@
+"""Price findings on the real snapshot, at the crash and elsewhere; no look-ahead."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from btcstress import metrics
+from btcstress.errors import NoDataError
+from tests.conftest import CRASH, utc
+
+
+@pytest.fixture()
+def crash(store):
+    return metrics.compute(store, CRASH)
+
+
+def test_trailing_24h_low_is_binance_spot_60000(crash):
+    low = crash.get("price.low_24h_usd")
+    assert low.value == 60000.00
+    assert "binance_spot" in low.sources[0].origin and low.sources[0].rows == 24
+    assert low.detail["bar_open"] == "2026-02-06T00:00Z"
+
+
+def test_last_price_is_the_close_of_the_bar_that_closed_at_as_of(crash):
+    last = crash.get("price.last_usd")
+    assert last.detail["bar_close"] == "2026-02-06T08:00Z" and last.value == pytest.approx(64856.0)
+
+
+def test_max_drop_runs_from_a_high_to_a_later_low(crash):
+    drop = crash.get("price.max_drop_24h_pct")
+    assert drop.detail["to_low"] == 60000.0 and drop.detail["from_bar"] < drop.detail["to_bar"]
+    assert drop.value == pytest.approx((60000 / drop.detail["from_high"] - 1) * 100, abs=1e-3)
+    assert -20 < drop.value < -15
+
+
+def test_last_complete_day_is_february_5_down_14_pct(crash):
+    assert crash.get("price.close_usd").window == "1d:2026-02-05"
+    assert crash.value("price.change_1d_pct") == pytest.approx(-14.0, abs=0.1)
+    assert crash.get("price.change_1d_pct").unusual["zscore"] < -5
+
+
+def test_all_time_high_is_october_6_2025(crash):
+    assert 126_200 <= crash.value("price.ath_usd") < 126_300
+    assert crash.value("price.ath_date") == "2025-10-06"
+    assert crash.value("price.drawdown_from_ath_pct") == pytest.approx((64856 / crash.value("price.ath_usd") - 1) * 100)
+
+
+def test_lowest_since_autumn_2024_and_skips_the_window_itself(crash):
+    since = dt.date.fromisoformat(crash.value("price.lowest_since_date"))
+    assert dt.date(2024, 9, 1) <= since <= dt.date(2024, 11, 30)
+    assert crash.get("price.lowest_since_date").detail["that_day_low"] <= 60000
+
+
+def test_price_is_below_the_2024_election_close(crash):
+    below = crash.get("price.below_event")
+    assert "us-election-2024" in below.value
+    election = next(e for e in below.detail["events"] if e["id"] == "us-election-2024")
+    assert election["close"] == pytest.approx(69380, abs=1)
+    dates = [e["date"] for e in below.detail["events"]]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_no_look_ahead_before_the_low(store):
+    fs = metrics.compute(store, utc(2026, 2, 5, 12))
+    assert fs.value("price.low_24h_usd") > 60000
+    assert fs.get("price.close_usd").window == "1d:2026-02-04"
+    for f in fs:
+        for s in f.sources:
+            assert s.last is None or s.last < dt.datetime(2026, 2, 5, 12), (f.id, s)
+
+
+def test_before_the_hourly_data_the_daily_composite_is_the_primary_market(store):
+    fs = metrics.compute(store, utc(2020, 3, 13))
+    last = fs.get("price.last_usd")
+    assert last.window == "1d:2020-03-12" and "cryptoquant" in last.sources[0].origin
+    assert fs.value("price.change_1d_pct") < -35
+
+
+def test_hypothetical_price_revalues_drawdown_and_is_marked(store):
+    fs = metrics.compute(store, CRASH, price=55000)
+    dd = fs.get("price.drawdown_from_ath_pct")
+    assert dd.hypothetical and dd.value == pytest.approx((55000 / fs.value("price.ath_usd") - 1) * 100)
+    assert not fs.get("price.last_usd").hypothetical
+
+
+def test_as_of_after_the_data_is_a_clear_error(store):
+    with pytest.raises(NoDataError, match="no price data after"):
+        metrics.compute(store, utc(2030, 1, 2))
+    with pytest.raises(NoDataError, match="no price data before"):
+        metrics.compute(store, utc(2005, 1, 2))

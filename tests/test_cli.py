@@ -1,0 +1,76 @@
+"""The commands a user runs, end to end through the real CLI (Typer's runner, real store files)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from btcstress.cli import app
+from btcstress.store import Store
+
+runner = CliRunner()
+
+REQUIRED = {"id", "subject", "value", "unit", "as_of", "window", "kind", "method", "params", "sources"}
+
+
+def test_ingest_twice_adds_nothing(tmp_path, snapshot_dir):
+    db = tmp_path / "s.duckdb"
+    first = runner.invoke(app, ["--db", str(db), "ingest", "snapshot", str(snapshot_dir), "--allow-quarantine"])
+    assert first.exit_code == 0, first.output
+    with Store(db, read_only=True) as s:
+        counts = s.counts()
+    second = runner.invoke(app, ["--db", str(db), "ingest", "snapshot", str(snapshot_dir), "--allow-quarantine"])
+    assert second.exit_code == 0 and " 0 new, 0 updated" in second.output
+    with Store(db, read_only=True) as s:
+        again = s.counts()
+    # The ingest log records each run; every data table is unchanged.
+    assert again.pop("ingest_log") == 2 * counts.pop("ingest_log")
+    assert again == counts
+    assert counts["candles"] > 20000 and counts["events"] > 10
+
+
+def test_quarantined_rows_make_ingest_exit_nonzero_with_a_summary(tmp_path, snapshot_dir):
+    db = tmp_path / "s.duckdb"
+    r = runner.invoke(app, ["--db", str(db), "ingest", "snapshot", str(snapshot_dir)])
+    assert r.exit_code == 1
+    assert "quarantined" in r.output and "rows in" in r.output
+    with Store(db, read_only=True) as s:  # the good rows are kept, the bad ones are inspectable
+        q = s.table("quarantine").execute()
+    assert set(q.file) == {"snapshot/price/cryptoquant_btc_usd_ohlcv_daily.csv"} and set(q.line) == {5437, 5438}
+
+
+def test_findings_json_has_the_provenance_fields(snapshot_db):
+    r = runner.invoke(app, ["--db", str(snapshot_db), "findings", "--as-of", "2026-02-06T08:00Z", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out and all(REQUIRED <= set(f) for f in out)
+    low = next(f for f in out if f["id"] == "price.low_24h_usd")
+    assert low["value"] == 60000.0 and low["as_of"] == "2026-02-06T08:00:00Z"
+    assert {"table", "origin", "rows", "first", "last"} <= set(low["sources"][0])
+
+
+def test_date_means_the_end_of_that_utc_day(snapshot_db):
+    r = runner.invoke(app, ["--db", str(snapshot_db), "findings", "--date", "2020-03-12", "--json"])
+    assert r.exit_code == 0
+    close = next(f for f in json.loads(r.stdout) if f["id"] == "price.close_usd")
+    assert close["window"] == "1d:2020-03-12" and close["as_of"] == "2020-03-13T00:00:00Z"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--date", "2030-01-01"], "no price data after"),
+    (["--as-of", "yesterday"], "not a timestamp"),
+    (["--date", "2026-02-30"], "not a date"),
+    (["--as-of", "2026-02-06T08:00Z", "--price", "-5"], "--price must be a positive"),
+    (["--as-of", "2026-02-06T08:00Z", "--param", "price.nonsense=1"], "unknown price parameter"),
+])
+def test_bad_questions_exit_2_with_a_clear_message(snapshot_db, args, message):
+    r = runner.invoke(app, ["--db", str(snapshot_db), "findings", *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    r = runner.invoke(app, ["--db", str(tmp_path / "none.duckdb"), "findings", "--date", "2026-02-05"])
+    assert r.exit_code == 2 and "ingest snapshot" in r.output
