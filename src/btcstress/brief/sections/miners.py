@@ -3,11 +3,33 @@ and selling. Words and formatting only: every number is a finding or a series.""
 
 from __future__ import annotations
 
-from btcstress.brief import fmt
+from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import FindingSet, Series
 
-PRICE_COLOR, COST_COLOR, BAND_COLOR, MUTED = "#1f2937", "#b45309", "rgba(180,83,9,0.15)", "#6b7280"
+PRICE_COLOR, COST_COLOR, BAND_COLOR = charts.INK, charts.PALETTE[3], "rgba(214,140,69,0.18)"
+
+
+def highlights(fs: FindingSet) -> list[Highlight]:
+    """Miner selling and margins, when unusual against their own year."""
+    out = []
+    o, toex = fs.get("miners.outflow_btc_1d"), fs.get("miners.to_exchange_btc_1d")
+    if o is not None and o.value is not None and o.unusual and o.unusual.get("zscore") is not None:
+        z = o.unusual["zscore"]
+        p = ["Miners moved ", fmt.ref(o, "BTC"), f" out of their wallets on {fmt.long_date(o.detail['day'])} "
+             f"({z:+.1f}σ against the past year)"]
+        if toex is not None and toex.value is not None:
+            p += [", ", fmt.ref(toex, "BTC"), " of it to exchanges"]
+        p.append(".")
+        out.append(Highlight(abs(z), Paragraph(parts=p)))
+    m, cost = fs.get("miners.margin_pct"), fs.get("miners.production_cost_usd")
+    if (m is not None and m.value is not None and m.value < 0 and cost is not None and m.unusual
+            and m.unusual.get("zscore") is not None):
+        z = m.unusual["zscore"]
+        out.append(Highlight(abs(z), Paragraph.of(
+            "Miners are under water: the price is ", Ref(text=fmt.pct(abs(m.detail["price_vs_cost_pct"])), finding=m),
+            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC ({z:+.1f}σ margin against the past year).")))
+    return out
 
 
 def build(fs: FindingSet) -> Section | None:
@@ -109,8 +131,7 @@ def _charts(fs: FindingSet) -> list[Chart]:
              "line": {"color": COST_COLOR, "width": 1, "dash": "dot"}},
             {"type": "scatter", "mode": "lines", "x": s.x, "y": e["price"], "name": "BTC close",
              "line": {"color": PRICE_COLOR, "width": 1.5}}],
-            "layout": {"yaxis": {"title": "USD per BTC"}, "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
-                       "legend": {"orientation": "h"}, "hovermode": "x unified"}}
+            "layout": charts.layout(yaxis_title="USD per BTC", height=360, showlegend=True)}
         out.append(Chart(id="miners_cost", title=s.title, figure=fig, sources=s.sources, height=360,
                          caption="Daily close against the modelled all-in cost; the band spans the power-price "
                                  "sensitivity at the base fleet mix."))
@@ -121,6 +142,6 @@ def _charts(fs: FindingSet) -> list[Chart]:
             continue
         fig = {"data": [{"type": "scatter", "mode": "lines", "x": s.x, "y": s.y, "name": s.title,
                          "line": {"color": color, "width": 1.5}}],
-               "layout": {"yaxis": {"title": s.unit}, "margin": {"l": 60, "r": 20, "t": 10, "b": 40}}}
+               "layout": charts.layout(yaxis_title=s.unit, height=260)}
         out.append(Chart(id=cid, title=s.title, figure=fig, sources=s.sources, height=260))
     return out
