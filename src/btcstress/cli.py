@@ -188,5 +188,141 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show"),
         _fail(exc)
 
 
+# --- etf (issue 4) ------------------------------------------------------------------------------
+
+@ingest_app.command("etf")
+def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow table: CSV, TSV or HTML (US$m)"),
+               published_at: Optional[str] = typer.Option(
+                   None, "--published-at",
+                   help="When this version of the table was published (UTC instant): every day in the file "
+                        "is stored as that vintage. Without it, each day's vintage is its date + --delay-hours."),
+               delay_hours: float = typer.Option(24.0, "--delay-hours",
+                                                 help="Publication rule when --published-at is not given: a "
+                                                      "day's flows count from 00:00 UTC of its date + this"),
+               allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
+                                                     help="Exit 0 even when rows were quarantined")):
+    """Import one vintage of the ETF flow table (idempotent per date, fund and vintage)."""
+    from functools import partial
+
+    from btcstress import ingest
+    from btcstress.sources import farside
+    try:
+        if not file.is_file():
+            raise InputError(f"file {file} not found")
+        if not delay_hours >= 0:
+            raise InputError(f"--delay-hours must be >= 0, got {delay_hours}")
+        at = cfg.parse_instant(published_at) if published_at else None
+        origin = f"file:{file.name}" + (f"@{at:%Y-%m-%dT%H:%MZ}" if at else "")
+        parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
+        with _store() as store:
+            report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True)
+        _print_ingest(report, [])
+        if report.quarantined and not allow_quarantine:
+            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`); "
+                      "rerun with --allow-quarantine to accept", highlight=False)
+            raise typer.Exit(1)
+        console.print(report.summary(), highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+# --- leverage (issue 5): recorded liquidation feeds and cited figures ---------------------------
+
+cite_app = typer.Typer(no_args_is_help=True, help="Figures reported by others, shown as kind=cited findings.")
+app.add_typer(cite_app, name="cite")
+
+EVENT_VENUES = ("binance", "bybit", "okx")
+
+
+@ingest_app.command("events")
+def ingest_events(file: Path = typer.Argument(..., help="Recorded feed: one raw websocket message per line (JSONL)"),
+                  venue: str = typer.Option(..., "--venue", help="binance (USD-M forceOrder) | bybit | okx"),
+                  allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
+                                                        help="Exit 0 even when messages were quarantined")):
+    """Import recorded liquidation events (idempotent: replaying a file adds nothing)."""
+    from btcstress import ingest
+    from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+    parsers = {"binance": binance_force_order.parse, "bybit": bybit_liquidation.parse, "okx": okx_liquidation.parse}
+    try:
+        if venue not in parsers:
+            raise InputError(f"--venue {venue!r}: expected one of {', '.join(EVENT_VENUES)}")
+        if not file.is_file():
+            raise InputError(f"events file {file} not found")
+        with _store() as store:
+            report = ingest.run(store, [(file, f"events/{venue}/{file.name}", parsers[venue])], allow_quarantine=True)
+        _print_ingest(report, [])
+        if report.quarantined and not allow_quarantine:
+            err.print(f"[red]{report.summary()}[/]; messages were quarantined (see `btcstress quarantine`); "
+                      "rerun with --allow-quarantine to accept", highlight=False)
+            raise typer.Exit(1)
+        console.print(report.summary(), highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+@cite_app.command("add")
+def cite_add(finding: str = typer.Option(..., "--finding", help="Finding id, e.g. liquidations.total_usd"),
+             subject: str = typer.Option(..., "--subject", help="What the figure is about, as the source says "
+                                                                "(e.g. crypto, BTC, BTCUSDT)"),
+             value: str = typer.Option(..., "--value", help="The number as reported, e.g. 2.65e9"),
+             unit: Optional[str] = typer.Option(None, "--unit", help="USD, pct, ..."),
+             as_of: str = typer.Option(..., "--as-of", help="UTC instant the figure is for / was published"),
+             window: Optional[str] = typer.Option(None, "--window", help="e.g. 24h"),
+             source_: str = typer.Option(..., "--source", help="Who reported it"),
+             url: Optional[str] = typer.Option(None, "--url", help="Where"),
+             note: Optional[str] = typer.Option(None, "--note", help="Coverage, caveats")):
+    """Record one figure reported by someone else."""
+    from btcstress import ingest
+    from btcstress.sources import citations
+    try:
+        parsed = citations.single({"finding": finding, "subject": subject, "value": value, "unit": unit,
+                                   "as_of": as_of, "window": window, "source": source_, "url": url, "note": note})
+        with _store() as store:
+            ingest.run(store, [(None, "cite:cli", parsed)])
+        console.print(f"cited {finding} ({subject}) = {value} {unit or ''} from {source_}", highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+@cite_app.command("import")
+def cite_import(file: Path = typer.Argument(..., help="CSV: finding,subject,value,unit,as_of,window,source,url,note"),
+                allow_quarantine: bool = typer.Option(False, "--allow-quarantine")):
+    """Record cited figures from a CSV file."""
+    from btcstress import ingest
+    from btcstress.sources import citations
+    try:
+        if not file.is_file():
+            raise InputError(f"citations file {file} not found")
+        with _store() as store:
+            report = ingest.run(store, [(file, f"cite:{file.name}", citations.parse)], allow_quarantine=True)
+        if report.quarantined and not allow_quarantine:
+            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`)",
+                      highlight=False)
+            raise typer.Exit(1)
+        console.print(report.summary(), highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+@cite_app.command("list")
+def cite_list(as_json: bool = typer.Option(False, "--json")):
+    """The cited figures in the store."""
+    try:
+        with _store(read_only=True) as store:
+            q = store.table("citations").order_by(["as_of", "finding_id"]).execute()
+        if as_json:
+            sys.stdout.write(q.drop(columns=["ingested_at"]).to_json(orient="records", date_format="iso") + "\n")
+            return
+        t = RichTable(title="citations")
+        for c in ("finding_id", "subject", "value", "unit", "as_of", "window", "source"):
+            t.add_column(c, overflow="fold")
+        for r in q.itertuples():
+            t.add_row(r.finding_id, r.subject, f"{r.value:,.6g}", r.unit or "", f"{r.as_of:%Y-%m-%d %H:%M}Z",
+                      r.window or "", r.source)
+        console.print(t)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
 if __name__ == "__main__":
     app()

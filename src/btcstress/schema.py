@@ -128,7 +128,104 @@ MINER_FLOWS_DAILY = register(Table(
 
 # --- etf (issue 4) ----------------------------------------------------------------------------
 
+BOOL = pa.bool_()
+
+ETF_FLOWS = register(Table(
+    name="etf_flows",
+    columns={"date": DATE, "fund": STR, "vintage": TS, "net_flow_usd": F64},
+    key=("date", "fund", "vintage"),
+    publication=EXPLICIT,
+    nullable=frozenset({"net_flow_usd"}),
+    description="Daily net creations/redemptions per US spot BTC ETF (USD; negative = outflow), one row "
+                "per (US trading day, fund ticker, vintage). `vintage` is the instant that version of the "
+                "table was published (available_at = vintage); every version is kept. A null "
+                "net_flow_usd means the fund had launched but had not yet reported in that vintage.",
+))
+
+ETF_FLOW_DAYS = register(Table(
+    name="etf_flow_days",
+    columns={"date": DATE, "vintage": TS, "total_usd": F64, "funds_reported": I64, "missing_funds": STR,
+             "preliminary": BOOL},
+    key=("date", "vintage"),
+    publication=EXPLICIT,
+    nullable=frozenset({"total_usd"}),
+    description="One row per (day, vintage) of the ETF flow table: the published Total (USD; null when "
+                "it failed the check against the sum of funds, see quarantine), how many funds had "
+                "reported, which launched funds had not (comma-separated tickers) and whether the day "
+                "was therefore preliminary. funds_reported = 0 is a day with no flows (market holiday).",
+))
+
+ETF_FLOWS_WEEKLY = register(Table(
+    name="etf_flows_weekly",
+    columns={"date": DATE, "asset": STR, "net_flow_usd": F64},
+    key=("date", "asset", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Weekly net flows of US spot ETFs by underlying asset (USD), `date` = the Sunday that "
+                "ends the week (Artemis' label). asset: btc, eth, xrp, sol.",
+))
+
+ETF_AUM = register(Table(
+    name="etf_aum",
+    columns={"date": DATE, "fund": STR, "aum_usd": F64},
+    key=("date", "fund", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Assets under management per US spot BTC ETF (USD) at the day's close; fund = ticker "
+                "(etf_funds.csv). Calendar days: weekend rows carry Artemis' re-valued holdings.",
+))
+
 # --- leverage (issue 5) -----------------------------------------------------------------------
+
+# Daily rows from one origin (file) each carry the measures that origin reports; the other value
+# columns are null. The CryptoQuant exports are one file per measure, so a day's long and short
+# liquidations arrive as two rows (two origins) and metrics combine them per (date, asset). This keeps
+# every value traceable to its file; a second origin for the same measure (an API fetch) sits beside it.
+LIQUIDATIONS_DAILY = register(Table(
+    name="liquidations_daily",
+    columns={"date": DATE, "asset": STR, "long_usd": F64, "short_usd": F64, "long_qty": F64, "short_qty": F64},
+    key=("date", "asset", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    nullable=frozenset({"long_usd", "short_usd", "long_qty", "short_qty"}),
+    description="Liquidations of leveraged long and short positions per UTC day and underlying asset "
+                "(BTC, ETH), in USD and in the asset (qty). CryptoQuant: all exchanges, all symbols.",
+))
+
+DERIVATIVES_DAILY = register(Table(
+    name="derivatives_daily",
+    columns={"date": DATE, "asset": STR, "open_interest_usd": F64, "funding_rate_pct": F64,
+             "leverage_ratio": F64},
+    key=("date", "asset", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    nullable=frozenset({"open_interest_usd", "funding_rate_pct", "leverage_ratio"}),
+    description="Daily derivatives state per asset: open interest (USD), funding rate (percent per "
+                "funding interval, averaged across exchanges), estimated leverage ratio (open interest / "
+                "exchange reserve). One measure per origin row, as for liquidations_daily.",
+))
+
+LIQUIDATIONS = register(Table(
+    name="liquidations",
+    columns={"venue": STR, "symbol": STR, "ts": TS, "id": STR, "asset": STR, "side": STR, "price": F64,
+             "qty": F64, "usd": F64, "raw_id": STR},
+    key=("venue", "symbol", "ts", "id"),
+    publication=EXPLICIT,
+    nullable=frozenset({"raw_id"}),
+    description="Liquidation events from the venues' own streams. side is the side of the LIQUIDATED "
+                "POSITION (long|short); qty in the base asset; usd = price x qty (USDT/USDC counted as USD); "
+                "id is the venue's id or a deterministic hash when the venue gives none; raw_id the venue's "
+                "own id if any. available_at is the venue's push time.",
+))
+
+CITATIONS = register(Table(
+    name="citations",
+    columns={"finding_id": STR, "subject": STR, "as_of": TS, "source": STR, "value": F64, "unit": STR,
+             "window": STR, "url": STR, "note": STR},
+    key=("finding_id", "subject", "as_of", "source"),
+    publication=EXPLICIT,
+    nullable=frozenset({"url", "note", "window", "unit"}),
+    description="Figures reported by others (an aggregator's all-coin total, a news story's number), "
+                "recorded by the user with their source. Shown as kind='cited' findings, never combined "
+                "with computed values. available_at = as_of (the instant the figure was published for).",
+))
+
 
 # --- treasuries (issue 6) ---------------------------------------------------------------------
 

@@ -22,10 +22,11 @@ class Notes:
 
     def __init__(self) -> None:
         self.order: list[Finding] = []
-        self._index: dict[tuple[str, str, bool], int] = {}
+        self._index: dict[tuple[str, str, str, str, bool], int] = {}
 
     def number(self, f: Finding) -> int:
-        key = (f.id, f.subject, f.hypothetical)
+        # window and kind too: one id/subject can have several windows (1d and 7d change) or a cited twin
+        key = (f.id, f.subject, f.window, f.kind, f.hypothetical)
         if key not in self._index:
             self.order.append(f)
             self._index[key] = len(self.order)

@@ -10,7 +10,10 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from btcstress.sources import alternative_me, artemis, binance_klines, cq_network, cryptoquant, derived_marketcap, tradingview
+from btcstress.sources import alternative_me, artemis, binance_klines, cryptoquant, derived_marketcap, tradingview
+from btcstress.sources import cq_network  # miners (issue 3)
+from btcstress.sources import artemis_etf, farside  # etf (issue 4)
+from btcstress.sources import cryptoquant_derivatives  # leverage (issue 5)
 from btcstress.sources.common import Parsed
 
 Parser = Callable[[str, str], Parsed]
@@ -77,8 +80,32 @@ IMPORTERS: dict[str, Parser] = {
                 column="Puell Multiple", name_field="name", fixed={"label": None}),
 
     # --- etf (issue 4) ---
+    # The final Farside table: each day's vintage is the publication rule (date + 1 day, 00:00 UTC).
+    "etf/farside_btc_etf_flows_daily.csv": farside.parse,
+    "etf/artemis_crypto_etf_flows_weekly.csv": artemis_etf.parse_weekly_flows,
+    "etf/artemis_bitcoin_etfs_aum_daily.csv": artemis_etf.parse_aum,
+    # etf/defillama_etf_flow_history_daily.csv is deliberately not imported: a lossy export (one
+    # asset per date, see SOURCES.md); BTC daily flows come from Farside. Listed as "no importer".
 
     # --- leverage (issue 5) ---
+    "liquidations/cryptoquant_btc_long_liquidations_usd_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="long_usd", asset="BTC"),
+    "liquidations/cryptoquant_btc_short_liquidations_usd_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="short_usd", asset="BTC"),
+    "liquidations/cryptoquant_btc_long_liquidations_btc_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="long_qty", asset="BTC"),
+    "liquidations/cryptoquant_btc_short_liquidations_btc_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="short_qty", asset="BTC"),
+    "liquidations/cryptoquant_eth_long_liquidations_usd_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="long_usd", asset="ETH"),
+    "liquidations/cryptoquant_eth_short_liquidations_usd_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="short_usd", asset="ETH"),
+    "liquidations/cryptoquant_btc_open_interest_usd_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="open_interest_usd", asset="BTC"),
+    "liquidations/cryptoquant_btc_funding_rates_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="funding_rate_pct", asset="BTC"),
+    "liquidations/cryptoquant_btc_estimated_leverage_ratio_daily.csv":
+        partial(cryptoquant_derivatives.parse, measure="leverage_ratio", asset="BTC"),
 
     # --- treasuries (issue 6) ---
 }

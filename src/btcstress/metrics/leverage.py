@@ -1,0 +1,409 @@
+"""Leverage: liquidations (daily and event level), open interest, funding, leverage ratio, and the
+figures others reported (cited).
+
+Subjects: each asset in `assets` (BTC, ETH) and their sum, named for what it is ("BTC+ETH": the
+CryptoQuant exports cover these two coins only, never "all crypto"). Windows: the last complete UTC
+day in the data ("1d:2026-02-05") for the daily series; the trailing 24 h ("24h") and the last complete
+calendar day for event-level liquidations, where events were recorded.
+
+FindingSet looks findings up by (id, subject); where one id has several windows for a subject (24 h
+and 1 d, or the 1 d and 7 d open-interest change), the 1 d finding is emitted last so `get()` returns
+it, and the others are told apart by `window` (see `pick`). Cited findings come first for the same
+reason: a computed value always wins `get()`; cited ones are found with `fs.all(id)` and kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from btcstress.findings import Finding, FindingSet, Series, Source, not_available
+from btcstress.metrics.context import Context, source
+from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+
+AREA = "leverage"
+
+DEFAULTS: dict[str, Any] = {
+    "assets": ["BTC", "ETH"],  # the per-asset subjects; their sum is the subject "BTC+ETH"
+    "history_days": 365,  # trailing days of daily history for z-scores and percentiles
+    "min_history_days": 180,  # fewer days than this: no z-score
+    "chart_days": 90,  # days of daily bars in the brief's chart
+    "cited_max_age_hours": 72,  # a cited figure older than this at as-of is not shown
+}
+
+DAILY_NOTE = ("CryptoQuant, all exchanges, all symbols; BTC and ETH only (not all coins); its exchange "
+              "coverage differs from aggregators such as CoinGlass")
+DERIV_NOTE = "CryptoQuant, all exchanges; funding is percent per funding interval averaged across exchanges"
+COVERAGE = {binance_force_order.VENUE: binance_force_order.COVERAGE, bybit_liquidation.VENUE: bybit_liquidation.COVERAGE,
+            okx_liquidation.VENUE: okx_liquidation.COVERAGE}
+
+
+def combined_name(assets: list[str]) -> str:
+    return "+".join(assets)
+
+
+# -- public helpers (also for the brief and the scenario engine) ---------------------------------
+
+def pick(fs: FindingSet, id: str, subject: str, window_prefix: str = "1d") -> Finding | None:
+    """The finding `id` for `subject` whose window starts with `window_prefix` ("1d", "7d", "24h")."""
+    for f in fs.all(id):
+        if f.subject == subject and f.kind != "cited" and f.window.startswith(window_prefix):
+            return f
+    return None
+
+
+def cited(fs: FindingSet, prefix: str = "") -> list[Finding]:
+    """Cited findings (figures reported by others), optionally only ids starting with `prefix`."""
+    return [f for f in fs if f.kind == "cited" and f.id.startswith(prefix)]
+
+
+# -- findings ------------------------------------------------------------------------------------
+
+def findings(ctx: Context) -> list[Finding]:
+    p = ctx.area_params(AREA, DEFAULTS)
+    out: list[Finding] = []
+    out += _cited(ctx, p)
+    out += _events(ctx, p)
+    out += _daily_liquidations(ctx, p)
+    out += _derivatives(ctx, p)
+    return out
+
+
+def _params(p: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {n: p[n] for n in names}
+
+
+# daily liquidations ---------------------------------------------------------------------------------
+
+def _per_asset(ctx: Context, assets: list[str]) -> ibis.Table:
+    """One row per (date, asset) with both sides known: measures combined across origin rows."""
+    t = ctx.table("liquidations_daily")
+    t = t.filter(t.asset.isin(assets))
+    g = t.group_by(["date", "asset"]).aggregate(
+        long_usd=t.long_usd.max(), short_usd=t.short_usd.max(), long_qty=t.long_qty.max(),
+        short_qty=t.short_qty.max())
+    g = g.filter(g.long_usd.notnull() & g.short_usd.notnull())
+    return g.mutate(total_usd=g.long_usd + g.short_usd)
+
+
+def _subject_frame(per_asset: ibis.Table, subject_assets: list[str]) -> ibis.Table:
+    """Daily long/short/total for one asset, or summed over several (days where all are present)."""
+    if len(subject_assets) == 1:
+        return per_asset.filter(per_asset.asset == subject_assets[0])
+    s = per_asset.filter(per_asset.asset.isin(subject_assets))
+    g = s.group_by("date").aggregate(long_usd=s.long_usd.sum(), short_usd=s.short_usd.sum(),
+                                     total_usd=s.total_usd.sum(), n=s.asset.nunique())
+    return g.filter(g.n == len(subject_assets)).drop("n")
+
+
+def _history_stats(frame: ibis.Table, day: dt.date, values: dict[str, float], days: int) -> dict[str, dict]:
+    """Mean, std, count and percentile of each column over the `days` days before `day` (Ibis)."""
+    h = frame.filter((frame.date >= day - dt.timedelta(days=days)) & (frame.date < day))
+    aggs = {"n": h.count()}
+    for col, x in values.items():
+        aggs[f"{col}__mean"] = h[col].mean()
+        aggs[f"{col}__std"] = h[col].std()
+        aggs[f"{col}__le"] = (h[col] <= x).cast("int64").sum()
+    row = h.aggregate(**aggs).execute().iloc[0]
+    n = int(row["n"])
+    out = {}
+    for col, x in values.items():
+        mean, std, le = row[f"{col}__mean"], row[f"{col}__std"], row[f"{col}__le"]
+        z = (x - mean) / std if n > 1 and std and not pd.isna(std) and std > 0 else None
+        out[col] = {"n": n, "mean": None if pd.isna(mean) else float(mean),
+                    "std": None if pd.isna(std) else float(std), "zscore": None if z is None else round(float(z), 2),
+                    "percentile": round(100.0 * float(le) / n, 1) if n else None}
+    return out
+
+
+def _unusual(stats: dict, min_days: int) -> dict | None:
+    if stats["n"] < min_days or stats["zscore"] is None:
+        return None
+    return {"zscore": stats["zscore"], "percentile": stats["percentile"], "history": "1y daily",
+            "days": stats["n"], "mean": stats["mean"]}
+
+
+def _raw_rows(ctx: Context, table: str, assets: list[str], first: dt.date, last: dt.date,
+              column: str | None = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The stored rows behind a value (for provenance): date, asset and origin of the rows that carry
+    `column` (or any of `columns`)."""
+    t = ctx.table(table)
+    t = t.filter(t.asset.isin(assets) & (t.date >= first) & (t.date <= last))
+    cols = ((column,) if column else ()) + tuple(columns)
+    if cols:
+        cond = t[cols[0]].notnull()
+        for c in cols[1:]:
+            cond = cond | t[c].notnull()
+        t = t.filter(cond)
+    return t.select("date", "asset", "origin").execute()
+
+
+def _day(v: Any) -> dt.date:
+    return pd.Timestamp(v).date()
+
+
+def _staleness(ctx: Context, day: dt.date) -> str | None:
+    expected = ctx.t.date() - dt.timedelta(days=1)
+    if day < expected:
+        return f"the latest complete day in the data is {day}, {(expected - day).days} day(s) before the last complete UTC day"
+    return None
+
+
+def _daily_liquidations(ctx: Context, p: dict[str, Any]) -> list[Finding]:
+    assets = list(p["assets"])
+    per_asset = _per_asset(ctx, assets)
+    subjects = [(a, [a]) for a in assets] + ([(combined_name(assets), assets)] if len(assets) > 1 else [])
+    ids = ("liquidations.long_usd", "liquidations.short_usd", "liquidations.total_usd",
+           "liquidations.long_share_pct", "liquidations.zscore_1y")
+    params = _params(p, "assets", "history_days", "min_history_days")
+    out: list[Finding] = []
+    for subject, sub_assets in subjects:
+        frame = _subject_frame(per_asset, sub_assets)
+        last = frame.date.max().execute()
+        if last is None or pd.isna(last):
+            reason = f"no daily liquidations for {subject} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
+            out += [not_available(i, ctx.as_of, reason, subject=subject, unit=_UNITS[i]) for i in ids]
+            continue
+        day = _day(last)
+        row = frame.filter(frame.date == day).execute().iloc[0]
+        long_usd, short_usd, total = float(row["long_usd"]), float(row["short_usd"]), float(row["total_usd"])
+        stats = _history_stats(frame, day, {"long_usd": long_usd, "short_usd": short_usd, "total_usd": total},
+                               p["history_days"])
+        window = f"1d:{day}"
+        def src_for(*cols: str) -> list[Source]:
+            rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day, day, columns=cols)
+            return [source("liquidations_daily", rows, time_col="date", note=DAILY_NOTE)]
+        src = src_for("long_usd", "short_usd")
+        hist_rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day - dt.timedelta(days=p["history_days"]), day,
+                              columns=("long_usd", "short_usd"))
+        hist_src = [source("liquidations_daily", hist_rows, time_col="date", note=DAILY_NOTE)]
+        note = _staleness(ctx, day)
+        per = "summed over " + ", ".join(sub_assets) + " (days where each is published)" if len(sub_assets) > 1 else ""
+        common = dict(subject=subject, as_of=ctx.as_of, window=window, params=params, note=note)
+        detail_qty = {}
+        if len(sub_assets) == 1 and not pd.isna(row["long_qty"]) and not pd.isna(row["short_qty"]):
+            detail_qty = {"long_qty": float(row["long_qty"]), "short_qty": float(row["short_qty"]),
+                          "qty_unit": sub_assets[0]}
+        out.append(Finding(id="liquidations.long_usd", value=long_usd, unit="USD", sources=src_for("long_usd", "long_qty"),
+                           method=f"long positions liquidated on {day} (USD) {per}".strip(),
+                           detail={"date": str(day), **({"qty": detail_qty.get("long_qty"), "qty_unit": detail_qty.get("qty_unit")} if detail_qty else {})},
+                           unusual=_unusual(stats["long_usd"], p["min_history_days"]), **common))
+        out.append(Finding(id="liquidations.short_usd", value=short_usd, unit="USD", sources=src_for("short_usd", "short_qty"),
+                           method=f"short positions liquidated on {day} (USD) {per}".strip(),
+                           detail={"date": str(day), **({"qty": detail_qty.get("short_qty"), "qty_unit": detail_qty.get("qty_unit")} if detail_qty else {})},
+                           unusual=_unusual(stats["short_usd"], p["min_history_days"]), **common))
+        out.append(Finding(id="liquidations.total_usd", value=total, unit="USD", sources=src,
+                           method=f"long_usd + short_usd on {day} {per}".strip(),
+                           detail={"date": str(day), "assets": sub_assets},
+                           unusual=_unusual(stats["total_usd"], p["min_history_days"]), **common))
+        if total > 0:
+            out.append(Finding(id="liquidations.long_share_pct", value=round(100.0 * long_usd / total, 2), unit="pct",
+                               sources=src, method="100 x long_usd / total_usd", detail={"date": str(day)}, **common))
+        else:
+            out.append(not_available("liquidations.long_share_pct", ctx.as_of, f"no liquidations on {day}",
+                                     subject=subject, unit="pct", window=window))
+        s = stats["total_usd"]
+        if s["zscore"] is None or s["n"] < p["min_history_days"]:
+            out.append(not_available("liquidations.zscore_1y", ctx.as_of,
+                                     f"only {s['n']} days of history before {day} (need {p['min_history_days']})",
+                                     subject=subject, unit="z", window=window))
+        else:
+            out.append(Finding(id="liquidations.zscore_1y", value=s["zscore"], unit="z", sources=hist_src,
+                               method=f"(total_usd on {day} - mean) / sample std of daily total_usd over the "
+                                      f"{p['history_days']} days before it",
+                               detail={"date": str(day), "mean_usd": s["mean"], "std_usd": s["std"], "days": s["n"],
+                                       "percentile": s["percentile"]},
+                               unusual=_unusual(s, p["min_history_days"]), **common))
+    return out
+
+
+_UNITS = {"liquidations.long_usd": "USD", "liquidations.short_usd": "USD", "liquidations.total_usd": "USD",
+          "liquidations.long_share_pct": "pct", "liquidations.zscore_1y": "z", "liquidations.largest_usd": "USD",
+          "liquidations.count": "events", "derivatives.open_interest_usd": "USD",
+          "derivatives.open_interest_change_pct": "pct", "derivatives.funding_rate_pct": "pct",
+          "derivatives.leverage_ratio": "ratio"}
+
+
+# derivatives ------------------------------------------------------------------------------------
+
+_DERIV = {  # finding id -> (column, method)
+    "derivatives.open_interest_usd": ("open_interest_usd", "open interest in USD for the day, as reported"),
+    "derivatives.funding_rate_pct": ("funding_rate_pct", "funding rate for the day (percent per funding interval, "
+                                                         "averaged across exchanges), as reported"),
+    "derivatives.leverage_ratio": ("leverage_ratio", "estimated leverage ratio for the day: open interest / "
+                                                     "exchange reserve, as reported"),
+}
+
+
+def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
+    t = ctx.table("derivatives_daily")
+    params = _params(p, "assets", "history_days", "min_history_days")
+    out: list[Finding] = []
+    for asset in p["assets"]:
+        a = t.filter(t.asset == asset)
+        for fid, (col, method) in _DERIV.items():
+            s = a.filter(a[col].notnull())
+            daily = s.group_by("date").aggregate(v=s[col].max())
+            last = daily.date.max().execute()
+            if last is None or pd.isna(last):
+                reason = f"no {col} series for {asset} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
+                if fid == "derivatives.open_interest_usd":
+                    for w in ("7d", "1d"):
+                        out.append(not_available("derivatives.open_interest_change_pct", ctx.as_of, reason,
+                                                 subject=asset, unit="pct", window=w))
+                out.append(not_available(fid, ctx.as_of, reason, subject=asset, unit=_UNITS[fid]))
+                continue
+            day = _day(last)
+            lookback = [day - dt.timedelta(days=k) for k in (0, 1, 7)]
+            vals = {_day(r.date): float(r.v) for r in daily.filter(daily.date.isin(lookback)).execute().itertuples()}
+            x = vals[day]
+            stats = _history_stats(daily, day, {"v": x}, p["history_days"])["v"]
+            rows = _raw_rows(ctx, "derivatives_daily", [asset], day, day, column=col)
+            common = dict(subject=asset, as_of=ctx.as_of, params=params, note=_staleness(ctx, day))
+            if fid == "derivatives.open_interest_usd":
+                for k in (7, 1):  # 7 d first so the 1 d change wins FindingSet.get
+                    prev = day - dt.timedelta(days=k)
+                    window = f"{k}d:{prev}..{day}"
+                    if prev not in vals:
+                        out.append(not_available("derivatives.open_interest_change_pct", ctx.as_of,
+                                                 f"no open interest for {asset} on {prev}", subject=asset,
+                                                 unit="pct", window=window))
+                        continue
+                    ch_rows = _raw_rows(ctx, "derivatives_daily", [asset], prev, day, column=col)
+                    ch_rows = ch_rows[ch_rows["date"].map(_day).isin([prev, day])]
+                    out.append(Finding(
+                        id="derivatives.open_interest_change_pct", value=round(100.0 * (x / vals[prev] - 1.0), 2),
+                        unit="pct", window=window,
+                        method=f"100 x (open interest on {day} / open interest on {prev} - 1)",
+                        sources=[source("derivatives_daily", ch_rows, time_col="date", note=DERIV_NOTE)],
+                        detail={"from_usd": vals[prev], "to_usd": x, "days": k}, **common))
+            out.append(Finding(id=fid, value=x, unit=_UNITS[fid], window=f"1d:{day}", method=method,
+                               sources=[source("derivatives_daily", rows, time_col="date", note=DERIV_NOTE)],
+                               detail={"date": str(day)}, unusual=_unusual(stats, p["min_history_days"]), **common))
+    return out
+
+
+# event-level liquidations -------------------------------------------------------------------------
+
+def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
+    assets = list(p["assets"])
+    subjects = [(a, [a]) for a in assets] + ([(combined_name(assets), assets)] if len(assets) > 1 else [])
+    t = ctx.table("liquidations")
+    end_24 = ctx.t
+    day = ctx.t.date() - dt.timedelta(days=1)
+    day_start = dt.datetime(day.year, day.month, day.day)
+    windows = [("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of"),
+               (f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)")]
+    params = _params(p, "assets")
+    out: list[Finding] = []
+    for subject, sub_assets in subjects:
+        for window, start, end, label in windows:
+            ev = t.filter(t.asset.isin(sub_assets) & (t.ts > start) & (t.ts <= end) if window == "24h"
+                          else t.asset.isin(sub_assets) & (t.ts >= start) & (t.ts < end))
+            by_venue = ev.group_by("venue").aggregate(
+                n=ev.count(), long_usd=ev.usd.sum(where=ev.side == "long"),
+                short_usd=ev.usd.sum(where=ev.side == "short"), first=ev.ts.min(), last=ev.ts.max(),
+                origin=ev.origin.collect(distinct=True)).execute()
+            n = int(by_venue["n"].sum()) if len(by_venue) else 0
+            if n == 0:
+                reason = f"no event-level liquidations stored for {subject} in {label}"
+                out.append(not_available("liquidations.largest_usd", ctx.as_of, reason, subject=subject, unit="USD",
+                                         window=window))
+                out.append(not_available("liquidations.count", ctx.as_of, reason, subject=subject, unit="events",
+                                         window=window))
+                continue
+            srcs = [Source(table="liquidations", origin=", ".join(sorted(r.origin)), rows=int(r.n),
+                           first=pd.Timestamp(r.first).to_pydatetime(), last=pd.Timestamp(r.last).to_pydatetime(),
+                           note=COVERAGE.get(r.venue)) for r in by_venue.itertuples()]
+            venues = sorted(by_venue["venue"])
+            lower = any(v == binance_force_order.VENUE for v in venues)
+            cov = (f"only the venues recorded ({', '.join(venues)}), only while recording"
+                   + ("; Binance counts are lower bounds" if lower else ""))
+            top = ev.order_by([ibis.desc("usd"), "ts", "venue", "id"]).limit(1).execute().iloc[0]
+            common = dict(subject=subject, as_of=ctx.as_of, window=window, params=params, sources=srcs, note=cov)
+            if window == "24h":
+                lu = float(by_venue["long_usd"].fillna(0).sum())
+                su = float(by_venue["short_usd"].fillna(0).sum())
+                ev_method = f"sum of event notionals (price x qty) in {label}, venues {', '.join(venues)}"
+                out.append(Finding(id="liquidations.long_usd", value=lu, unit="USD", method=ev_method + ", long", **common))
+                out.append(Finding(id="liquidations.short_usd", value=su, unit="USD", method=ev_method + ", short",
+                                   **common))
+                out.append(Finding(id="liquidations.total_usd", value=lu + su, unit="USD", method=ev_method, **common))
+                if lu + su > 0:
+                    out.append(Finding(id="liquidations.long_share_pct", value=round(100.0 * lu / (lu + su), 2),
+                                       unit="pct", method="100 x long_usd / total_usd over events", **common))
+            out.append(Finding(id="liquidations.count", value=n, unit="events",
+                               method=f"number of liquidation events stored for {label}",
+                               detail={"by_venue": {r.venue: int(r.n) for r in by_venue.itertuples()}}, **common))
+            out.append(Finding(id="liquidations.largest_usd", value=float(top["usd"]), unit="USD",
+                               method=f"largest single liquidation event (price x qty) in {label}",
+                               detail={"venue": top["venue"], "symbol": top["symbol"],
+                                       "time": pd.Timestamp(top["ts"]).isoformat(timespec="milliseconds") + "Z",
+                                       "side": top["side"], "price": float(top["price"]), "qty": float(top["qty"]),
+                                       "id": top["id"]}, **common))
+    return out
+
+
+# cited ----------------------------------------------------------------------------------------------
+
+def _cited(ctx: Context, p: dict[str, Any]) -> list[Finding]:
+    t = ctx.table("citations")
+    oldest = ctx.t - dt.timedelta(hours=p["cited_max_age_hours"])
+    rows = t.filter(t.as_of >= oldest).order_by(["finding_id", "subject", "as_of", "source"]).execute()
+    out = []
+    for r in rows.itertuples():
+        as_of = pd.Timestamp(r.as_of).to_pydatetime()
+        src = f"{r.source} ({r.url})" if isinstance(r.url, str) and r.url else r.source
+        out.append(Finding(
+            id=r.finding_id, subject=r.subject, value=float(r.value), unit=r.unit or "", as_of=ctx.as_of,
+            window=r.window or "", kind="cited", method=f"reported by {r.source}; not computed by btcstress",
+            params=_params(p, "cited_max_age_hours"),
+            sources=[Source(table="citations", origin=src, rows=1, first=as_of, last=as_of, note=r.origin)],
+            detail={"cited_as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), "source": r.source,
+                    "url": r.url if isinstance(r.url, str) else None},
+            note=("cited figure, shown beside computed values and never combined with them"
+                  + (f": {r.note}" if isinstance(r.note, str) and r.note else ""))))
+    return out
+
+
+# series -------------------------------------------------------------------------------------------
+
+def series(ctx: Context) -> list[Series]:
+    p = ctx.area_params(AREA, DEFAULTS)
+    assets = list(p["assets"])
+    out: list[Series] = []
+    per_asset = _per_asset(ctx, assets)
+    name = combined_name(assets)
+    frame = _subject_frame(per_asset, assets)
+    last = frame.date.max().execute()
+    if last is not None and not pd.isna(last):
+        day = _day(last)
+        first = day - dt.timedelta(days=p["chart_days"] - 1)
+        df = frame.filter(frame.date >= first).order_by("date").execute()
+        rows = _raw_rows(ctx, "liquidations_daily", assets, first, day, columns=("long_usd", "short_usd"))
+        out.append(Series(name="leverage.liquidations_daily", title=f"{name} liquidations per day (USD)", unit="USD",
+                          x=[str(_day(d)) for d in df["date"]], y=[float(v) for v in df["long_usd"]],
+                          sources=[source("liquidations_daily", rows, time_col="date", note=DAILY_NOTE)],
+                          extra={"long_usd": [float(v) for v in df["long_usd"]],
+                                 "short_usd": [float(v) for v in df["short_usd"]], "subject": name}))
+    t = ctx.table("derivatives_daily")
+    for col, sname, title in (("open_interest_usd", "leverage.open_interest_daily", "open interest (USD)"),
+                              ("funding_rate_pct", "leverage.funding_rate_daily", "funding rate (% per interval)")):
+        s = t.filter((t.asset == "BTC") & t[col].notnull())
+        daily = s.group_by("date").aggregate(v=s[col].max())
+        last = daily.date.max().execute()
+        if last is None or pd.isna(last):
+            continue
+        day = _day(last)
+        first = day - dt.timedelta(days=p["chart_days"] - 1)
+        df = daily.filter(daily.date >= first).order_by("date").execute()
+        rows = _raw_rows(ctx, "derivatives_daily", ["BTC"], first, day, column=col)
+        out.append(Series(name=sname, title=f"BTC {title}", unit="USD" if col.endswith("usd") else "pct",
+                          x=[str(_day(d)) for d in df["date"]], y=[float(v) for v in df["v"]],
+                          sources=[source("derivatives_daily", rows, time_col="date", note=DERIV_NOTE)],
+                          extra={"subject": "BTC"}))
+    return out
+
