@@ -104,6 +104,28 @@ EVENTS = register(Table(
 
 # --- miners (issue 3) -------------------------------------------------------------------------
 
+# Long layout (one metric per row, one origin per row): every value keeps the file it came from, so
+# a finding's sources name exactly the files it used. CryptoQuant publishes each metric as its own
+# file; a wide [date] row would be assembled from eight files and could carry only one origin.
+NETWORK_DAILY = register(Table(
+    name="network_daily",
+    columns={"date": DATE, "metric": STR, "value": F64},
+    key=("date", "metric", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Daily Bitcoin network statistics, one metric per row: hashrate_hs (H/s), difficulty, "
+                "blocks, block_rewards_btc and block_rewards_usd (subsidy + fees), fees_btc, fees_usd, "
+                "supply_btc. Subsidy is block_rewards_btc - fees_btc (derived in metrics, not stored).",
+))
+
+MINER_FLOWS_DAILY = register(Table(
+    name="miner_flows_daily",
+    columns={"date": DATE, "metric": STR, "value": F64},
+    key=("date", "metric", "origin"),
+    publication=END_OF_DAY, date_column="date",
+    description="Daily flows of wallets a data vendor labels as miners (all miners), one metric per row: "
+                "reserve_btc, reserve_usd, outflow_btc, netflow_btc (may be negative), to_exchange_btc.",
+))
+
 # --- etf (issue 4) ----------------------------------------------------------------------------
 
 BOOL = pa.bool_()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from btcstress.sources import alternative_me, artemis, binance_klines, cryptoquant, derived_marketcap, tradingview
+from btcstress.sources import cq_network  # miners (issue 3)
 from btcstress.sources import artemis_etf, farside  # etf (issue 4)
 from btcstress.sources import cryptoquant_derivatives  # leverage (issue 5)
 from btcstress.sources import treasury  # treasuries (issue 6)
@@ -48,6 +49,37 @@ IMPORTERS: dict[str, Parser] = {
                 fixed={"label": None}, rename=lambda c: f"etf_aum_to_mcap_{c.lower()}"),
 
     # --- miners (issue 3) ---
+    # CryptoQuant network statistics -> network_daily (long: date, metric, origin). Hashrate is GH/s in
+    # the file and stored as H/s (scale 1e9; verified against difficulty in tests).
+    **{f"network/cryptoquant_btc_{f}_daily.csv":
+       partial(cq_network.parse_metric, target="network_daily", metric=m, column=c, **kw)
+       for f, m, c, kw in (
+           ("hashrate", "hashrate_hs", "Hashrate", {"scale": 1e9, "sign": "positive"}),
+           ("difficulty", "difficulty", "Difficulty", {"sign": "positive"}),
+           ("blocks_mined", "blocks", "Blocks Mined", {"whole": True}),
+           ("block_rewards_btc", "block_rewards_btc", "Block Rewards", {}),
+           ("block_rewards_usd", "block_rewards_usd", "Block Rewards USD", {"leading_zeros_empty": True}),
+           ("fees_total_btc", "fees_btc", "Fees (Total)", {}),
+           ("fees_total_usd", "fees_usd", "Fees USD (Total)", {"leading_zeros_empty": True}),
+           ("total_supply", "supply_btc", "Total Supply", {"sign": "positive"}),
+       )},
+    # CryptoQuant miner flows (all miners, entity-labelled) -> miner_flows_daily.
+    **{f"network/cryptoquant_btc_{f}_daily.csv":
+       partial(cq_network.parse_metric, target="miner_flows_daily", metric=m, column=c, **kw)
+       for f, m, c, kw in (
+           ("miner_reserve", "reserve_btc", "Miner Reserve", {}),
+           ("miner_reserve_usd", "reserve_usd", "Miner Reserve USD", {"leading_zeros_empty": True}),
+           ("miner_outflow_total", "outflow_btc", "Miner Outflow (Total)", {}),
+           ("miner_netflow_total", "netflow_btc", "Miner Netflow Total", {"sign": "any"}),
+           ("miner_to_exchange_flow", "to_exchange_btc", "Miner to Exchange Flow (Total)", {}),
+       )},
+    # CryptoQuant miner indicators -> indicators_daily (name = indicator).
+    "network/cryptoquant_btc_miners_position_index_daily.csv":
+        partial(cq_network.parse_metric, target="indicators_daily", metric="miners_position_index",
+                column="Miners' Position Index (MPI)", sign="any", name_field="name", fixed={"label": None}),
+    "network/cryptoquant_btc_puell_multiple_daily.csv":
+        partial(cq_network.parse_metric, target="indicators_daily", metric="puell_multiple",
+                column="Puell Multiple", name_field="name", fixed={"label": None}),
 
     # --- etf (issue 4) ---
     # The final Farside table: each day's vintage is the publication rule (date + 1 day, 00:00 UTC).
