@@ -25,6 +25,7 @@ demo: venv
 	$(BIN)/btcstress --db $(DB) report --as-of $(AS_OF) --out $(OUT)
 
 test: venv
+	bash scripts/ensure-java.sh  # Java for the Spark parity tests (tests/test_spark_parity.py)
 	$(BIN)/python -m pytest -q -n 2
 
 bench: venv

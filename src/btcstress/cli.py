@@ -71,6 +71,15 @@ AS_OF = typer.Option(None, "--as-of", help="UTC instant, e.g. 2026-02-06T08:00Z 
 DATE = typer.Option(None, "--date", help="As of the end of UTC day D (YYYY-MM-DD)")
 PRICE = typer.Option(None, "--price", help="Re-value price-dependent findings at this hypothetical USD price")
 PARAM = typer.Option([], "--param", help="Model parameter override AREA.NAME=VALUE (repeatable)")
+BACKEND = typer.Option(None, "--backend", envvar="BTCSTRESS_BACKEND",
+                       help="Engine: duckdb (the store file) or spark (the Parquet warehouse of `export parquet`) "
+                            "[default: config `backend:`, else duckdb]")
+
+
+def _read_store(backend: Optional[str]):
+    """The read side for --backend (see btcstress.backends): use as `with _read_store(backend) as store:`."""
+    from btcstress import backends
+    return backends.open_read_store(state.db, state.config, backend)
 
 
 @ingest_app.command("snapshot")
@@ -117,12 +126,13 @@ def _print_ingest(report, unknown: list[str]) -> None:
 def findings(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Optional[float] = PRICE,
              ids: Optional[str] = typer.Option(None, "--ids", help="Comma-separated finding ids or prefixes"),
              param: list[str] = PARAM,
-             as_json: bool = typer.Option(False, "--json", help="JSON array on stdout")):
+             as_json: bool = typer.Option(False, "--json", help="JSON array on stdout"),
+             backend: Optional[str] = BACKEND):
     """The findings as of an instant, with their provenance."""
     from btcstress import metrics
     try:
         t = _as_of(as_of, date)
-        with _store(read_only=True) as store:
+        with _read_store(backend) as store:
             fs = metrics.compute(store, t, params=cfg.params(state.config, param), price=_price(price))
         chosen = list(fs)
         if ids:
@@ -152,13 +162,13 @@ def _print_findings(chosen, t: dt.datetime) -> None:
 @app.command()
 def report(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Optional[float] = PRICE,
            out: Path = typer.Option(Path("out"), "--out", help="Folder for brief.md, brief.html, brief.json"),
-           param: list[str] = PARAM):
+           param: list[str] = PARAM, backend: Optional[str] = BACKEND):
     """Write the brief (Markdown, self-contained HTML, JSON) as of an instant."""
     from btcstress import brief, metrics
     from btcstress.brief import render
     try:
         t = _as_of(as_of, date)
-        with _store(read_only=True) as store:
+        with _read_store(backend) as store:
             fs = metrics.compute(store, t, params=cfg.params(state.config, param), price=_price(price),
                                  with_series=True)
         paths = render.write(brief.build(fs), out)
@@ -320,6 +330,36 @@ def cite_list(as_json: bool = typer.Option(False, "--json")):
             t.add_row(r.finding_id, r.subject, f"{r.value:,.6g}", r.unit or "", f"{r.as_of:%Y-%m-%d %H:%M}Z",
                       r.window or "", r.source)
         console.print(t)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+# --- spark (issue 11): the Parquet warehouse Spark reads -----------------------------------------
+
+export_app = typer.Typer(no_args_is_help=True, help="Write the store out for other engines.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("parquet")
+def export_parquet(folder: Optional[Path] = typer.Argument(
+        None, help="Warehouse folder [default: config spark.warehouse, BTCSTRESS_WAREHOUSE, else data/warehouse]")):
+    """Write every canonical table as Parquet partitioned by month (FOLDER/<table>/month=YYYY-MM/),
+    the warehouse `--backend spark` reads."""
+    from btcstress import backends
+    try:
+        target = folder or backends.settings(state.config, "duckdb").warehouse
+        if target.exists() and not target.is_dir():
+            raise InputError(f"{target} exists and is not a folder")
+        with _store(read_only=True) as store:
+            res = backends.export_parquet(store, target)
+        t = RichTable(title=f"exported to {res.path}")
+        t.add_column("table")
+        t.add_column("rows", justify="right")
+        for name, n in res.tables.items():
+            t.add_row(name, f"{n:,}")
+        err.print(t)
+        console.print(f"{sum(res.tables.values()):,} rows in {len(res.tables)} tables written to {res.path}",
+                      highlight=False)
     except BtcstressError as exc:
         _fail(exc)
 

@@ -306,7 +306,7 @@ def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
             by_venue = ev.group_by("venue").aggregate(
                 n=ev.count(), long_usd=ev.usd.sum(where=ev.side == "long"),
                 short_usd=ev.usd.sum(where=ev.side == "short"), first=ev.ts.min(), last=ev.ts.max(),
-                origin=ev.origin.collect(distinct=True)).execute()
+                origin=ev.origin.collect(distinct=True)).order_by("venue").execute()
             n = int(by_venue["n"].sum()) if len(by_venue) else 0
             if n == 0:
                 reason = f"no event-level liquidations stored for {subject} in {label}"
@@ -322,7 +322,7 @@ def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
             lower = any(v == binance_force_order.VENUE for v in venues)
             cov = (f"only the venues recorded ({', '.join(venues)}), only while recording"
                    + ("; Binance counts are lower bounds" if lower else ""))
-            top = ev.order_by([ibis.desc("usd"), "ts", "venue", "id"]).limit(1).execute().iloc[0]
+            top = ev.order_by([ibis.desc("usd"), "ts", "venue", "symbol", "id"]).limit(1).execute().iloc[0]
             common = dict(subject=subject, as_of=ctx.as_of, window=window, params=params, sources=srcs, note=cov)
             if window == "24h":
                 lu = float(by_venue["long_usd"].fillna(0).sum())

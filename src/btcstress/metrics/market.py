@@ -41,7 +41,7 @@ def _total_cap(ctx: Context) -> list[Finding]:
         return [not_available("market.total_cap_usd", ctx.as_of, reason, subject="crypto", unit="USD", window="1d"),
                 not_available("market.total_cap_change_usd", ctx.as_of, reason, subject="crypto", unit="USD",
                               window="1d")]
-    rows = t.filter(t.date == last_date).execute()
+    rows = t.filter(t.date == last_date).order_by("origin").execute()
     row = rows.iloc[0]
     day = pd.Timestamp(row.date).date()
     window = f"1d:{day}"
@@ -70,7 +70,7 @@ def _total_cap(ctx: Context) -> list[Finding]:
 
 def _latest_cap(ctx: Context, fid: str, scope: str, method: str) -> list[Finding]:
     t = caps(ctx, scope)
-    rows = t.filter(t.date == t.date.max()).execute()
+    rows = t.filter(t.date == t.date.max()).order_by("origin").execute()
     if not len(rows):
         return [not_available(fid, ctx.as_of, f"no {scope} market cap published by as-of", unit="USD", window="1d")]
     row = rows.iloc[0]
@@ -83,7 +83,7 @@ def _latest_cap(ctx: Context, fid: str, scope: str, method: str) -> list[Finding
 def _indicator(ctx: Context, fid: str, name: str, unit: str, subject: str, method: str) -> list[Finding]:
     i = ctx.table("indicators_daily")
     i = i.filter(i.name == name)
-    rows = i.filter(i.date == i.date.max()).execute()
+    rows = i.filter(i.date == i.date.max()).order_by("origin").execute()
     if not len(rows):
         return [not_available(fid, ctx.as_of, f"no {name} published by as-of", subject=subject, unit=unit,
                               window="1d")]

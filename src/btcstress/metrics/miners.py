@@ -293,7 +293,7 @@ def _provenance(ctx, table: str, metrics: tuple[str, ...], first: dt.date | None
         t = t.filter(t.date >= first)
     if last is not None:
         t = t.filter(t.date <= last)
-    g = t.group_by("origin").aggregate(rows=t.count(), first=t.date.min(), last=t.date.max()).execute()
+    g = t.group_by("origin").aggregate(rows=t.count(), first=t.date.min(), last=t.date.max()).order_by("origin").execute()
     return [Source(table=table, origin=r.origin, rows=int(r.rows), first=_ts(r.first), last=_ts(r.last), note=note)
             for r in g.itertuples()]
 

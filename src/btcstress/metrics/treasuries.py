@@ -50,7 +50,7 @@ def _latest_per_entity(t: ibis.Table) -> ibis.Table:
     """Each entity's latest row: by as-of day, then a filing before a snapshot, then the latest published."""
     w = ibis.window(group_by=t.entity,
                     order_by=[ibis.desc(t.as_of), ibis.desc((t.basis == "filing").cast("int8")),
-                              ibis.desc(t.available_at)])
+                              ibis.desc(t.available_at), t.origin])
     ranked = t.mutate(_rank=ibis.row_number().over(w))
     return ranked.filter(ranked._rank == 0).drop("_rank")
 
@@ -256,7 +256,12 @@ def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ib
     h = h.filter((h.entity == entity) & h.cost_usd.notnull())
     h = h.select(avg_cost=h.avg_cost_usd.fill_null(h.cost_usd / h.btc), btc=h.btc, published=h.available_at,
                  report_as_of=h.as_of, cost_origin=h.origin)
-    return c.asof_join(h, on=c.known_at >= h.published)
+    # An as-of join written as a join plus "latest per day" (Spark SQL has no ASOF JOIN): every report
+    # published by the day's close, then the latest of them; a day with none keeps a null cost.
+    j = c.left_join(h, c.known_at >= h.published)
+    w = ibis.window(group_by=j.day, order_by=[ibis.desc(j.published), ibis.desc(j.report_as_of), j.cost_origin])
+    j = j.mutate(_rank=ibis.row_number().over(w))
+    return j.filter(j._rank == 0).drop("_rank")
 
 
 # -- mNAV -------------------------------------------------------------------------------------------
@@ -265,7 +270,7 @@ def _mnav(ctx: Context, p: dict) -> dict[str, dict]:
     """Each entity's latest multiple of the chosen measure, with how unusual it is vs its own history."""
     v = ctx.table("treasury_valuation_daily")
     v = v.filter(v.measure == p["mnav_measure"])
-    w = ibis.window(group_by=v.entity, order_by=[ibis.desc(v.date), ibis.desc(v.available_at)])
+    w = ibis.window(group_by=v.entity, order_by=[ibis.desc(v.date), ibis.desc(v.available_at), v.origin])
     ranked = v.mutate(_rank=ibis.row_number().over(w))
     cur = ranked.filter(ranked._rank == 0).select(entity=ranked.entity, cur_date=ranked.date, cur=ranked.value,
                                                   cur_origin=ranked.origin)

@@ -1,0 +1,311 @@
+"""Which engine answers the metrics: DuckDB (the store file, the default) or Spark (a Parquet warehouse
+written by `btcstress export parquet`, read through Ibis's PySpark backend).
+
+The seam is small. Metrics only ever call `ctx.table(name)`, which calls `store.table(name, as_of)`:
+anything with that method (and `counts()`, `close()`, `ibis`) is a read store, and the metric code
+never learns which engine it runs on. `open_read_store` picks one from the command line, the
+environment and the config:
+
+    backend:  --backend, else BTCSTRESS_BACKEND, else config `backend:`, else duckdb
+    spark:    config `spark: {master, warehouse, conf}`; BTCSTRESS_SPARK_MASTER and BTCSTRESS_WAREHOUSE
+              override; master defaults to local[*], warehouse to data/warehouse. A master starting
+              with sc:// is a Spark Connect server.
+
+Commands use it so:
+
+    with backends.open_read_store(db, config, backend) as store:
+        fs = metrics.compute(store, t, ...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol, runtime_checkable
+
+import ibis
+
+from btcstress.errors import BtcstressError, InputError, NoDataError
+from btcstress.schema import CLOSE, END_OF_DAY, TABLES, Table
+
+BACKENDS = ("duckdb", "spark")
+DEFAULT_MASTER = "local[*]"
+DEFAULT_WAREHOUSE = "data/warehouse"
+MANIFEST = "_btcstress.json"
+FORMAT = "btcstress-parquet/1"
+PARTITION = "month"  # hive partition column: YYYY-MM of the table's time column
+
+# Spark settings btcstress sets unless the config says otherwise. The session time zone must be UTC:
+# the store's timestamps are naive UTC, and Spark would otherwise shift them by the JVM's zone.
+SPARK_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+# Only for local masters (one machine): a small shuffle and no web UI.
+SPARK_LOCAL_DEFAULTS = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+}
+
+
+@runtime_checkable
+class ReadStore(Protocol):
+    """What metrics need from a store: tables cut at an instant. Store (DuckDB) and SparkStore both are."""
+
+    ibis: Any
+
+    def table(self, name: str, as_of: dt.datetime | None = None) -> ibis.Table: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Settings:
+    backend: str = "duckdb"
+    master: str = DEFAULT_MASTER
+    warehouse: Path = field(default_factory=lambda: Path(DEFAULT_WAREHOUSE))
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+def settings(config: dict[str, Any] | None = None, backend: str | None = None) -> Settings:
+    """The backend settings from the command line (`backend`), the environment and the config."""
+    config = config or {}
+    spark = config.get("spark") or {}
+    if not isinstance(spark, dict):
+        raise InputError("config `spark:` must be a mapping (master, warehouse, conf)")
+    name = (backend or os.environ.get("BTCSTRESS_BACKEND") or config.get("backend") or "duckdb").strip().lower()
+    if name not in BACKENDS:
+        raise InputError(f"--backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    master = os.environ.get("BTCSTRESS_SPARK_MASTER") or spark.get("master") or DEFAULT_MASTER
+    warehouse = os.environ.get("BTCSTRESS_WAREHOUSE") or spark.get("warehouse") or DEFAULT_WAREHOUSE
+    conf = {str(k): str(v) for k, v in (spark.get("conf") or {}).items()}
+    return Settings(backend=name, master=str(master), warehouse=Path(warehouse), conf=conf)
+
+
+@contextlib.contextmanager
+def open_read_store(db: str | os.PathLike | None, config: dict[str, Any] | None = None,
+                    backend: str | None = None) -> Iterator[ReadStore]:
+    """The read side for a command: the DuckDB store file, or the Spark reader over the warehouse."""
+    s = settings(config, backend)
+    if s.backend == "duckdb":
+        from btcstress.store import Store
+        with Store(db, read_only=True) as store:
+            yield store
+        return
+    store = SparkStore(s.warehouse, master=s.master, conf=s.conf)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# -- export: the store as partitioned Parquet -------------------------------------------------------
+
+def partition_column(t: Table) -> str:
+    """The column a table's month partitions count from: its time column, else its first date or
+    timestamp key column, else available_at."""
+    if t.time_column or t.date_column:
+        return t.time_column or t.date_column
+    import pyarrow as pa
+    for k in t.key:
+        typ = t.columns.get(k)
+        if typ is not None and (pa.types.is_date(typ) or pa.types.is_timestamp(typ)):
+            return k
+    return "available_at"
+
+
+def prunable(t: Table) -> bool:
+    """Whether `available_at <= T` implies the partition's month <= T's month, so a reader may skip
+    later months: true when the table's rule publishes a row at or after its own time column."""
+    return t.publication in (CLOSE, END_OF_DAY)
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    tables: dict[str, int]
+
+
+def export_parquet(store, folder: str | os.PathLike) -> ExportResult:
+    """Write every canonical table of a DuckDB store to `folder/<table>/month=YYYY-MM/*.parquet`,
+    plus a manifest. Each table is written to a temporary folder first and then swapped in, so a
+    failed export never leaves a half-written table behind a good manifest."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    present = set(store.ibis.list_tables())
+    rows: dict[str, int] = {}
+    layout: dict[str, dict[str, Any]] = {}
+    for name, t in TABLES.items():
+        if name not in present:
+            continue
+        col = partition_column(t)
+        expr = store.ibis.table(name)
+        expr = expr.mutate(**{PARTITION: expr[col].cast("timestamp").strftime("%Y-%m")})
+        n = int(expr.count().execute())
+        tmp = out / f".{name}.{uuid.uuid4().hex}"
+        if n:
+            # DuckDB's COPY ... (PARTITION_BY month): one folder per month, the column kept out of the files.
+            store.ibis.to_parquet(expr, tmp, partition_by=PARTITION)
+        else:
+            tmp.mkdir()
+        final = out / name
+        old = out / f".{name}.old.{uuid.uuid4().hex}"
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+        rows[name] = n
+        layout[name] = {"rows": n, "partition_by": col, "prunable": prunable(t)}
+    manifest = {"format": FORMAT, "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "store": str(getattr(store, "path", "")), "partition": PARTITION, "tables": layout}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(out, rows)
+
+
+# -- Spark ----------------------------------------------------------------------------------------
+
+def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = None, app: str = "btcstress"):
+    """A SparkSession for `master` (local[*], spark://host:7077, yarn, k8s://..., or sc://host:15002
+    for Spark Connect) with btcstress's defaults under the given conf."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - pyspark is a dependency
+        raise BtcstressError("the spark backend needs pyspark: pip install 'btcstress[spark]'") from exc
+    settings_ = dict(SPARK_DEFAULTS)
+    if master.startswith("local"):
+        settings_.update(SPARK_LOCAL_DEFAULTS)
+    settings_.update(conf or {})
+    if master.startswith("sc://"):
+        builder = SparkSession.builder.remote(master)
+        # A Connect server's static settings are its own; only session settings can be set.
+        settings_ = {k: v for k, v in settings_.items() if k.startswith("spark.sql.")}
+    else:
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise BtcstressError("the spark backend needs Java (17 or later): run scripts/ensure-java.sh "
+                                 "or install a JRE and set JAVA_HOME")
+        builder = SparkSession.builder.master(master)
+    builder = builder.appName(app)
+    for k, v in settings_.items():
+        builder = builder.config(k, v)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise BtcstressError(f"cannot start Spark at {master}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+    with contextlib.suppress(Exception):
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def spark_schema(t: Table):
+    """The canonical table as a Spark schema (naive timestamps as TIMESTAMP_NTZ), plus the partition."""
+    from pyspark.sql import types as st
+    import pyarrow as pa
+
+    def typ(a: pa.DataType):
+        if pa.types.is_timestamp(a):
+            return st.TimestampNTZType()
+        if pa.types.is_date(a):
+            return st.DateType()
+        if pa.types.is_floating(a):
+            return st.DoubleType()
+        if pa.types.is_integer(a):
+            return st.LongType()
+        if pa.types.is_boolean(a):
+            return st.BooleanType()
+        return st.StringType()
+
+    return st.StructType([st.StructField(f.name, typ(f.type), True) for f in t.arrow_schema()]
+                         + [st.StructField(PARTITION, st.StringType(), True)])
+
+
+class SparkStore:
+    """The read side on Spark: the tables of a Parquet warehouse as Ibis tables on the PySpark
+    backend, cut at an instant exactly as Store.table does."""
+
+    def __init__(self, warehouse: str | os.PathLike, *, session=None, master: str = DEFAULT_MASTER,
+                 conf: dict[str, str] | None = None, cache: bool = True):
+        self.path = Path(warehouse)
+        manifest = self.path / MANIFEST
+        if not manifest.is_file():
+            raise NoDataError(f"no Parquet warehouse at {self.path}: run `btcstress export parquet {self.path}` "
+                              "first (or set spark.warehouse / BTCSTRESS_WAREHOUSE)")
+        self.manifest = json.loads(manifest.read_text())
+        if self.manifest.get("format") != FORMAT:
+            raise NoDataError(f"{manifest}: unknown format {self.manifest.get('format')!r} (expected {FORMAT})")
+        if session is None and not master.startswith("sc://"):
+            # A session already running in this process (a notebook, the test suite) is reused, not stopped.
+            from pyspark.sql import SparkSession
+            session = SparkSession.getActiveSession()
+        self._owns_session = session is None
+        self.session = session if session is not None else spark_session(master, conf)
+        self.ibis = ibis.pyspark.connect(self.session)
+        self.read_only = True
+        self._cache = cache
+        self._token = uuid.uuid4().hex[:8]
+        self._tables: dict[str, ibis.Table] = {}
+        self._frames = []
+
+    def _load(self, name: str) -> ibis.Table:
+        if name in self._tables:
+            return self._tables[name]
+        if name not in TABLES or name not in self.manifest.get("tables", {}):
+            raise NoDataError(f"table {name} is not in the warehouse {self.path}")
+        schema = spark_schema(TABLES[name])
+        folder = self.path / name
+        if any(folder.rglob("*.parquet")):
+            df = self.session.read.schema(schema).option("basePath", str(folder)).parquet(str(folder))
+        else:
+            df = self.session.createDataFrame([], schema)
+        if self._cache:
+            df = df.cache()
+            self._frames.append(df)
+        view = f"btcstress_{name}_{self._token}"
+        df.createOrReplaceTempView(view)
+        t = self.ibis.table(view)
+        self._tables[name] = t
+        return t
+
+    def table(self, name: str, as_of: dt.datetime | None = None) -> ibis.Table:
+        from btcstress.store import utc_naive
+        t = self._load(name)
+        if as_of is not None:
+            as_of = utc_naive(as_of)
+            if prunable(TABLES[name]):  # skip later months' files before reading them
+                t = t.filter(t[PARTITION] <= f"{as_of:%Y-%m}")
+            t = t.filter(t.available_at <= as_of)
+        return t.drop(PARTITION)
+
+    def list_tables(self) -> list[str]:
+        return [n for n in TABLES if n in self.manifest.get("tables", {})]
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(self.table(name).count().execute()) for name in self.list_tables()}
+
+    def close(self) -> None:
+        for df in self._frames:
+            with contextlib.suppress(Exception):
+                df.unpersist()
+        self._frames.clear()
+        for name in list(self._tables):
+            with contextlib.suppress(Exception):
+                self.session.catalog.dropTempView(f"btcstress_{name}_{self._token}")
+        self._tables.clear()
+        if self._owns_session:
+            with contextlib.suppress(Exception):
+                self.session.stop()
+
+    def __enter__(self) -> "SparkStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
