@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import uuid
@@ -40,6 +41,7 @@ DEFAULT_WAREHOUSE = "data/warehouse"
 MANIFEST = "_btcstress.json"
 FORMAT = "btcstress-parquet/1"
 PARTITION = "month"  # hive partition column: YYYY-MM of the table's time column
+TARGET_PARTITION_BYTES = 128 * 2**20  # Spark partitions per table when reading: one per 128 MiB of Parquet
 
 # Spark settings btcstress sets unless the config says otherwise. The session time zone must be UTC:
 # the store's timestamps are naive UTC, and Spark would otherwise shift them by the JVM's zone.
@@ -47,6 +49,8 @@ SPARK_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    # Results come back to Python as Arrow batches rather than pickled rows.
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 # Only for local masters (one machine): a small shuffle and no web UI.
 SPARK_LOCAL_DEFAULTS = {
@@ -165,7 +169,8 @@ def export_parquet(store, folder: str | os.PathLike) -> ExportResult:
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
         rows[name] = n
-        layout[name] = {"rows": n, "partition_by": col, "prunable": prunable(t)}
+        size = sum(f.stat().st_size for f in final.rglob("*.parquet"))
+        layout[name] = {"rows": n, "bytes": size, "partition_by": col, "prunable": prunable(t)}
     manifest = {"format": FORMAT, "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "store": str(getattr(store, "path", "")), "partition": PARTITION, "tables": layout}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -230,45 +235,68 @@ def spark_schema(t: Table):
 
 class SparkStore:
     """The read side on Spark: the tables of a Parquet warehouse as Ibis tables on the PySpark
-    backend, cut at an instant exactly as Store.table does."""
+    backend, cut at an instant exactly as Store.table does.
+
+    `warehouse` is a local folder or any URI the cluster reads (hdfs://, s3a://, abfss://, file://).
+    Each table is read once with its canonical schema (never inferred), coalesced to about one
+    partition per 128 MiB of Parquet, and cached: a brief asks ~150 small questions of the same
+    tables. A session already active in this process (a notebook, the test suite) is reused and
+    left running; Spark's cache is keyed by the read plan, so a second SparkStore over the same
+    warehouse in that session finds the tables already cached.
+    """
 
     def __init__(self, warehouse: str | os.PathLike, *, session=None, master: str = DEFAULT_MASTER,
                  conf: dict[str, str] | None = None, cache: bool = True):
-        self.path = Path(warehouse)
-        manifest = self.path / MANIFEST
-        if not manifest.is_file():
-            raise NoDataError(f"no Parquet warehouse at {self.path}: run `btcstress export parquet {self.path}` "
+        self.uri = str(warehouse).rstrip("/")
+        self.local = "://" not in self.uri or self.uri.startswith("file://")
+        self.path = Path(self.uri.removeprefix("file://")) if self.local else None
+        if self.local and not (self.path / MANIFEST).is_file():  # fail before starting a JVM
+            raise NoDataError(f"no Parquet warehouse at {self.uri}: run `btcstress export parquet {self.uri}` "
                               "first (or set spark.warehouse / BTCSTRESS_WAREHOUSE)")
-        self.manifest = json.loads(manifest.read_text())
-        if self.manifest.get("format") != FORMAT:
-            raise NoDataError(f"{manifest}: unknown format {self.manifest.get('format')!r} (expected {FORMAT})")
         if session is None and not master.startswith("sc://"):
-            # A session already running in this process (a notebook, the test suite) is reused, not stopped.
             from pyspark.sql import SparkSession
             session = SparkSession.getActiveSession()
         self._owns_session = session is None
         self.session = session if session is not None else spark_session(master, conf)
+        self.manifest = self._manifest()
         self.ibis = ibis.pyspark.connect(self.session)
         self.read_only = True
         self._cache = cache
         self._token = uuid.uuid4().hex[:8]
         self._tables: dict[str, ibis.Table] = {}
-        self._frames = []
+
+    def _manifest(self) -> dict[str, Any]:
+        where = f"{self.uri}/{MANIFEST}"
+        try:
+            if self.local:
+                text = (self.path / MANIFEST).read_text()
+            else:
+                text = self.session.read.text(where, wholetext=True).first()[0]
+            manifest = json.loads(text)
+        except Exception as exc:
+            if self._owns_session:
+                self.session.stop()
+            raise NoDataError(f"cannot read the warehouse manifest {where}: {exc}") from None
+        if manifest.get("format") != FORMAT:
+            raise NoDataError(f"{where}: unknown format {manifest.get('format')!r} (expected {FORMAT})")
+        return manifest
 
     def _load(self, name: str) -> ibis.Table:
         if name in self._tables:
             return self._tables[name]
-        if name not in TABLES or name not in self.manifest.get("tables", {}):
-            raise NoDataError(f"table {name} is not in the warehouse {self.path}")
+        info = self.manifest.get("tables", {}).get(name)
+        if name not in TABLES or info is None:
+            raise NoDataError(f"table {name} is not in the warehouse {self.uri}")
         schema = spark_schema(TABLES[name])
-        folder = self.path / name
-        if any(folder.rglob("*.parquet")):
-            df = self.session.read.schema(schema).option("basePath", str(folder)).parquet(str(folder))
+        if info.get("rows", 0) > 0:
+            folder = f"{self.uri}/{name}"
+            df = self.session.read.schema(schema).option("basePath", folder).parquet(folder)
+            # Many small month files would otherwise make many tiny partitions, each a task per query.
+            df = df.coalesce(max(1, math.ceil(info.get("bytes", 0) / TARGET_PARTITION_BYTES)))
         else:
             df = self.session.createDataFrame([], schema)
         if self._cache:
             df = df.cache()
-            self._frames.append(df)
         view = f"btcstress_{name}_{self._token}"
         df.createOrReplaceTempView(view)
         t = self.ibis.table(view)
@@ -292,15 +320,11 @@ class SparkStore:
         return {name: int(self.table(name).count().execute()) for name in self.list_tables()}
 
     def close(self) -> None:
-        for df in self._frames:
-            with contextlib.suppress(Exception):
-                df.unpersist()
-        self._frames.clear()
         for name in list(self._tables):
             with contextlib.suppress(Exception):
                 self.session.catalog.dropTempView(f"btcstress_{name}_{self._token}")
         self._tables.clear()
-        if self._owns_session:
+        if self._owns_session:  # stopping the session drops its cache too
             with contextlib.suppress(Exception):
                 self.session.stop()
 
