@@ -25,6 +25,7 @@ demo: venv
 	$(BIN)/btcstress --db $(DB) report --as-of $(AS_OF) --out $(OUT)
 
 test: venv
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -n 2
 
 bench: venv

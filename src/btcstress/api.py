@@ -191,6 +191,14 @@ class Service:
     def cached_response(self, key: tuple, make: Callable[[], Any]) -> Any:
         return self.response_cache.get((self.version(), *key), make)
 
+    async def answer(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """A cached response straight from the event loop; anything else computes in a worker thread."""
+        hit = self.response_cache.peek((self.version(), *key)) if self.response_cache.size > 0 else None
+        if hit is not None:
+            return hit
+        from starlette.concurrency import run_in_threadpool
+        return await run_in_threadpool(self.cached_response, key, make)
+
     def coverage(self) -> dict[str, Any]:
         def make():
             with self.store() as s:
@@ -399,7 +407,7 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
                                                           "USD price (they come back with hypothetical=true)")
 
     @app.get("/findings", response_model=FindingsResponse, tags=["findings"], responses=ERRORS)
-    def findings(as_of: str | None = AS_OF_Q,
+    async def findings(as_of: str | None = AS_OF_Q,
                  ids: str | None = Query(None, max_length=4000,
                                          description="comma-separated finding ids or id prefixes (price., etf.flow_usd)"),
                  subject: str | None = Query(None, max_length=200, description="only findings about this subject "
@@ -413,13 +421,13 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
             chosen = _select(fs, ids, subject)
             return json.dumps({"as_of": iso(fs.as_of), "price": p, "count": len(chosen),
                                "findings": [f.model_dump(mode="json") for f in chosen]}).encode()
-        body = svc.cached_response(("findings", t, p, ids, subject), make)
+        body = await svc.answer(("findings", t, p, ids, subject), make)
         return Response(body, media_type="application/json")
 
     @app.get("/brief", tags=["brief"], responses={**ERRORS, 200: {
         "content": {"text/html": {}, "text/markdown": {}, "application/json": {}},
         "description": "The brief: HTML (loads Plotly from this server), Markdown or JSON"}})
-    def brief(as_of: str | None = AS_OF_Q,
+    async def brief(as_of: str | None = AS_OF_Q,
               format: Literal["html", "md", "json"] = Query("html", description="html | md | json"),
               price: float | None = PRICE_Q,
               standalone: bool = Query(False, description="html only: inline Plotly's JS so the page works as a "
@@ -439,7 +447,7 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
             if not standalone:
                 page = page.replace("</head>", '<script src="/assets/plotly.min.js"></script>\n</head>', 1)
             return page
-        text = svc.cached_response(("brief", t, p, format, standalone and format == "html"), make)
+        text = await svc.answer(("brief", t, p, format, standalone and format == "html"), make)
         media = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                  "json": "application/json"}[format]
         return Response(text, media_type=media)

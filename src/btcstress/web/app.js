@@ -202,7 +202,7 @@ function drawChart(kind) {
   document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.chart === kind));
   $("#chart-title").textContent = kind === "daily" ? "BTC · daily, last 180 days" : "BTC · trailing 48 h, hourly";
   if (!s || !s.x.length) { Plotly.purge(el); el.innerHTML = '<p class="muted">not available as of this instant</p>'; return; }
-  el.innerHTML = "";
+  if (!el._fullLayout) el.innerHTML = "";  // drop a "not available" note; never the DOM of a live plot
   const traces = [{type: "candlestick", x: s.x, open: s.extra.open, high: s.extra.high, low: s.extra.low, close: s.y,
     increasing: {line: {color: "#2f855a", width: 1}, fillcolor: "#2f855a"},
     decreasing: {line: {color: "#c0392b", width: 1}, fillcolor: "#c0392b"}, name: "BTC"}];
@@ -261,6 +261,7 @@ async function load() {
   controller = new AbortController();
   const signal = controller.signal, gen = ++state.gen, t = apiTime(state.asOf), t0 = performance.now();
   document.body.dataset.state = "loading";
+  document.body.dataset.charts = "loading";
   document.body.classList.add("loading");
   setStatus("busy", `computing as of ${t.replace("T", " ")}`);
   let data;
@@ -305,7 +306,7 @@ async function load() {
       }
     } catch (e) { /* a series not available as of T: the card keeps no sparkline */ }
   }));
-  if (gen === state.gen) drawChart(state.chart);
+  if (gen === state.gen) { drawChart(state.chart); document.body.dataset.charts = "ready"; }
 }
 
 function loadBrief(t) {
