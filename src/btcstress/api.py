@@ -47,6 +47,19 @@ MAX_PRICE = 10_000_000.0  # USD: above this a "price" is a typo, not a scenario
 MAX_SERIES_SPAN = dt.timedelta(days=3700)  # about ten years: a larger from..to range is refused
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$")
 _SERIES_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
+MAX_BODY = 1_000_000  # bytes of claims per POST /check
+MAX_CLAIMS = 500
+CLAIMS_EXAMPLE = ("claim_id,finding_id,subject,comparator,value,unit,as_of,window,quote\n"
+                  "c1,price.low_24h_usd,BTC,approx,60000,USD,2026-02-06,24h,Bitcoin touched $60,000\n")
+
+
+def _has(module: str) -> bool:
+    """Whether an optional part of btcstress (claims, scenario) is installed in this build."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -280,6 +293,15 @@ class SeriesResponse(BaseModel):
     series: Series
 
 
+class ScenarioResponse(BaseModel):
+    as_of: str
+    price: float = Field(description="the scenario price (given, or price.last_usd moved by the shock)")
+    shock_pct: float | None = None
+    observed_price: float
+    count: int
+    findings: list[Finding]
+
+
 class Health(BaseModel):
     status: str
     store: str
@@ -488,6 +510,81 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
                            + ", ".join(sorted(fs.series)), available=sorted(fs.series))
         return Response(json.dumps({"as_of": iso(fs.as_of), "series": _cut(s, lo, hi).model_dump(mode="json")},
                                    default=str), media_type="application/json")
+
+    # -- the claim checker and the scenario engine (each served when its module is installed) -------
+
+    if _has("btcstress.claims"):
+        @app.post("/check", tags=["claims"], responses={**ERRORS, 413: {"model": ErrorBody}}, openapi_extra={
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": CLAIMS_EXAMPLE},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}})
+        async def check(request: Request, as_of: str | None = AS_OF_Q):
+            """Verdicts (supported / contradicted / unverifiable, with the computed value and the reason) for
+            a claims file: CSV text (claim_id, finding_id, subject, comparator, value, unit, as_of, window,
+            quote) or a JSON array of the same fields."""
+            t = instant(as_of)
+            raw = await request.body()
+            if len(raw) > MAX_BODY:
+                raise ApiError(413, "too_large", f"claims body is {len(raw):,} bytes; at most {MAX_BODY:,}")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, "bad_request", "claims: the body is not UTF-8 text") from None
+            source: Any = text
+            if "json" in request.headers.get("content-type", "") or text.lstrip().startswith(("[", "{")):
+                try:
+                    source = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ApiError(400, "bad_request", f"claims: invalid JSON ({exc})") from None
+                if isinstance(source, dict):
+                    source = source.get("claims")
+                if not isinstance(source, list):
+                    raise ApiError(400, "bad_request", "claims: expected a JSON array of claims (or {\"claims\": [...]})")
+            from starlette.concurrency import run_in_threadpool
+            verdicts = await run_in_threadpool(_check, source, t)
+            counts = collections.Counter(v["verdict"] for v in verdicts)
+            return {"as_of": iso(t), "count": len(verdicts), "summary": dict(counts), "verdicts": verdicts}
+
+        def _check(source: Any, t: dt.datetime) -> list[dict]:
+            from pydantic import ValidationError
+
+            from btcstress import claims
+            try:
+                rows = claims.parse(source)
+            except ValidationError as exc:
+                raise ApiError(400, "bad_request", f"claims: {exc.errors()[0].get('msg')}") from None
+            if len(rows) > MAX_CLAIMS:
+                raise ApiError(400, "bad_request", f"claims: at most {MAX_CLAIMS} per request, got {len(rows)}")
+            with svc.store() as s:
+                return [v.model_dump(mode="json") for v in claims.check(s, rows, t, params=svc.params)]
+
+    if _has("btcstress.scenario"):
+        @app.get("/scenario", tags=["scenario"], response_model=ScenarioResponse, responses=ERRORS)
+        async def scenario(as_of: str | None = AS_OF_Q, price: float | None = PRICE_Q,
+                           shock: str | None = Query(None, max_length=16, description="a change from price.last_usd, "
+                                                                                         "e.g. -20%")):
+            """What happens if BTC goes to a price (or moves by a shock): the scenario engine's findings
+            (liquidations and their cascade, hashrate and companies under water, the ladder) and every
+            price-dependent finding re-valued, all marked hypothetical."""
+            t, p = instant(as_of), positive_price(price)
+            if (p is None) == (shock is None):
+                raise ApiError(400, "bad_request", "give exactly one of price (USD) or shock (e.g. -20%)")
+            from starlette.concurrency import run_in_threadpool
+
+            def make() -> bytes:
+                from btcstress.scenario import shock as sh
+                observed = svc.findings(t).get("price.last_usd")
+                if observed is None or observed.value is None:
+                    raise NoDataError(f"no observed price (price.last_usd) as of {iso(t)}")
+                pct = sh.parse_shock(shock, "shock") if shock is not None else None
+                target = positive_price(sh.shocked_price(float(observed.value), pct)) if pct is not None else p
+                fs = svc.findings(t, target)
+                chosen = [f for f in fs if f.id.startswith("scenario.") or f.hypothetical]
+                return json.dumps({"as_of": iso(fs.as_of), "price": target, "shock_pct": pct,
+                                   "observed_price": observed.value, "count": len(chosen),
+                                   "findings": [f.model_dump(mode="json") for f in chosen]}).encode()
+            body = await svc.answer(("scenario", t, p, shock), make)
+            return Response(body, media_type="application/json")
 
     # -- write endpoints: off unless a token is configured ----------------------------------------
 

@@ -176,7 +176,7 @@ function renderScenario(observed, hypo, price) {
       <div class="o">${hyp ? `observed ${valueHTML(o, style)}` : "observed"}</div></div>`;
   });
   // Scenario-engine findings (scenario.*), when the server has them
-  for (const f of (hypo || []).filter((f) => f.id.startsWith("scenario."))) {
+  for (const f of (hypo || []).filter((f) => f.id.startsWith("scenario.") && f.id !== "scenario.ladder")) {
     cards.push(`<div class="scard hyp" data-scenario="${esc(f.id)}|${esc(f.subject)}">
       <div class="t">${esc(f.id.replace("scenario.", "").replace(/_/g, " "))}${f.subject !== "BTC" ? " · " + esc(f.subject) : ""}</div>
       <div class="v">${valueHTML(f, f.unit === "USD" ? "usd_short" : null)}</div><div class="o">${esc(f.kind)}</div></div>`);
