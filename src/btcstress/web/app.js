@@ -41,6 +41,7 @@ function fmt(f, style, signed) {
     case "BTC": return `${num(v)} BTC`;
     case "z": return `${signed && v > 0 ? "+" : ""}${v.toFixed(1)}σ`;
     case "ratio": return `${v.toFixed(2)}×`;
+    case "entities": return `${num(v)}`;
     case "days": return `${num(v)} day${v === 1 ? "" : "s"}`;
     case "index": return num(v, Number.isInteger(v) ? 0 : 2);
     case "USD/PH/day": return `$${v.toFixed(2)}/PH/d`;
@@ -162,6 +163,11 @@ const SCENARIO = [
   ["Hashrate under water", "miners.hashrate_underwater_pct"],
   ["Hashprice", "miners.hashprice_usd_per_ph_day"],
 ];
+const ENGINE_LABELS = {
+  "scenario.liquidations_usd": "Long liquidations triggered", "scenario.cascade_price_usd": "Cascade price",
+  "scenario.cascade_extra_move_pct": "Extra move from the cascade", "scenario.hashrate_underwater_pct": "Hashrate under water, by class",
+  "scenario.entities_underwater": "Treasury companies under water",
+};
 const SCENARIO_IDS = [...new Set(SCENARIO.map((s) => s[1]))];
 
 function renderScenario(observed, hypo, price) {
@@ -175,12 +181,12 @@ function renderScenario(observed, hypo, price) {
       <div class="v">${valueHTML(shown, style)}</div>
       <div class="o">${hyp ? `observed ${valueHTML(o, style)}` : "observed"}</div></div>`;
   });
-  // Scenario-engine findings (scenario.*), when the server has them
-  for (const f of (hypo || []).filter((f) => f.id.startsWith("scenario.") && f.id !== "scenario.ladder")) {
-    cards.push(`<div class="scard hyp" data-scenario="${esc(f.id)}|${esc(f.subject)}">
-      <div class="t">${esc(f.id.replace("scenario.", "").replace(/_/g, " "))}${f.subject !== "BTC" ? " · " + esc(f.subject) : ""}</div>
-      <div class="v">${valueHTML(f, f.unit === "USD" ? "usd_short" : null)}</div><div class="o">${esc(f.kind)}</div></div>`);
-  }
+  // Scenario-engine findings (scenario.*), when the server has them: first, they are the scenario's news
+  const engine = (hypo || []).filter((f) => f.id.startsWith("scenario.") && f.id !== "scenario.ladder");
+  cards.unshift(...engine.map((f) => `<div class="scard hyp" data-scenario="${esc(f.id)}|${esc(f.subject)}">
+      <div class="t">${esc(ENGINE_LABELS[f.id] || f.id.replace("scenario.", "").replace(/_/g, " "))}</div>
+      <div class="v">${valueHTML(f, f.unit === "USD" && Math.abs(f.value) >= 1e6 ? "usd_short" : null)}</div>
+      <div class="o">${esc(f.kind)} · scenario engine</div></div>`));
   $("#scenario-cards").innerHTML = cards.join("");
   const label = $("#scenario-price");
   label.textContent = price ? usd(price) : "—";
