@@ -249,8 +249,12 @@ def check(store, claims: list[Claim] | str | Iterable[Mapping[str, Any]], as_of:
     from btcstress import metrics
 
     cache: dict[tuple, FindingSet | BtcstressError] = {}
+    if not isinstance(claims, list) or (claims and not isinstance(claims[0], Claim)):
+        claims = parse(claims)  # type: ignore[arg-type]
+    needed = areas_for(claims)
 
     def findings_at(t: dt.datetime, price: float | None = None, areas: tuple[str, ...] | None = None) -> FindingSet:
+        areas = areas or needed
         key = (t, price, areas)
         if key not in cache:
             try:
@@ -263,6 +267,19 @@ def check(store, claims: list[Claim] | str | Iterable[Mapping[str, Any]], as_of:
         return got
 
     return check_with(claims, as_of, findings_at)
+
+
+def areas_for(claims: list[Claim]) -> tuple[str, ...] | None:
+    """The metric areas the claims need (price always: other areas value things at its price);
+    None (all areas) when a claim names an id outside the known areas."""
+    from btcstress.metrics import AREAS
+    need = {"price"}
+    for c in claims:
+        area = AREA_OF.get(ID_MAP.get(c.finding_id, c.finding_id).split(".")[0])
+        if area is None:
+            return None
+        need.add(area)
+    return tuple(a for a in AREAS if a in need)
 
 
 def check_with(claims: list[Claim] | str | Iterable[Mapping[str, Any]], as_of: dt.datetime,
