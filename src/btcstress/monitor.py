@@ -202,8 +202,11 @@ class Monitor:
                  params: dict[str, dict[str, Any]] | None = None, batch_messages: int = 500,
                  batch_ms: float = 1000.0, recompute_ms: float = 1000.0, clock: Literal["stream", "wall"] = "wall",
                  recorder: RawRecorder | None = None, log: Callable[[str], None] | None = None,
-                 track_latency: bool = False):
+                 track_latency: bool = False, lock: Any = None):
         self.store = store
+        # Live, periodic pulls write from a worker thread: the monitor touches the store only when it
+        # gets this lock without waiting, and keeps buffering otherwise (tick() retries).
+        self.lock = lock
         self.rules = rules
         self.sinks = list(sinks)
         self.params = params or {}
@@ -248,11 +251,35 @@ class Monitor:
         """A periodic pull stored something new from `source`: its areas need recomputing."""
         for a in SOURCE_AREAS.get(source, ()):
             self.dirty.add(a)
-        self._evaluate(force=True)
+        self._locked(lambda: self._evaluate(force=True))
 
     # -- batching ---------------------------------------------------------------------------------
 
+    def tick(self) -> None:
+        """Called periodically when live: write a batch that is due, evaluate what is dirty."""
+        if self._batch_started is not None and time.perf_counter() - self._batch_started >= self.batch_s:
+            self.flush(final=False)
+        elif self.dirty:
+            self._locked(lambda: self._evaluate(force=False))
+
+    def _locked(self, fn) -> bool:
+        if self.lock is None:
+            fn()
+            return True
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            fn()
+        finally:
+            self.lock.release()
+        return True
+
     def flush(self, final: bool = True) -> FlushResult | None:
+        out: list = []
+        self._locked(lambda: out.append(self._flush(final)))
+        return out[0] if out else None
+
+    def _flush(self, final: bool) -> FlushResult | None:
         res = None
         if len(self.buffer):
             t0 = time.perf_counter()
@@ -387,3 +414,79 @@ def percentile(values: list[float], q: float) -> float | None:
     s = sorted(values)
     k = min(len(s) - 1, max(0, int(round(q / 100.0 * (len(s) - 1)))))
     return s[k]
+
+
+# -- live -----------------------------------------------------------------------------------------
+
+PULL_EVERY = {"binance": 60.0, "mempool": 600.0, "farside": 900.0, "edgar": 3600.0}
+
+
+async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], conf: dict[str, Any] | None = None,
+                   since: dt.datetime | None = None, duration: float | None = None,
+                   intervals: dict[str, float] | None = None, stop=None) -> MonitorStats:
+    """Run the venues' websockets and the periodic pulls until `duration` seconds pass (or forever)."""
+    import asyncio
+    import threading
+
+    from btcstress import connectors
+    from btcstress.connectors.streams import record_gap, run_stream, specs
+
+    stop = stop or asyncio.Event()
+    if monitor.lock is None:
+        monitor.lock = threading.Lock()
+    all_specs = specs(conf)
+    unknown = [v for v in venues if v not in all_specs]
+    if unknown:
+        raise InputError(f"unknown venue(s) {unknown}; known: {', '.join(all_specs)}")
+    every = {**PULL_EVERY, **(intervals or {})}
+    loop = asyncio.get_running_loop()
+
+    def on_message(venue: str, raw: str, at: dt.datetime) -> None:
+        monitor.message(venue, raw, received=at)
+
+    def on_gap(venue: str, started: dt.datetime, ended: dt.datetime, reason: str) -> None:
+        monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z ({reason})")
+        monitor._locked(lambda: record_gap(monitor.store, venue, started, ended, reason))
+
+    def pull_once(name: str) -> None:
+        with monitor.lock:
+            reps = connectors.run(monitor.store, [name], since=since or (now_utc() - dt.timedelta(days=3)), conf=conf)
+        for r in reps:
+            if r.error:
+                monitor.log(f"{name}: {r.error}")
+            elif r.stored:
+                loop.call_soon_threadsafe(monitor.pulled, name)
+
+    async def puller(name: str) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(pull_once, name)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every[name])
+            except asyncio.TimeoutError:
+                pass
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            monitor.tick()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.25)
+            except asyncio.TimeoutError:
+                pass
+
+    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap)) for v in venues]
+    tasks += [asyncio.create_task(puller(p)) for p in pulls]
+    tasks.append(asyncio.create_task(ticker()))
+    try:
+        if duration is not None:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=duration)
+            except asyncio.TimeoutError:
+                pass
+            stop.set()
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        monitor.flush(final=True)
+        if monitor.recorder is not None:
+            monitor.recorder.close()
+    return monitor.stats
