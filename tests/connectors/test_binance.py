@@ -19,7 +19,7 @@ import httpx
 import pytest
 import respx
 
-from btcstress.connectors.base import get_checkpoint
+from btcstress.connectors.base import SourceReport, get_checkpoint
 from btcstress.connectors.binance import Binance
 from btcstress.connectors.http import FetchError, Http, RetryPolicy
 from btcstress.sources import binance_derivatives
@@ -164,8 +164,7 @@ def test_archive_checksum_mismatch_is_refused(tmp_path):
     respx.get(base + ".CHECKSUM").mock(return_value=httpx.Response(200, text="00" * 32 + "  x.zip"))
     with Store(tmp_path / "s.duckdb") as store, http() as h, pytest.raises(FetchError, match="CHECKSUM"):
         Binance(h, conf(archive=True)).klines(store, "binance", "BTCUSDT", "1h", since=dt.datetime(2026, 1, 1),
-                                              until=dt.datetime(2026, 2, 3), report=__import__(
-                                                  "btcstress.connectors.base", fromlist=["x"]).SourceReport("b"))
+                                              until=dt.datetime(2026, 2, 3), report=SourceReport("b"))
 
 
 @respx.mock
