@@ -83,7 +83,7 @@ class Mempool:
         resume = checkpoint_instant(store, NAME, "blocks")
         days = [a.date() + k * DAY for a, b in runs for k in range((b - a).days + 1)]
         # Holes before the checkpoint are gaps (a failed day, a cut run): backfilled, counted as such.
-        gaps = [d for d in days if resume is not None and d <= resume.date()]
+        gaps = {d for d in days if resume is not None and d <= resume.date()}
         report.gaps_found += len(gaps)
         filled = 0
         failed = []
@@ -101,8 +101,9 @@ class Mempool:
             store_parsed(store, parsed, report)
             if d in gaps and parsed.rows.get(parse.TARGET):
                 filled += 1
-            if not failed and parsed.rows.get(parse.TARGET):
-                set_checkpoint(store, NAME, "blocks", dt.datetime.combine(d, dt.time()).isoformat())
+            if parsed.rows.get(parse.TARGET) and (resume is None or d > resume.date()):
+                resume = dt.datetime.combine(d, dt.time())
+                set_checkpoint(store, NAME, "blocks", resume.isoformat())
         report.gaps_filled += filled
         progress("blocks", len(days), len(days))
 
