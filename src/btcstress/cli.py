@@ -331,7 +331,8 @@ LIVE_DEFAULT_DAYS = 730  # `ingest live` without --since: the last two years
 
 @ingest_app.command("live")
 def ingest_live(since: Optional[str] = typer.Option(None, "--since",
-                                                    help="UTC date or instant to fetch from [default: two years ago]; "
+                                                    help="UTC date or instant to fetch from [default: two years ago, "
+                                                         "or sources.live_days]; "
                                                          "each source resumes from its checkpoint when later"),
                 sources: str = typer.Option(",".join(("binance", "mempool", "farside", "edgar")), "--sources",
                                             help="Comma-separated: binance, mempool, farside, edgar"),
@@ -347,11 +348,15 @@ def ingest_live(since: Optional[str] = typer.Option(None, "--since",
         if unknown or not names:
             raise InputError(f"--sources {sources!r}: unknown {unknown}; known: {', '.join(connectors.PULLS)}")
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-        start = (cfg.parse_instant(since).replace(tzinfo=None) - (dt.timedelta(days=1) if len(since.strip()) == 10 else dt.timedelta(0))
-                 if since else now - dt.timedelta(days=LIVE_DEFAULT_DAYS))
+        conf = state.config.get("sources") or {}
+        if since is None:
+            start = now - dt.timedelta(days=int(conf.get("live_days", LIVE_DEFAULT_DAYS)))
+        elif len(since.strip()) == 10:  # a bare date: from the start of that UTC day
+            start = cfg.end_of_day(since).replace(tzinfo=None) - dt.timedelta(days=1)
+        else:
+            start = cfg.parse_instant(since).replace(tzinfo=None)
         if start >= now:
             raise InputError(f"--since {since} is not in the past")
-        conf = state.config.get("sources") or {}
         with _store() as store:
             ingest.run(store, [ingest.events_job()], allow_quarantine=True)
             with Progress(TextColumn("[bold]{task.fields[source]:<8}"), BarColumn(), MofNCompleteColumn(),
