@@ -264,10 +264,15 @@ class EventBuffer:
                 res.new, res.updated, res.unchanged = u.new, u.updated, u.unchanged
             if self.quarantine:
                 res.quarantined = store.quarantine(self.quarantine)
-            for venue, last in self.last_by_venue.items():
+            if self.last_by_venue:  # one upsert for all venues: it runs on every batch
+                venues = sorted(self.last_by_venue)
                 store.upsert("checkpoints", pa.table({
-                    "source": ["stream"], "key": [f"last_event:{venue}"], "value": [last.isoformat()],
-                    "detail": [None], "origin": ["connector:stream"], "available_at": [now_utc()]}))
+                    "source": ["stream"] * len(venues), "key": [f"last_event:{v}" for v in venues],
+                    "value": [self.last_by_venue[v].isoformat() for v in venues], "detail": [None] * len(venues),
+                    "origin": ["connector:stream"] * len(venues), "available_at": [now_utc()] * len(venues)},
+                    schema=pa.schema([("source", pa.string()), ("key", pa.string()), ("value", pa.string()),
+                                      ("detail", pa.string()), ("origin", pa.string()),
+                                      ("available_at", pa.timestamp("us"))])))
         self.rows.clear()
         self.quarantine.clear()
         self.messages = self.duplicates = self.skipped = 0
