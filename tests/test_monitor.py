@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -163,3 +164,67 @@ def test_live_clock_is_now(tmp_path, rules_file):
     m.clock = "wall"
     assert abs((m.as_of() - dt.datetime.now(dt.timezone.utc)).total_seconds()) < 5
     store.close()
+
+
+def test_live_loop_records_raw_survives_a_drop_keeps_the_gap_and_alerts(tmp_path):
+    """run_live against a websocket server on 127.0.0.1: two Binance frames (written from the documented
+    forceOrder shape, timed now so the trailing 24 h sees them), the connection dropped between them."""
+    import asyncio
+
+    from websockets.asyncio.server import serve
+
+    from btcstress.connectors.http import RetryPolicy
+    from btcstress.connectors.streams import RawRecorder, read_lines, replay_files
+    from btcstress.monitor import run_live
+
+    now_ms = int(time.time() * 1000)
+
+    def frame(t, q):
+        return json.dumps({"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": t + 3, "o": {
+            "s": "BTCUSDT", "S": "SELL", "o": "LIMIT", "f": "IOC", "q": q, "p": "90000", "ap": "90000",
+            "X": "FILLED", "l": q, "z": q, "T": t}}})
+    frames = [frame(now_ms - 5000, "0.5"), frame(now_ms - 4000, "0.7")]
+    conns = []
+
+    async def handler(ws):
+        conns.append(ws)
+        if len(conns) == 1:
+            await ws.send(frames[0])
+            await asyncio.sleep(0.05)
+            ws.transport.abort()
+            return
+        await ws.send(frames[1])
+        await ws.wait_closed()
+
+    rules = [r for r in load_rules_text("- {name: two, finding: liquidations.count, subject: BTC, window: '24h', "
+                                        "op: '>=', value: 2, cooldown: 1h}")]
+    out = []
+
+    class Keep:
+        def emit(self, a):
+            out.append(a)
+
+    async def main():
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            with Store(tmp_path / "live.duckdb") as store:
+                m = Monitor(store, rules, [Keep()], batch_messages=1, recompute_ms=0,
+                            recorder=RawRecorder(tmp_path / "raw"))
+                conf = {"binance": {"ws_stream_url": f"ws://127.0.0.1:{port}/ws/!forceOrder@arr"}}
+                await run_live(m, venues=["binance"], pulls=[], conf=conf, duration=2.0,
+                               reconnect=RetryPolicy(attempts=10**6, backoff=0.05, max_backoff=0.1))
+                return store.table("stream_gaps").count().execute(), store.table("liquidations").count().execute()
+
+    gaps, events = asyncio.run(main())
+    assert len(conns) == 2 and gaps == 1 and events == 2
+    assert len(out) == 1 and out[0]["value"] == 2
+    assert [l for f in replay_files(tmp_path / "raw") for l in read_lines(f)] == frames
+
+
+def load_rules_text(text: str):
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "r.yaml"
+        p.write_text(text)
+        return load_rules(p)

@@ -423,7 +423,7 @@ PULL_EVERY = {"binance": 60.0, "mempool": 600.0, "farside": 900.0, "edgar": 3600
 
 async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], conf: dict[str, Any] | None = None,
                    since: dt.datetime | None = None, duration: float | None = None,
-                   intervals: dict[str, float] | None = None, stop=None) -> MonitorStats:
+                   intervals: dict[str, float] | None = None, stop=None, reconnect=None) -> MonitorStats:
     """Run the venues' websockets and the periodic pulls until `duration` seconds pass (or forever)."""
     import asyncio
     import threading
@@ -473,7 +473,8 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
             except asyncio.TimeoutError:
                 pass
 
-    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap)) for v in venues]
+    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap, policy=reconnect))
+             for v in venues]
     tasks += [asyncio.create_task(puller(p)) for p in pulls]
     tasks.append(asyncio.create_task(ticker()))
     try:
