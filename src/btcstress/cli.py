@@ -87,14 +87,21 @@ def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="
         with _store() as store:
             report = ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True,
                                 progress=lambda o: err.print(f"[dim]reading {o}[/]", highlight=False))
-        _print_ingest(report, unknown)
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`); "
-                      "rerun with --allow-quarantine to accept", highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, unknown, allow_quarantine, what="rows")
     except BtcstressError as exc:
         _fail(exc)
+
+
+def _finish_ingest(report, unknown: list[str], allow_quarantine: bool, *, what: str = "rows",
+                   table: bool = True) -> None:
+    """Print the per-file table and the summary; exit 1 when rows were quarantined and not accepted."""
+    if table:
+        _print_ingest(report, unknown)
+    if report.quarantined and not allow_quarantine:
+        err.print(f"[red]{report.summary()}[/]; {what} were quarantined (see `btcstress quarantine`); "
+                  "rerun with --allow-quarantine to accept", highlight=False)
+        raise typer.Exit(1)
+    console.print(report.summary(), highlight=False)
 
 
 def _print_ingest(report, unknown: list[str]) -> None:
@@ -216,12 +223,7 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
         parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
         with _store() as store:
             report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True)
-        _print_ingest(report, [])
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`); "
-                      "rerun with --allow-quarantine to accept", highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, [], allow_quarantine, what="rows")
     except BtcstressError as exc:
         _fail(exc)
 
@@ -250,12 +252,7 @@ def ingest_events(file: Path = typer.Argument(..., help="Recorded feed: one raw 
             raise InputError(f"events file {file} not found")
         with _store() as store:
             report = ingest.run(store, [(file, f"events/{venue}/{file.name}", parsers[venue])], allow_quarantine=True)
-        _print_ingest(report, [])
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; messages were quarantined (see `btcstress quarantine`); "
-                      "rerun with --allow-quarantine to accept", highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, [], allow_quarantine, what="messages")
     except BtcstressError as exc:
         _fail(exc)
 
@@ -295,11 +292,7 @@ def cite_import(file: Path = typer.Argument(..., help="CSV: finding,subject,valu
             raise InputError(f"citations file {file} not found")
         with _store() as store:
             report = ingest.run(store, [(file, f"cite:{file.name}", citations.parse)], allow_quarantine=True)
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`)",
-                      highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, [], allow_quarantine, table=False)
     except BtcstressError as exc:
         _fail(exc)
 

@@ -6,10 +6,10 @@ CryptoQuant exports cover these two coins only, never "all crypto"). Windows: th
 day in the data ("1d:2026-02-05") for the daily series; the trailing 24 h ("24h") and the last complete
 calendar day for event-level liquidations, where events were recorded.
 
-FindingSet looks findings up by (id, subject); where one id has several windows for a subject (24 h
-and 1 d, or the 1 d and 7 d open-interest change), the 1 d finding is emitted last so `get()` returns
-it, and the others are told apart by `window` (see `pick`). Cited findings come first for the same
-reason: a computed value always wins `get()`; cited ones are found with `fs.all(id)` and kind.
+Where one id has several windows for a subject (24 h and 1 d, or the 1 d and 7 d open-interest
+change), the 1 d finding is emitted first, so `FindingSet.get` returns it; the others are reached
+with `get(..., window="7d")` (see `pick`). A computed value always wins `get()` over a cited one;
+cited ones are found with `kind="cited"`.
 """
 
 from __future__ import annotations
@@ -49,10 +49,8 @@ def combined_name(assets: list[str]) -> str:
 
 def pick(fs: FindingSet, id: str, subject: str, window_prefix: str = "1d") -> Finding | None:
     """The finding `id` for `subject` whose window starts with `window_prefix` ("1d", "7d", "24h")."""
-    for f in fs.all(id):
-        if f.subject == subject and f.kind != "cited" and f.window.startswith(window_prefix):
-            return f
-    return None
+    f = fs.get(id, subject, window=window_prefix)
+    return f if f is not None and f.kind != "cited" else None
 
 
 def cited(fs: FindingSet, prefix: str = "") -> list[Finding]:
@@ -251,7 +249,7 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
             if last is None or pd.isna(last):
                 reason = f"no {col} series for {asset} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
                 if fid == "derivatives.open_interest_usd":
-                    for w in ("7d", "1d"):
+                    for w in ("1d", "7d"):
                         out.append(not_available("derivatives.open_interest_change_pct", ctx.as_of, reason,
                                                  subject=asset, unit="pct", window=w))
                 out.append(not_available(fid, ctx.as_of, reason, subject=asset, unit=_UNITS[fid]))
@@ -264,7 +262,7 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
             rows = _raw_rows(ctx, "derivatives_daily", [asset], day, day, column=col)
             common = dict(subject=asset, as_of=ctx.as_of, params=params, note=_staleness(ctx, day))
             if fid == "derivatives.open_interest_usd":
-                for k in (7, 1):  # 7 d first so the 1 d change wins FindingSet.get
+                for k in (1, 7):  # 1 d first: the primary window that FindingSet.get returns
                     prev = day - dt.timedelta(days=k)
                     window = f"{k}d:{prev}..{day}"
                     if prev not in vals:
@@ -295,8 +293,8 @@ def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     end_24 = ctx.t
     day = ctx.t.date() - dt.timedelta(days=1)
     day_start = dt.datetime(day.year, day.month, day.day)
-    windows = [("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of"),
-               (f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)")]
+    windows = [(f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)"),
+               ("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of")]
     params = _params(p, "assets")
     out: list[Finding] = []
     for subject, sub_assets in subjects:
