@@ -339,6 +339,10 @@ def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
                              + (f" (got {', '.join(given)})" if given else ""))
         t = _as_of(as_of, date)
         params = cfg.params(state.config, param)
+        from btcstress.scenario.params import DEFAULTS as scenario_defaults
+        unknown = set(params.get("scenario", {})) - set(scenario_defaults)
+        if unknown:  # before minutes of computing
+            raise InputError(f"unknown scenario parameter(s) {sorted(unknown)}; known: {sorted(scenario_defaults)}")
         rungs = sh.parse_ladder(ladder) if ladder is not None else None
         pct = sh.parse_shock(shock) if shock is not None else None
         p = sh.check_price(price) if price is not None else None

@@ -104,7 +104,7 @@ def test_the_ladder_is_computed_with_the_findings_and_falls_step_by_step(at55):
 
 
 def test_parameters_can_be_overridden_and_are_echoed(store):
-    fs = metrics.compute(store, CRASH, price=55000.0,
+    fs = metrics.compute(store, CRASH, price=55000.0, areas=("price", "scenario"),
                          params={"scenario": {"depth_usd_per_pct": 1e13, "ladder_pct": [-5.0]}})
     c = fs.get("scenario.cascade_price_usd")
     assert c.params["depth_usd_per_pct"] == 1e13
@@ -125,7 +125,7 @@ def test_the_model_does_not_see_data_published_after_as_of(store):
 
 
 def test_without_open_interest_the_liquidation_findings_say_why(store):
-    fs = metrics.compute(store, utc(2016, 1, 2), price=300.0)
+    fs = metrics.compute(store, utc(2016, 1, 2), price=300.0, areas=("price", "treasuries", "scenario"))
     f = fs.get("scenario.liquidations_usd")
     assert f.value is None and "open interest" in f.note
     assert fs.get("scenario.entities_underwater") is not None
