@@ -341,7 +341,7 @@ def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
         params = cfg.params(state.config, param)
         from btcstress.scenario.params import DEFAULTS as scenario_defaults
         unknown = set(params.get("scenario", {})) - set(scenario_defaults)
-        if unknown:  # before minutes of computing
+        if unknown:  # before computing anything
             raise InputError(f"unknown scenario parameter(s) {sorted(unknown)}; known: {sorted(scenario_defaults)}")
         rungs = sh.parse_ladder(ladder) if ladder is not None else None
         pct = sh.parse_shock(shock) if shock is not None else None

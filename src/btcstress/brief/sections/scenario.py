@@ -47,14 +47,14 @@ def _lead(f: Finding, rows: list[dict]) -> Paragraph:
         parts += [f" At {worst['shock_pct']:+.0f}% (", _r(f, worst["price_usd"], "USD"), "), the model puts long "
                   "liquidations on the way down at ", _r(f, worst["liquidations_usd"], "usd_short"),
                   "; sold into the market, they could carry the price on to ", _r(f, worst["cascade_price_usd"], "USD"),
-                  " (", _r(f, worst["cascade_extra_move_pct"], "pct"), " more)."]
+                  " (a further ", _r(f, worst["cascade_extra_move_pct"], "pct"), ")."]
     if worst.get("hashrate_underwater_pct") is not None:
         parts += [" ", _r(f, worst["hashrate_underwater_pct"], "pct", digits=0), " of the hashrate would be mining "
                   "below its all-in cost, ", _r(f, worst["hashrate_underwater_electricity_pct"], "pct", digits=0),
                   " below its electricity cost alone."]
     names = worst.get("treasuries_underwater_names")
     if names:
-        parts += [f" {', '.join(names)} would carry an unrealized loss of ",
+        parts += [f" {', '.join(names)} would be under water, with an unrealized P&L of ",
                   _r(f, worst["treasury_pnl_usd"], "usd_short", signed=True), "."]
     if worst.get("etf_holders_pnl_pct") is not None:
         parts += [" US spot ETF holders, on their flow-weighted cost, would be ",
