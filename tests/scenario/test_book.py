@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -121,18 +119,17 @@ def test_vectorized_and_loop_versions_agree():
         assert v.total_usd == pytest.approx(loop.total_usd, rel=1e-9)
 
 
-def test_a_cascade_over_a_million_positions_runs_in_about_a_second_at_most():
+def test_a_cascade_over_a_million_positions_converges():
+    # Timing lives in benchmarks/bench_cascade.py (tests never assert timings: the cores are shared).
     rng = np.random.default_rng(1)
     lows = 60 + rng.random(31) * 10
     b = bars(lows, lows + 5, lows + 2.5, rng.random(31) + 0.1)
-    t0 = time.perf_counter()
     d = bk.draw(b, BUCKETS, 1_000_000, seed=2)
     book = bk.build(b, d, buckets=BUCKETS, leverage_scale=1.0, max_leverage=125.0, maintenance_margin=0.004,
                     current=64.0, open_interest_usd=20e9)
     c = bk.cascade(book, 52.0, 250e6)
-    elapsed = time.perf_counter() - t0
-    assert c.converged
-    assert elapsed < 1.5  # typically ~0.2 s; generous for a shared 2-core machine
+    assert book.sampled == 1_000_000 and book.survivors > 100_000
+    assert c.converged and c.price_usd < 52.0 and c.total_usd >= c.direct_usd > 0
 
 
 def test_depth_from_the_square_root_law_at_one_percent():
