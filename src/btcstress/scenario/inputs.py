@@ -82,7 +82,7 @@ def derivatives(ctx: Context, p: dict) -> tuple[float, dt.date, float | None, fl
 
 
 def bars(ctx: Context, p: dict) -> tuple[Bars, list[str], float, list[Source]]:
-    venue, symbol, interval, label = price_area.COMPOSITE
+    venue, symbol, interval, label = price_area.daily_market(ctx)
     c = price_area.bars(ctx, venue, symbol, interval)
     last = c.open_time.max().execute()
     if last is None or pd.isna(last):
@@ -123,7 +123,7 @@ def bars(ctx: Context, p: dict) -> tuple[Bars, list[str], float, list[Source]]:
 
 def depth(ctx: Context, p: dict) -> tuple[float | None, float | None, list[Source]]:
     """Median daily USD volume and the std of daily log returns over the window (composite)."""
-    venue, symbol, interval, label = price_area.COMPOSITE
+    venue, symbol, interval, label = price_area.daily_market(ctx)
     c = price_area.bars(ctx, venue, symbol, interval)
     c = c.filter(c.close.notnull())
     w = ibis.window(order_by=c.open_time)
