@@ -20,8 +20,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 

@@ -96,14 +96,21 @@ def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="
         with _store() as store:
             report = ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True,
                                 progress=lambda o: err.print(f"[dim]reading {o}[/]", highlight=False))
-        _print_ingest(report, unknown)
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`); "
-                      "rerun with --allow-quarantine to accept", highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, unknown, allow_quarantine, what="rows")
     except BtcstressError as exc:
         _fail(exc)
+
+
+def _finish_ingest(report, unknown: list[str], allow_quarantine: bool, *, what: str = "rows",
+                   table: bool = True) -> None:
+    """Print the per-file table and the summary; exit 1 when rows were quarantined and not accepted."""
+    if table:
+        _print_ingest(report, unknown)
+    if report.quarantined and not allow_quarantine:
+        err.print(f"[red]{report.summary()}[/]; {what} were quarantined (see `btcstress quarantine`); "
+                  "rerun with --allow-quarantine to accept", highlight=False)
+        raise typer.Exit(1)
+    console.print(report.summary(), highlight=False)
 
 
 def _print_ingest(report, unknown: list[str]) -> None:
@@ -226,12 +233,7 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
         parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
         with _store() as store:
             report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True)
-        _print_ingest(report, [])
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`); "
-                      "rerun with --allow-quarantine to accept", highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, [], allow_quarantine, what="rows")
     except BtcstressError as exc:
         _fail(exc)
 
@@ -260,12 +262,7 @@ def ingest_events(file: Path = typer.Argument(..., help="Recorded feed: one raw 
             raise InputError(f"events file {file} not found")
         with _store() as store:
             report = ingest.run(store, [(file, f"events/{venue}/{file.name}", parsers[venue])], allow_quarantine=True)
-        _print_ingest(report, [])
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; messages were quarantined (see `btcstress quarantine`); "
-                      "rerun with --allow-quarantine to accept", highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, [], allow_quarantine, what="messages")
     except BtcstressError as exc:
         _fail(exc)
 
@@ -305,11 +302,7 @@ def cite_import(file: Path = typer.Argument(..., help="CSV: finding,subject,valu
             raise InputError(f"citations file {file} not found")
         with _store() as store:
             report = ingest.run(store, [(file, f"cite:{file.name}", citations.parse)], allow_quarantine=True)
-        if report.quarantined and not allow_quarantine:
-            err.print(f"[red]{report.summary()}[/]; rows were quarantined (see `btcstress quarantine`)",
-                      highlight=False)
-            raise typer.Exit(1)
-        console.print(report.summary(), highlight=False)
+        _finish_ingest(report, [], allow_quarantine, table=False)
     except BtcstressError as exc:
         _fail(exc)
 
@@ -332,6 +325,311 @@ def cite_list(as_json: bool = typer.Option(False, "--json")):
         console.print(t)
     except BtcstressError as exc:
         _fail(exc)
+
+
+# --- claims (issue 7): check a story's figures against the findings --------------------------------
+
+@app.command()
+def check(claims_file: Path = typer.Argument(..., help="Claims CSV: claim_id,finding_id,subject,comparator,"
+                                                         "value,unit,as_of,window,quote"),
+          as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, param: list[str] = PARAM,
+          as_json: bool = typer.Option(False, "--json", help='JSON on stdout: {"verdicts": [...]}'),
+          as_md: bool = typer.Option(False, "--md", help="Markdown table on stdout"),
+          backend: Optional[str] = BACKEND):
+    """Give each claim a verdict (supported / contradicted / unverifiable) with the computed value,
+    the difference and the reason, from the data known at the as-of instant."""
+    from btcstress import claims
+    try:
+        if as_json and as_md:
+            raise InputError("give --json or --md, not both")
+        t = _as_of(as_of, date)
+        rows = claims.read(claims_file)
+        with _read_store(backend) as store:
+            verdicts = claims.check(store, rows, t, params=cfg.params(state.config, param))
+        if as_json:
+            sys.stdout.write(json.dumps(claims.to_json(verdicts, t), indent=2) + "\n")
+            return
+        if as_md:
+            sys.stdout.write(claims.to_markdown(verdicts, t))
+            return
+        _print_verdicts(verdicts, t)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+def _print_verdicts(verdicts, t: dt.datetime) -> None:
+    from btcstress.claims import _diff, _show
+    colour = {"supported": "green", "contradicted": "red", "unverifiable": "yellow"}
+    table = RichTable(title=f"claims checked as of {t:%Y-%m-%d %H:%M}Z", show_lines=True)
+    for c, kw in (("claim", {}), ("finding", {"overflow": "fold"}), ("claimed", {"justify": "right"}),
+                  ("computed", {"justify": "right"}), ("difference", {"justify": "right"}), ("verdict", {}),
+                  ("reason", {"overflow": "fold", "ratio": 1})):
+        table.add_column(c, **kw)
+    for v in verdicts:
+        table.add_row(v.claim_id, (v.finding or {}).get("id", ""), _show(v.claimed, v.unit), _show(v.computed, v.unit),
+                      _diff(v), f"[{colour[v.verdict]}]{v.verdict}[/]", v.reason)
+    console.print(table)
+    n = {k: sum(v.verdict == k for v in verdicts) for k in colour}
+    console.print(f"{n['supported']} supported, {n['contradicted']} contradicted, {n['unverifiable']} unverifiable",
+                  highlight=False)
+
+
+# --- live (issue 9): connectors and the monitor ---------------------------------------------------
+
+LIVE_DEFAULT_DAYS = 730  # `ingest live` without --since: the last two years
+
+
+@ingest_app.command("live")
+def ingest_live(since: Optional[str] = typer.Option(None, "--since",
+                                                    help="UTC date or instant to fetch from [default: two years ago, "
+                                                         "or sources.live_days]; "
+                                                         "each source resumes from its checkpoint when later"),
+                sources: str = typer.Option(",".join(("binance", "mempool", "farside", "edgar")), "--sources",
+                                            help="Comma-separated: binance, mempool, farside, edgar"),
+                allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
+                                                      help="Exit 0 even when rows were quarantined")):
+    """Fetch from the primary public sources into the store (resumable, idempotent, gaps backfilled)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from btcstress import connectors, ingest
+    try:
+        names = [n.strip() for n in sources.split(",") if n.strip()]
+        unknown = [n for n in names if n not in connectors.PULLS]
+        if unknown or not names:
+            raise InputError(f"--sources {sources!r}: unknown {unknown}; known: {', '.join(connectors.PULLS)}")
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        conf = state.config.get("sources") or {}
+        if since is None:
+            start = now - dt.timedelta(days=int(conf.get("live_days", LIVE_DEFAULT_DAYS)))
+        elif len(since.strip()) == 10:  # a bare date: from the start of that UTC day
+            start = cfg.end_of_day(since).replace(tzinfo=None) - dt.timedelta(days=1)
+        else:
+            start = cfg.parse_instant(since).replace(tzinfo=None)
+        if start >= now:
+            raise InputError(f"--since {since} is not in the past")
+        with _store() as store:
+            ingest.run(store, [ingest.events_job()], allow_quarantine=True)
+            with Progress(TextColumn("[bold]{task.fields[source]:<8}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                          transient=False) as bar:
+                tasks = {n: bar.add_task("waiting", source=n, total=None) for n in names}
+
+                def progress_for(name):
+                    def cb(desc, done, total):
+                        bar.update(tasks[name], description=desc, completed=done, total=total)
+                    return cb
+                reports = connectors.run(store, names, since=start, conf=conf, progress_for=progress_for)
+                for n in names:
+                    t = bar.tasks[tasks[n]]
+                    bar.update(tasks[n], completed=t.total or 1, total=t.total or 1, description="done")
+        _print_live(reports, start)
+        errors = [r for r in reports if r.error]
+        quarantined = sum(r.quarantined for r in reports)
+        if errors:
+            err.print(f"[red]{len(errors)} source(s) failed[/]: " + "; ".join(f"{r.source}: {r.error}" for r in errors),
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        if quarantined and not allow_quarantine:
+            err.print(f"[red]{quarantined} row(s) quarantined[/] (see `btcstress quarantine`); rerun with "
+                      "--allow-quarantine to accept", highlight=False)
+            raise typer.Exit(1)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+def _print_live(reports, start: dt.datetime) -> None:
+    t = RichTable(title=f"ingest live since {start:%Y-%m-%d %H:%M}Z")
+    for c in ("source", "fetched", "stored", "unchanged", "quarantined", "gaps found", "gaps filled", "requests",
+              "notes"):
+        t.add_column(c, justify="left" if c in ("source", "notes") else "right", overflow="fold")
+    for r in reports:
+        note = r.error or "; ".join(r.notes[:3]) + (f" (+{len(r.notes) - 3})" if len(r.notes) > 3 else "")
+        t.add_row(r.source, str(r.fetched), str(r.stored), str(r.unchanged), str(r.quarantined), str(r.gaps_found),
+                  str(r.gaps_filled), str(r.requests), note)
+    err.print(t)
+
+
+@app.command()
+def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (name, finding, subject, window, "
+                                                             "op, value, cooldown)"),
+            replay: list[Path] = typer.Option([], "--replay", help="Replay recorded raw messages (.jsonl/.jsonl.gz "
+                                                                   "files or folders) at full speed, then exit"),
+            out: Optional[Path] = typer.Option(None, "--out", help="Also append alerts (JSON lines) to this file"),
+            webhook: Optional[str] = typer.Option(None, "--webhook", help="Also POST each alert (JSON) to this URL"),
+            venues: str = typer.Option("binance,bybit,okx", "--venues", help="Liquidation streams to connect"),
+            pulls: str = typer.Option("binance,mempool,farside,edgar", "--pull",
+                                      help="Periodic REST pulls ('' for none)"),
+            raw_dir: Path = typer.Option(Path("data/raw"), "--raw-dir", help="Where raw messages are kept (gzip JSONL)"),
+            batch: int = typer.Option(500, "--batch", help="Write to the store every N messages ..."),
+            batch_ms: float = typer.Option(1000.0, "--batch-ms", help="... or every T milliseconds"),
+            recompute_ms: float = typer.Option(1000.0, "--recompute-ms",
+                                               help="Recompute changed findings at most this often"),
+            duration: Optional[float] = typer.Option(None, "--duration", help="Live: stop after this many seconds"),
+            param: list[str] = PARAM):
+    """Watch the streams and pulls, recompute findings that changed, print alerts as JSON lines."""
+    import asyncio
+
+    from btcstress import monitor as mon
+    from btcstress.connectors.streams import RawRecorder
+    try:
+        rule_list = mon.load_rules(rules)
+        if batch < 1 or batch_ms <= 0 or recompute_ms < 0:
+            raise InputError("--batch must be >= 1, --batch-ms > 0 and --recompute-ms >= 0")
+        sinks: list = [mon.StdoutSink()]
+        if out:
+            sinks.append(mon.FileSink(out))
+        mconf = state.config.get("monitor") or {}
+        webhook = webhook or mconf.get("webhook")
+        if webhook:
+            sinks.append(mon.WebhookSink(webhook, log=lambda m: err.print(f"[yellow]{m}[/]", highlight=False)))
+        log = lambda m: err.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
+        with _store() as store:
+            m = mon.Monitor(store, rule_list, sinks, params=cfg.params(state.config, param), batch_messages=batch,
+                            batch_ms=batch_ms, recompute_ms=recompute_ms, clock="stream" if replay else "wall",
+                            recorder=None if replay else RawRecorder(raw_dir), log=log)
+            if replay:
+                stats = m.replay(replay)
+            else:
+                vs = [v.strip() for v in venues.split(",") if v.strip()]
+                ps = [p.strip() for p in pulls.split(",") if p.strip()]
+                stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
+                                                 duration=duration, intervals=mconf.get("intervals")))
+        err.print(f"{stats.messages} messages, {stats.events} events ({stats.new} new, {stats.duplicates} repeats "
+                  f"collapsed), {stats.quarantined} quarantined, {stats.recomputes} recomputes, {stats.alerts} alerts",
+                  highlight=False)
+    except BtcstressError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("stopped", highlight=False)
+
+
+# --- api (issue 10): HTTP API and dashboard ------------------------------------------------------
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on"),
+          port: int = typer.Option(8000, "--port", help="TCP port"),
+          cache_size: Optional[int] = typer.Option(None, "--cache-size",
+                                                   help="Finding sets kept in memory (0 = no cache) [default: 64]")):
+    """Serve the HTTP API (OpenAPI at /docs) and the dashboard (at /). Read-only unless api.token
+    (btcstress.yaml) or BTCSTRESS_API_TOKEN is set."""
+    try:
+        if not 0 < port < 65536:
+            raise InputError(f"--port must be 1..65535, got {port}")
+        if cache_size is not None and cache_size < 0:
+            raise InputError(f"--cache-size must be >= 0, got {cache_size}")
+        from btcstress.store import Store, default_db_path
+        db = state.db or default_db_path()
+        Store(db, read_only=True).close()  # fail now, clearly, when there is no store
+        import uvicorn
+
+        from btcstress.api import create_app
+        application = create_app(db, config=state.config, cache_size=cache_size)
+        err.print(f"btcstress API on http://{host}:{port}/ (dashboard), /docs (OpenAPI); store {db}; writes "
+                  f"{'on (bearer token)' if application.state.service.token else 'off'}", highlight=False)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+# --- scenario (issue 8): what happens if BTC goes to $X --------------------------------------------
+
+@app.command()
+def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
+             price: Optional[float] = typer.Option(None, "--price", help="Scenario price in USD"),
+             shock: Optional[str] = typer.Option(None, "--shock", help="Scenario as a change from price.last_usd, "
+                                                                      "e.g. -20%"),
+             ladder: Optional[str] = typer.Option(None, "--ladder", help="Several shocks from price.last_usd, e.g. "
+                                                                        "-10,-20,-30"),
+             param: list[str] = PARAM,
+             as_json: bool = typer.Option(False, "--json", help="JSON array of every finding on stdout"),
+             backend: Optional[str] = BACKEND):
+    """What happens if BTC goes to a price: liquidations and their cascade, hashrate and companies under
+    water, and every price-dependent finding re-valued (marked hypothetical)."""
+    from btcstress import metrics
+    from btcstress.scenario import shock as sh
+    try:
+        given = [n for n, v in (("--price", price), ("--shock", shock), ("--ladder", ladder)) if v is not None]
+        if len(given) != 1:
+            raise InputError("give exactly one of --price USD, --shock PCT or --ladder PCT,PCT,..."
+                             + (f" (got {', '.join(given)})" if given else ""))
+        t = _as_of(as_of, date)
+        params = cfg.params(state.config, param)
+        from btcstress.scenario.params import DEFAULTS as scenario_defaults
+        unknown = set(params.get("scenario", {})) - set(scenario_defaults)
+        if unknown:  # before computing anything
+            raise InputError(f"unknown scenario parameter(s) {sorted(unknown)}; known: {sorted(scenario_defaults)}")
+        rungs = sh.parse_ladder(ladder) if ladder is not None else None
+        pct = sh.parse_shock(shock) if shock is not None else None
+        p = sh.check_price(price) if price is not None else None
+        with _read_store(backend) as store:
+            if pct is not None:
+                now = metrics.compute(store, t, params=params, areas=("price",)).get("price.last_usd")
+                if now is None or now.value is None:
+                    from btcstress.errors import NoDataError
+                    raise NoDataError(f"no observed price (price.last_usd) at {t:%Y-%m-%dT%H:%MZ} to apply --shock to")
+                p = sh.shocked_price(float(now.value), pct)
+            if rungs is not None:
+                params.setdefault("scenario", {})["ladder_pct"] = rungs
+            fs = metrics.compute(store, t, params=params, price=p)
+        if as_json:
+            sys.stdout.write(json.dumps(fs.to_json(), indent=2) + "\n")
+            return
+        if rungs is not None:
+            _print_ladder(fs.get("scenario.ladder"), t)
+            return
+        _print_scenario(fs, t)
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+def _print_scenario(fs, t: dt.datetime) -> None:
+    from btcstress.brief.fmt import text
+    table = RichTable(title=f"scenario as of {t:%Y-%m-%d %H:%M}Z (hypothetical)")
+    for c in ("id", "value", "window", "detail"):
+        table.add_column(c, overflow="fold")
+    for f in fs:
+        if not f.id.startswith("scenario.") or f.id == "scenario.ladder":
+            continue
+        value = f.note if f.value is None else text(f.value, "usd_short" if f.unit == "USD" and abs(f.value) >= 1e8
+                                                    else f.unit)
+        d = f.detail
+        extra = ""
+        if f.id == "scenario.cascade_price_usd" and f.value is not None:
+            extra = (f"depth {text(d['depth_usd_per_pct'], 'usd_short')} per 1%, "
+                     f"{text(d['liquidations_with_cascade_usd'], 'usd_short')} liquidated incl. cascade")
+        elif f.id == "scenario.hashrate_underwater_pct" and f.value is not None:
+            extra = (f"all-in by power price {d['all_in_by_power_price_pct']}; electricity only "
+                     f"{d['electricity_only_by_power_price_pct']}")
+        elif f.id == "scenario.entities_underwater" and f.value is not None:
+            extra = "; ".join(f"{e['entity']} {text(e['pnl_usd'], 'usd_short')} ({e['pnl_pct']:+.1f}%)"
+                              for e in d["entities"])
+            if d.get("etf_holders"):
+                extra += f"; ETF holders {d['etf_holders']['pnl_pct']:+.1f}%"
+        elif f.id == "scenario.liquidations_usd" and f.value is not None:
+            extra = (f"{d['current_usd']:,.0f} -> {d['scenario_usd']:,.0f}; open interest "
+                     f"{text(d['open_interest_usd'], 'usd_short')} ({d['open_interest_date']})")
+        table.add_row(f.id, value, f.window, extra)
+    console.print(table)
+    _print_findings([f for f in fs if f.hypothetical and not f.id.startswith("scenario.")], t)
+
+
+def _print_ladder(f, t: dt.datetime) -> None:
+    from btcstress.brief.fmt import text
+    if f is None or f.value is None:
+        console.print(f"scenario.ladder: {f.note if f is not None else 'not available'}", highlight=False)
+        return
+    table = RichTable(title=f"price ladder as of {t:%Y-%m-%d %H:%M}Z from {f.detail['current_usd']:,.0f} (hypothetical)")
+    for c in ("shock", "price", "long liquidations", "cascade price", "cascade move", "hashrate under water "
+              "(all-in / electricity)", "treasuries under water", "ETF holders P&L"):
+        table.add_column(c, justify="right")
+    for r in f.value:
+        table.add_row(f"{r['shock_pct']:+.0f}%", text(r["price_usd"], "USD"), text(r["liquidations_usd"], "usd_short"),
+                      text(r["cascade_price_usd"], "USD"), text(r["cascade_extra_move_pct"], "pct"),
+                      f"{text(r['hashrate_underwater_pct'], 'pct')} / {text(r['hashrate_underwater_electricity_pct'], 'pct')}",
+                      f"{r['treasuries_underwater']} ({', '.join(r['treasuries_underwater_names'] or [])})"
+                      if r["treasuries_underwater"] is not None else text(None, ""),
+                      text(r["etf_holders_pnl_pct"], "pct"))
+    console.print(table)
 
 
 # --- spark (issue 11): the Parquet warehouse Spark reads -----------------------------------------

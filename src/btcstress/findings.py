@@ -65,10 +65,6 @@ class Finding(BaseModel):
     def available(self) -> bool:
         return self.value is not None
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.id, self.subject)
-
 
 def not_available(id: str, as_of: dt.datetime, reason: str, *, subject: str = "BTC", unit: str = "",
                   window: str = "", method: str = "", kind: Kind = "computed") -> Finding:
@@ -90,7 +86,12 @@ class Series(BaseModel):
 
 
 class FindingSet:
-    """The findings as of one instant, looked up by (id, subject)."""
+    """The findings as of one instant, looked up by id, subject and window.
+
+    One id may have several findings for a subject (a 1 d and a 7 d change, a computed value and a
+    cited one). `get` returns the first emitted match, computed or modelled before cited: each area
+    emits its primary window first, and `window=` (a prefix: "7d", "24h") picks another.
+    """
 
     def __init__(self, as_of: dt.datetime, findings: list[Finding], series: dict[str, Series] | None = None,
                  params: dict[str, Any] | None = None):
@@ -98,21 +99,20 @@ class FindingSet:
         self.findings = findings
         self.series = series or {}
         self.params = params or {}
-        self._by_key = {f.key: f for f in findings}
 
-    def get(self, id: str, subject: str | None = None) -> Finding | None:
-        if subject is not None:
-            return self._by_key.get((id, subject))
-        for f in self.findings:
-            if f.id == id:
-                return f
-        return None
+    def get(self, id: str, subject: str | None = None, *, window: str | None = None,
+            kind: str | None = None) -> Finding | None:
+        matches = [f for f in self.findings if f.id == id and (subject is None or f.subject == subject)
+                   and (window is None or f.window.startswith(window)) and (kind is None or f.kind == kind)]
+        if kind is None:
+            matches.sort(key=lambda f: f.kind == "cited")  # stable: emission order otherwise
+        return matches[0] if matches else None
 
     def all(self, id: str) -> list[Finding]:
         return [f for f in self.findings if f.id == id]
 
-    def value(self, id: str, subject: str | None = None) -> Any:
-        f = self.get(id, subject)
+    def value(self, id: str, subject: str | None = None, *, window: str | None = None) -> Any:
+        f = self.get(id, subject, window=window)
         return f.value if f is not None else None
 
     def __iter__(self):

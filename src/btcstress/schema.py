@@ -267,6 +267,34 @@ STOCK_DAILY = register(Table(
                 "known at the end of its UTC day.",
 ))
 
+# --- live (issue 9) ---------------------------------------------------------------------------
+
+# Where each live connector stopped, so the next run resumes there instead of starting over. One row
+# per (source, key): key names the series (e.g. "klines:binance:BTCUSDT:1h"), value is what the
+# connector needs to resume (an ISO instant, an accession number, a content hash).
+CHECKPOINTS = register(Table(
+    name="checkpoints",
+    columns={"source": STR, "key": STR, "value": STR, "detail": STR},
+    key=("source", "key"),
+    publication=EXPLICIT,
+    nullable=frozenset({"detail"}),
+    description="Resume points of the live connectors (btcstress ingest live, btcstress monitor). "
+                "available_at = when the checkpoint was written.",
+))
+
+# A websocket is only a record while it is connected: each disconnection is kept so coverage notes can
+# say when the stream was blind (liquidation streams cannot be backfilled from the venues).
+STREAM_GAPS = register(Table(
+    name="stream_gaps",
+    columns={"venue": STR, "started": TS, "ended": TS, "reason": STR},
+    key=("venue", "started"),
+    publication=EXPLICIT,
+    nullable=frozenset({"reason"}),
+    description="Intervals a live stream was disconnected (from the last message before the drop to the "
+                "first after the reconnect). available_at = ended.",
+))
+
+
 # --- bookkeeping ------------------------------------------------------------------------------
 
 QUARANTINE = register(Table(

@@ -209,3 +209,22 @@ def test_cited_figures_sit_beside_computed_ones_and_are_never_summed(writable, t
 
 def test_the_package_ships_no_cited_values(store):
     assert store.table("citations").count().execute() == 0
+
+
+def test_single_venue_derivatives_are_never_mixed_with_the_all_exchange_series(tmp_path, snapshot_dir):
+    """A live Binance open-interest row on the same day as CryptoQuant's: CryptoQuant's value and
+    note are used, and the Binance row is not counted in the provenance."""
+    import pyarrow as pa
+
+    from btcstress.sources import snapshot
+
+    jobs, _ = snapshot.plan(snapshot_dir)
+    with Store(tmp_path / "s.duckdb") as s:
+        ingest.run(s, [j for j in jobs if "liquidations/" in j[1] or "price/" in j[1]], allow_quarantine=True)
+        s.upsert("derivatives_daily", pa.table({
+            "date": [dt.date(2026, 2, 5)], "asset": ["BTC"], "open_interest_usd": [9.0e9],
+            "origin": ["https://fapi.binance.com/futures/data/openInterestHist"]}))
+        fs = metrics.compute(s, CRASH, areas=("price", "leverage"))
+    oi = fs.get("derivatives.open_interest_usd", "BTC")
+    assert oi.value == pytest.approx(22.435e9, rel=1e-3)
+    assert "CryptoQuant" in oi.sources[0].note and "binance" not in oi.sources[0].origin

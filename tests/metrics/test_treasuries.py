@@ -3,7 +3,6 @@ holdings-only entities, totals, the chart series and the scenario hook."""
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 

@@ -20,6 +20,12 @@ SECTION_ORDER = ("price", "market", "miners", "etf", "leverage", "treasuries", "
 class Highlight:
     score: float  # how unusual (|z|, or an equivalent from a percentile); higher comes first
     paragraph: Paragraph
+    area: str = ""  # set by build(): the section module that proposed it
+
+# Highlights: at most one per area, those at least this unusual (|z|) first, then the next best to
+# reach MIN_HIGHLIGHTS; never more than MAX_HIGHLIGHTS.
+HIGHLIGHT_Z = 2.0
+MIN_HIGHLIGHTS, MAX_HIGHLIGHTS = 3, 5
 
 
 def section_modules():
@@ -33,7 +39,8 @@ def section_modules():
     return out
 
 
-def build(fs: FindingSet, *, max_highlights: int = 3) -> Brief:
+def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
+    from btcstress.brief import why
     from btcstress.brief.sections import headline as hl
 
     sections: list[Section] = []
@@ -43,13 +50,36 @@ def build(fs: FindingSet, *, max_highlights: int = 3) -> Brief:
         if s is not None:
             sections.append(s)
         if hasattr(mod, "highlights"):
-            highlights.extend(mod.highlights(fs))
-    highlights.sort(key=lambda h: -h.score)
+            for h in mod.highlights(fs):
+                h.area = h.area or mod.__name__.rsplit(".", 1)[1]
+                highlights.append(h)
+    w = why.section(fs)
+    if w is not None:
+        sections.insert(0, w)
     price = fs.get("price.drawdown_from_ath_pct")
     return Brief(title=hl.title(fs), as_of=fs.as_of, headline=hl.headline(fs),
-                 highlights=[h.paragraph for h in highlights[:max_highlights]], sections=sections,
+                 highlights=[h.paragraph for h in choose_highlights(highlights, max_highlights)], sections=sections,
                  datasets=datasets(fs, sections), findings=list(fs),
                  price_override=price.detail.get("price") if price is not None and price.hypothetical else None)
+
+
+def choose_highlights(candidates: list[Highlight], limit: int = MAX_HIGHLIGHTS) -> list[Highlight]:
+    """The most unusual findings, one per area first: every area's best highlight with |z| >= HIGHLIGHT_Z,
+    most unusual first; then the next best (any area) until there are MIN_HIGHLIGHTS."""
+    ranked = sorted(candidates, key=lambda h: -h.score)
+    chosen: list[Highlight] = []
+    areas: set[str] = set()
+    for h in ranked:
+        if h.score >= HIGHLIGHT_Z and h.area not in areas:
+            chosen.append(h)
+            areas.add(h.area)
+    for h in ranked:
+        if len(chosen) >= MIN_HIGHLIGHTS:
+            break
+        if not any(h is c for c in chosen):
+            chosen.append(h)
+    chosen.sort(key=lambda h: -h.score)
+    return chosen[:limit]
 
 
 def datasets(fs: FindingSet, sections: list[Section]) -> list[DatasetUse]:

@@ -24,8 +24,9 @@ def layout(title: str = "", *, yaxis_title: str = "", height: int = 320, **extra
         "paper_bgcolor": "white", "plot_bgcolor": "white",
         "font": {"family": "Inter, -apple-system, Segoe UI, Helvetica, Arial, sans-serif", "size": 11, "color": INK},
         "xaxis": {"gridcolor": GRID, "linecolor": GRID, "tickfont": {"color": MUTED}},
+        # exponentformat "B": 1B, 500M, 60B (Plotly's SI default would print giga as "G")
         "yaxis": {"gridcolor": GRID, "linecolor": GRID, "tickfont": {"color": MUTED}, "title": {"text": yaxis_title},
-                  "tickformat": "~s"},
+                  "exponentformat": "B", **({"tickprefix": "$"} if yaxis_title.upper().startswith("USD") else {})},
         "legend": {"orientation": "h", "y": -0.15, "x": 0, "font": {"size": 10}},
         "hovermode": "x unified",
         "showlegend": False,

@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from btcstress.brief.fmt import NA
 from btcstress.brief.model import Brief, Paragraph, Ref
 from btcstress.findings import Finding, iso
 
@@ -125,9 +126,15 @@ def html(brief: Brief, *, inline_js: bool = True) -> str:
                 out.append(str(escape(part)))
         return Markup("".join(out))
 
+    def para_cell(cell) -> Markup:
+        if isinstance(cell, str) and cell == NA:  # tables: a short mark, the words on hover
+            return Markup('<span class="na" title="not available">n/a</span>')
+        return para(Paragraph(parts=[cell]))
+
     charts = [(c, json.dumps(c.figure, default=str)) for s in brief.sections for c in s.charts]
     page = _env().get_template("brief.html.j2").render(
-        brief=brief, para=para, para_cell=lambda cell: para(Paragraph(parts=[cell])), notes=notes, provenance=provenance, iso=iso,
+        brief=brief, para=para, para_cell=para_cell, notes=notes, provenance=provenance, iso=iso,
+        basename=lambda origin: ", ".join(o.rsplit("/", 1)[-1] for o in origin.split(", ")),
         chart_json={c.id: j for c, j in charts}, plotly_js=Markup(plotly_js()) if inline_js else "")
     return page
 

@@ -6,10 +6,10 @@ CryptoQuant exports cover these two coins only, never "all crypto"). Windows: th
 day in the data ("1d:2026-02-05") for the daily series; the trailing 24 h ("24h") and the last complete
 calendar day for event-level liquidations, where events were recorded.
 
-FindingSet looks findings up by (id, subject); where one id has several windows for a subject (24 h
-and 1 d, or the 1 d and 7 d open-interest change), the 1 d finding is emitted last so `get()` returns
-it, and the others are told apart by `window` (see `pick`). Cited findings come first for the same
-reason: a computed value always wins `get()`; cited ones are found with `fs.all(id)` and kind.
+Where one id has several windows for a subject (24 h and 1 d, or the 1 d and 7 d open-interest
+change), the 1 d finding is emitted first, so `FindingSet.get` returns it; the others are reached
+with `get(..., window="7d")` (see `pick`). A computed value always wins `get()` over a cited one;
+cited ones are found with `kind="cited"`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,19 @@ DEFAULTS: dict[str, Any] = {
 DAILY_NOTE = ("CryptoQuant, all exchanges, all symbols; BTC and ETH only (not all coins); its exchange "
               "coverage differs from aggregators such as CoinGlass")
 DERIV_NOTE = "CryptoQuant, all exchanges; funding is percent per funding interval averaged across exchanges"
+SINGLE_VENUE_NOTE = "one exchange only ({origin}), not the all-exchange CryptoQuant series"
+
+
+def one_family(s: ibis.Table) -> tuple[ibis.Table, str, bool]:
+    """Derivative rows of one origin family, the note that says which, and whether it is CryptoQuant.
+
+    An all-exchange series (CryptoQuant) and a single-venue one (Binance, fetched live) measure
+    different things; they are never mixed in one day. CryptoQuant wins where it exists."""
+    cq = s.filter(s.origin.contains("cryptoquant"))
+    if cq.count().execute():
+        return cq, DERIV_NOTE, True
+    origins = sorted(s.select("origin").distinct().execute()["origin"])
+    return s, SINGLE_VENUE_NOTE.format(origin=", ".join(origins) or "-"), False
 COVERAGE = {binance_force_order.VENUE: binance_force_order.COVERAGE, bybit_liquidation.VENUE: bybit_liquidation.COVERAGE,
             okx_liquidation.VENUE: okx_liquidation.COVERAGE}
 
@@ -49,10 +62,8 @@ def combined_name(assets: list[str]) -> str:
 
 def pick(fs: FindingSet, id: str, subject: str, window_prefix: str = "1d") -> Finding | None:
     """The finding `id` for `subject` whose window starts with `window_prefix` ("1d", "7d", "24h")."""
-    for f in fs.all(id):
-        if f.subject == subject and f.kind != "cited" and f.window.startswith(window_prefix):
-            return f
-    return None
+    f = fs.get(id, subject, window=window_prefix)
+    return f if f is not None and f.kind != "cited" else None
 
 
 def cited(fs: FindingSet, prefix: str = "") -> list[Finding]:
@@ -127,11 +138,14 @@ def _unusual(stats: dict, min_days: int) -> dict | None:
 
 
 def _raw_rows(ctx: Context, table: str, assets: list[str], first: dt.date, last: dt.date,
-              column: str | None = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+              column: str | None = None, columns: tuple[str, ...] = (), cryptoquant: bool | None = None
+              ) -> pd.DataFrame:
     """The stored rows behind a value (for provenance): date, asset and origin of the rows that carry
-    `column` (or any of `columns`)."""
+    `column` (or any of `columns`); `cryptoquant` keeps only that origin family (see one_family)."""
     t = ctx.table(table)
     t = t.filter(t.asset.isin(assets) & (t.date >= first) & (t.date <= last))
+    if cryptoquant is not None:
+        t = t.filter(t.origin.contains("cryptoquant") == cryptoquant)
     cols = ((column,) if column else ()) + tuple(columns)
     if cols:
         cond = t[cols[0]].notnull()
@@ -245,13 +259,13 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     for asset in p["assets"]:
         a = t.filter(t.asset == asset)
         for fid, (col, method) in _DERIV.items():
-            s = a.filter(a[col].notnull())
+            s, note, cq = one_family(a.filter(a[col].notnull()))
             daily = s.group_by("date").aggregate(v=s[col].max())
             last = daily.date.max().execute()
             if last is None or pd.isna(last):
                 reason = f"no {col} series for {asset} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
                 if fid == "derivatives.open_interest_usd":
-                    for w in ("7d", "1d"):
+                    for w in ("1d", "7d"):
                         out.append(not_available("derivatives.open_interest_change_pct", ctx.as_of, reason,
                                                  subject=asset, unit="pct", window=w))
                 out.append(not_available(fid, ctx.as_of, reason, subject=asset, unit=_UNITS[fid]))
@@ -261,10 +275,10 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
             vals = {_day(r.date): float(r.v) for r in daily.filter(daily.date.isin(lookback)).execute().itertuples()}
             x = vals[day]
             stats = _history_stats(daily, day, {"v": x}, p["history_days"])["v"]
-            rows = _raw_rows(ctx, "derivatives_daily", [asset], day, day, column=col)
+            rows = _raw_rows(ctx, "derivatives_daily", [asset], day, day, column=col, cryptoquant=cq)
             common = dict(subject=asset, as_of=ctx.as_of, params=params, note=_staleness(ctx, day))
             if fid == "derivatives.open_interest_usd":
-                for k in (7, 1):  # 7 d first so the 1 d change wins FindingSet.get
+                for k in (1, 7):  # 1 d first: the primary window that FindingSet.get returns
                     prev = day - dt.timedelta(days=k)
                     window = f"{k}d:{prev}..{day}"
                     if prev not in vals:
@@ -272,16 +286,16 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
                                                  f"no open interest for {asset} on {prev}", subject=asset,
                                                  unit="pct", window=window))
                         continue
-                    ch_rows = _raw_rows(ctx, "derivatives_daily", [asset], prev, day, column=col)
+                    ch_rows = _raw_rows(ctx, "derivatives_daily", [asset], prev, day, column=col, cryptoquant=cq)
                     ch_rows = ch_rows[ch_rows["date"].map(_day).isin([prev, day])]
                     out.append(Finding(
                         id="derivatives.open_interest_change_pct", value=round(100.0 * (x / vals[prev] - 1.0), 2),
                         unit="pct", window=window,
                         method=f"100 x (open interest on {day} / open interest on {prev} - 1)",
-                        sources=[source("derivatives_daily", ch_rows, time_col="date", note=DERIV_NOTE)],
+                        sources=[source("derivatives_daily", ch_rows, time_col="date", note=note)],
                         detail={"from_usd": vals[prev], "to_usd": x, "days": k}, **common))
             out.append(Finding(id=fid, value=x, unit=_UNITS[fid], window=f"1d:{day}", method=method,
-                               sources=[source("derivatives_daily", rows, time_col="date", note=DERIV_NOTE)],
+                               sources=[source("derivatives_daily", rows, time_col="date", note=note)],
                                detail={"date": str(day)}, unusual=_unusual(stats, p["min_history_days"]), **common))
     return out
 
@@ -295,8 +309,8 @@ def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     end_24 = ctx.t
     day = ctx.t.date() - dt.timedelta(days=1)
     day_start = dt.datetime(day.year, day.month, day.day)
-    windows = [("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of"),
-               (f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)")]
+    windows = [(f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)"),
+               ("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of")]
     params = _params(p, "assets")
     out: list[Finding] = []
     for subject, sub_assets in subjects:
@@ -392,7 +406,7 @@ def series(ctx: Context) -> list[Series]:
     t = ctx.table("derivatives_daily")
     for col, sname, title in (("open_interest_usd", "leverage.open_interest_daily", "open interest (USD)"),
                               ("funding_rate_pct", "leverage.funding_rate_daily", "funding rate (% per interval)")):
-        s = t.filter((t.asset == "BTC") & t[col].notnull())
+        s, note, cq = one_family(t.filter((t.asset == "BTC") & t[col].notnull()))
         daily = s.group_by("date").aggregate(v=s[col].max())
         last = daily.date.max().execute()
         if last is None or pd.isna(last):
@@ -400,10 +414,10 @@ def series(ctx: Context) -> list[Series]:
         day = _day(last)
         first = day - dt.timedelta(days=p["chart_days"] - 1)
         df = daily.filter(daily.date >= first).order_by("date").execute()
-        rows = _raw_rows(ctx, "derivatives_daily", ["BTC"], first, day, column=col)
+        rows = _raw_rows(ctx, "derivatives_daily", ["BTC"], first, day, column=col, cryptoquant=cq)
         out.append(Series(name=sname, title=f"BTC {title}", unit="USD" if col.endswith("usd") else "pct",
                           x=[str(_day(d)) for d in df["date"]], y=[float(v) for v in df["v"]],
-                          sources=[source("derivatives_daily", rows, time_col="date", note=DERIV_NOTE)],
+                          sources=[source("derivatives_daily", rows, time_col="date", note=note)],
                           extra={"subject": "BTC"}))
     return out
 

@@ -22,7 +22,6 @@ expressions; the vintage simulation is a small pure-Python loop over the resulti
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Any
 

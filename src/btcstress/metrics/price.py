@@ -25,7 +25,13 @@ MARKETS = (
     ("binance-usdm", "BTCUSDT", "Binance USD-M BTCUSDT perpetual"),
     ("cryptoquant", "BTC-USD", "CryptoQuant all-exchange BTC-USD composite"),
 )
-COMPOSITE = ("cryptoquant", "BTC-USD", "1d", "CryptoQuant all-exchange BTC-USD composite, daily bars")
+# The daily history (ATH, lowest-since, event closes, daily moves): the first with bars by T. The
+# composite is the longest series; a live-only store has Binance's daily klines instead.
+DAILY_MARKETS = (
+    ("cryptoquant", "BTC-USD", "1d", "CryptoQuant all-exchange BTC-USD composite, daily bars"),
+    ("binance", "BTCUSDT", "1d", "Binance BTCUSDT spot, daily bars"),
+    ("binance-usdm", "BTCUSDT", "1d", "Binance USD-M BTCUSDT perpetual, daily bars"),
+)
 DAY = dt.timedelta(days=1)
 
 DEFAULTS = {"ath_scope": "composite daily highs plus primary-market bars since"}
@@ -42,6 +48,14 @@ class Market:
 def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
     c = ctx.table("candles")
     return c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval))
+
+
+def daily_market(ctx: Context) -> tuple[str, str, str, str]:
+    """The daily-bar series that serves as price history at T (see DAILY_MARKETS)."""
+    c = ctx.table("candles")
+    d = c.filter(c.interval == "1d")
+    present = {(r.venue, r.symbol) for r in d.select("venue", "symbol").distinct().execute().itertuples()}
+    return next((m for m in DAILY_MARKETS if m[:2] in present), DAILY_MARKETS[0])
 
 
 def stale_after(interval: str) -> dt.timedelta:
@@ -135,19 +149,20 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
 
 # -- last complete UTC day ------------------------------------------------------------------------
 
-def daily(ctx: Context) -> ibis.Table:
-    """The composite's daily bars known by T, with the previous close and daily return."""
-    d = bars(ctx, *COMPOSITE[:3])
+def daily(ctx: Context, market: tuple[str, str, str, str] | None = None) -> ibis.Table:
+    """The daily history's bars known by T, with the previous close and daily return."""
+    d = bars(ctx, *(market or daily_market(ctx))[:3])
     order = ibis.window(order_by=d.open_time)
     d = d.mutate(prev_close=d.close.lag().over(order))
     return d.mutate(ret=d.close / d.prev_close - 1)
 
 
 def _last_day(ctx: Context) -> list[Finding]:
-    d = daily(ctx)
+    composite = daily_market(ctx)
+    d = daily(ctx, composite)
     last_day = d.open_time.max().execute()
     if last_day is None or pd.isna(last_day):
-        return [not_available(i, ctx.as_of, "no complete day of the daily composite by as-of", unit=u, window="1d")
+        return [not_available(i, ctx.as_of, "no complete day of daily bars by as-of", unit=u, window="1d")
                 for i, u in (("price.close_usd", "USD"), ("price.low_usd", "USD"), ("price.high_usd", "USD"),
                              ("price.change_1d_pct", "pct"))]
     last_day = pd.Timestamp(last_day).to_pydatetime()
@@ -160,7 +175,7 @@ def _last_day(ctx: Context) -> list[Finding]:
     below = hist.filter(hist.ret <= float(row.ret) if pd.notna(row.ret) else False).count().execute()
     total = hist.count().execute()
     window = f"1d:{last_day.date()}"
-    src = source("candles", rows, time_col="open_time", note=COMPOSITE[3])
+    src = source("candles", rows, time_col="open_time", note=composite[3])
     common = dict(as_of=ctx.as_of, window=window, sources=[src], detail={"date": str(last_day.date())})
     out = [
         Finding(id="price.close_usd", value=float(row.close), unit="USD", method="daily close (00:00 UTC)", **common),
@@ -183,7 +198,8 @@ def _last_day(ctx: Context) -> list[Finding]:
 # -- all-time high and drawdown -------------------------------------------------------------------
 
 def _ath(ctx: Context, market: Market | None) -> list[Finding]:
-    d = bars(ctx, *COMPOSITE[:3])
+    composite = daily_market(ctx)
+    d = bars(ctx, *composite[:3])
     top = d.order_by([ibis.desc("high"), "open_time"]).limit(1).execute()
     if not len(top):
         return [not_available(i, ctx.as_of, "no daily price history by as-of", unit=u, window="all")
@@ -191,7 +207,7 @@ def _ath(ctx: Context, market: Market | None) -> list[Finding]:
     ath, ath_time = float(top.high.iloc[0]), pd.Timestamp(top.open_time.iloc[0]).to_pydatetime()
     sources = [Source(table="candles", origin=str(top.origin.iloc[0]), rows=int(d.count().execute()),
                       first=pd.Timestamp(d.open_time.min().execute()).to_pydatetime(),
-                      last=pd.Timestamp(d.open_time.max().execute()).to_pydatetime(), note=COMPOSITE[3])]
+                      last=pd.Timestamp(d.open_time.max().execute()).to_pydatetime(), note=composite[3])]
     # Bars of the primary market after the composite's last day may have set a newer high.
     if market is not None and market.interval != "1d":
         since = pd.Timestamp(d.available_at.max().execute()).to_pydatetime()
@@ -233,7 +249,8 @@ def _lowest_since(ctx: Context, low_f: Finding | None) -> list[Finding]:
     if level is None:
         return [not_available(fid, ctx.as_of, "no trailing-24h low", unit="date", window="24h")]
     window_start = (ctx.t - DAY).date()
-    d = bars(ctx, *COMPOSITE[:3])
+    composite = daily_market(ctx)
+    d = bars(ctx, *composite[:3])
     earlier = d.filter(d.open_time < pd.Timestamp(window_start).to_pydatetime())
     hit = earlier.filter(earlier.low <= level).order_by(ibis.desc("open_time")).limit(1).execute()
     scanned = earlier.aggregate(n=earlier.count(), first=earlier.open_time.min(), last=earlier.open_time.max()).execute().iloc[0]
@@ -260,7 +277,8 @@ def _below_events(ctx: Context) -> list[Finding]:
     if price is None:
         return [not_available(fid, ctx.as_of, "no current price", unit="events", window="since")]
     ev = ctx.table("events")
-    d = bars(ctx, *COMPOSITE[:3])
+    composite = daily_market(ctx)
+    d = bars(ctx, *composite[:3])
     d = d.mutate(date=d.open_time.date())
     joined = ev.join(d, ev.date == d.date).select(ev.id, ev.title, ev.date, ev.category, d.close, d.origin)
     rows = joined.filter(joined.close > price).order_by(ibis.desc("date")).execute()
@@ -281,14 +299,15 @@ def _below_events(ctx: Context) -> list[Finding]:
 
 def series(ctx: Context) -> list[Series]:
     out = []
-    d = bars(ctx, *COMPOSITE[:3])
+    composite = daily_market(ctx)
+    d = bars(ctx, *composite[:3])
     last = d.open_time.max().execute()
     if last is not None and not pd.isna(last):
         recent = d.filter(d.open_time > pd.Timestamp(last).to_pydatetime() - 180 * DAY).order_by("open_time").execute()
         out.append(Series(name="price.daily_180d", title="BTC-USD daily close, last 180 days", unit="USD",
                           x=[str(pd.Timestamp(t).date()) for t in recent.open_time], y=recent.close.tolist(),
                           extra={"low": recent.low.tolist(), "high": recent.high.tolist(), "open": recent.open.tolist()},
-                          sources=[source("candles", recent, time_col="open_time", note=COMPOSITE[3])]))
+                          sources=[source("candles", recent, time_col="open_time", note=composite[3])]))
     market = primary_market(ctx)
     if market is not None and market.interval != "1d":
         b = bars(ctx, market.venue, market.symbol, market.interval)

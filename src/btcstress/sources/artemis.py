@@ -3,9 +3,33 @@ wide layout. Blank cells mean the entity did not exist or was not reported that 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import datetime as dt
+from typing import Any, Callable, Iterator
 
-from btcstress.sources.common import Invalid, Parsed, day, number, read_csv
+from btcstress.sources.common import Invalid, Parsed, check_width, day, number, read_csv
+
+
+def cells(text: str, out: Parsed, target: str) -> Iterator[tuple[int, dt.date, str, str, str]]:
+    """Yield (line, date, column, cell, raw line) for every non-blank cell of a wide file.
+
+    A line whose date or width is bad is quarantined whole; blank cells are skipped and counted
+    per column. Each caller validates the cell's value for what its column means.
+    """
+    header = [h.strip() for h in text.split("\n", 1)[0].strip().split(",")]
+    columns = [h for h in header[1:] if h]
+    for line, row, raw in read_csv(text, out.origin, ("date",)):
+        out.lines_in += 1
+        try:
+            check_width(row, len(header))
+            d = day(row, "date")
+        except Invalid as exc:
+            out.refuse(target, line, exc, raw)
+            continue
+        for col in columns:
+            if row.get(col, "") == "":
+                out.skip(f"blank cell ({col})")
+                continue
+            yield line, d, col, row, raw
 
 
 def parse_wide(text: str, origin: str, *, target: str, entity_field: str, value_field: str,
@@ -13,23 +37,10 @@ def parse_wide(text: str, origin: str, *, target: str, entity_field: str, value_
                non_negative: bool = True, positive: bool = False) -> Parsed:
     """One row per (date, entity) with a value; blanks are skipped and counted per entity."""
     out = Parsed(origin=origin)
-    header = text.split("\n", 1)[0].strip().split(",")
-    entities = [h.strip() for h in header[1:] if h.strip()]
-    for line, row, raw in read_csv(text, origin, ("date",)):
-        out.lines_in += 1
+    for line, d, col, row, raw in cells(text, out, target):
         try:
-            d = day(row, "date")
+            v = number(row, col, non_negative=non_negative, positive=positive)
+            out.add(target, {"date": d, entity_field: rename(col), value_field: v, **(fixed or {}), "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
-            continue
-        for col in entities:
-            if row.get(col, "") == "":
-                out.skip(f"blank cell ({col})")
-                continue
-            try:
-                v = number(row, col, non_negative=non_negative, positive=positive)
-                out.add(target, {"date": d, entity_field: rename(col), value_field: v, **(fixed or {}),
-                                 "_line": line})
-            except Invalid as exc:
-                out.refuse(target, line, exc, raw)
     return out

@@ -24,6 +24,7 @@ import math
 from functools import lru_cache
 from importlib import resources
 
+from btcstress.sources import artemis
 from btcstress.sources.common import Invalid, Parsed, check_width, day, number, ohlc, read_csv
 
 TARGET = "treasury_holdings"
@@ -168,37 +169,24 @@ def parse_artemis_holdings(text: str, origin: str) -> Parsed:
     a positive holding, or a negative one, is implausible and quarantined.
     """
     out = Parsed(origin=origin)
-    header = [h.strip() for h in text.split("\n", 1)[0].strip().split(",")]
-    columns = [h for h in header[1:] if h]
     started: set[str] = set()
-    for line, row, raw in read_csv(text, origin, ("date",)):
-        out.lines_in += 1
+    for line, d, col, row, raw in artemis.cells(text, out, TARGET):
         try:
-            check_width(row, len(header))
-            d = day(row, "date")
+            v = number(row, col)
+            if v < 0:
+                raise Invalid(col, row[col], "negative holdings")
+            if v == 0:
+                if col in started:
+                    raise Invalid(col, row[col], "holdings fell to zero after being positive")
+                out.skip(f"zero before the first holding ({col})")
+                continue
+            started.add(col)
+            out.add(TARGET, {"entity": _column_entity(col), "as_of": d, "btc": v, "cost_usd": None,
+                             "avg_cost_usd": None, "period_btc": None, "period_cost_usd": None,
+                             "period_avg_usd": None, "filing_date": None, "document": None,
+                             "basis": "daily", "available_at": _end_of_day(d), "_line": line})
         except Invalid as exc:
             out.refuse(TARGET, line, exc, raw)
-            continue
-        for col in columns:
-            if row.get(col, "") == "":
-                out.skip(f"blank cell ({col})")
-                continue
-            try:
-                v = number(row, col)
-                if v < 0:
-                    raise Invalid(col, row[col], "negative holdings")
-                if v == 0:
-                    if col in started:
-                        raise Invalid(col, row[col], "holdings fell to zero after being positive")
-                    out.skip(f"zero before the first holding ({col})")
-                    continue
-                started.add(col)
-                out.add(TARGET, {"entity": _column_entity(col), "as_of": d, "btc": v, "cost_usd": None,
-                                 "avg_cost_usd": None, "period_btc": None, "period_cost_usd": None,
-                                 "period_avg_usd": None, "filing_date": None, "document": None,
-                                 "basis": "daily", "available_at": _end_of_day(d), "_line": line})
-            except Invalid as exc:
-                out.refuse(TARGET, line, exc, raw)
     return out
 
 
@@ -211,31 +199,18 @@ def parse_artemis_ev_nav(text: str, origin: str, *, measure: str = "fd_ev_nav") 
     """
     target = "treasury_valuation_daily"
     out = Parsed(origin=origin)
-    header = [h.strip() for h in text.split("\n", 1)[0].strip().split(",")]
-    columns = [h for h in header[1:] if h]
     started: set[str] = set()
-    for line, row, raw in read_csv(text, origin, ("date",)):
-        out.lines_in += 1
+    for line, d, col, row, raw in artemis.cells(text, out, target):
         try:
-            check_width(row, len(header))
-            d = day(row, "date")
+            v = number(row, col)
+            if v <= 0 and col not in started:
+                out.skip(f"no EV/NAV yet: zero or negative before the first positive value ({col})")
+                continue
+            started.add(col)
+            out.add(target, {"date": d, "entity": _column_entity(col), "measure": measure, "value": v,
+                             "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
-            continue
-        for col in columns:
-            if row.get(col, "") == "":
-                out.skip(f"blank cell ({col})")
-                continue
-            try:
-                v = number(row, col)
-                if v <= 0 and col not in started:
-                    out.skip(f"no EV/NAV yet: zero or negative before the first positive value ({col})")
-                    continue
-                started.add(col)
-                out.add(target, {"date": d, "entity": _column_entity(col), "measure": measure, "value": v,
-                                 "_line": line})
-            except Invalid as exc:
-                out.refuse(target, line, exc, raw)
     return out
 
 

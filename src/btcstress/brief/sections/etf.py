@@ -80,11 +80,16 @@ def build(fs: FindingSet) -> Section | None:
     funds = [f for f in fs.all("etf.flow_usd")]
     if funds:
         funds.sort(key=lambda f: (f.value is None, f.value if f.value is not None else 0))
+        # Funds with no creations or redemptions that day are named in the caption, not listed as rows.
+        moved = [f for f in funds if f.value != 0]
+        still = [f.subject for f in funds if f.value == 0]
+        caption = f"Net flow by fund on {fmt.long_date(d['date'])}"
+        if still:
+            caption += f"; no flow at {', '.join(still)}"
         section.tables.append(TableBlock(
-            caption=f"Net flow by fund on {fmt.long_date(d['date'])}",
-            columns=["Fund", "Issuer", "Net flow"], align=["l", "l", "r"],
+            caption=caption, columns=["Fund", "Issuer", "Net flow"], align=["l", "l", "r"],
             rows=[[f.subject, f.detail.get("issuer") or "", fmt.ref(f, "usd_short", signed=True)
-                   if f.value is not None else "not yet reported"] for f in funds]))
+                   if f.value is not None else "not yet reported"] for f in moved]))
 
     by_fund = fs.series.get("etf.daily_flows_by_fund")
     if by_fund is not None:
@@ -97,7 +102,7 @@ def build(fs: FindingSet) -> Section | None:
             id="etf_flows_by_fund", title=by_fund.title, sources=by_fund.sources,
             caption="Daily net creations minus redemptions, stacked by fund (USD); the dash is the day's net. "
                     "Each day is read from its latest version published by the as-of instant.",
-            figure={"data": traces, "layout": charts.layout(yaxis_title="USD", barmode="relative", showlegend=True)}))
+            figure={"data": traces, "layout": charts.layout(yaxis_title="USD", barmode="relative", showlegend=False)}))
     cumulative = fs.series.get("etf.cumulative_flows")
     if cumulative is not None:
         section.charts.append(Chart(

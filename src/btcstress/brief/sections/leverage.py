@@ -129,19 +129,19 @@ def _chart(fs: FindingSet) -> Chart | None:
              "marker": {"color": LONG_COLOR}},
             {"type": "bar", "x": bars.x, "y": bars.extra["short_usd"], "name": "shorts liquidated",
              "marker": {"color": SHORT_COLOR}}]
-    layout = charts.layout(yaxis_title="liquidated (USD)", height=320, barmode="stack", showlegend=True,
+    layout = charts.layout(yaxis_title="liquidated (USD)", height=270, barmode="stack", showlegend=True,
                            margin={"l": 56, "r": 64, "t": 12, "b": 36})
     sources = list(bars.sources)
     if oi is not None:
         data.append({"type": "scatter", "mode": "lines", "x": oi.x, "y": oi.y, "name": "BTC open interest",
                      "yaxis": "y2", "line": {"color": OI_COLOR, "width": 1.6}})
         layout["yaxis2"] = {"title": {"text": "open interest (USD)"}, "overlaying": "y", "side": "right",
-                            "tickformat": "$.3~s", "tickmode": "auto", "nticks": 5, "showgrid": False,
+                            "exponentformat": "B", "tickprefix": "$", "tickmode": "auto", "nticks": 5, "showgrid": False,
                             "tickfont": {"color": charts.MUTED}}
         sources += oi.sources
     return Chart(id="leverage-liquidations", title=f"{bars.extra.get('subject', '')} liquidations per day, longs and "
                  "shorts, with BTC open interest", figure={"data": data, "layout": layout},
-                 caption=f"Last {len(bars.x)} days to {bars.x[-1] if bars.x else ''}. CryptoQuant, all exchanges; "
+                 height=270, caption=f"Last {len(bars.x)} days to {bars.x[-1] if bars.x else ''}. CryptoQuant, all exchanges; "
                          "BTC and ETH only.", sources=sources)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from btcstress.brief import Highlight, charts, fmt
-from btcstress.brief.model import Chart, Paragraph, Section
+from btcstress.brief.model import Chart, Paragraph, Ref, Section
 from btcstress.findings import FindingSet
 
 
@@ -11,26 +11,30 @@ def build(fs: FindingSet) -> Section | None:
     g = fs.get
     total, change = g("market.total_cap_usd"), g("market.total_cap_change_usd")
     dom, fng, btc = g("market.btc_dominance_pct"), g("market.fear_greed"), g("market.btc_cap_usd")
-    paras = []
+    p: list = []
     if total is not None and total.value is not None:
-        p = [f"The total crypto market was worth ", fmt.ref(total, "usd_short"),
-             f" at the close of {fmt.long_date(total.detail['date'])}"]
+        p += ["The crypto market as a whole was worth ", fmt.ref(total, "usd_short"),
+              f" at the close of {fmt.long_date(total.detail['date'])}"]
         if change is not None and change.value is not None:
             p += [", ", fmt.ref(change, "usd_short", signed=True), " on the day"]
-        paras.append(Paragraph(parts=p + ["."]))
+            z = (change.unusual or {}).get("zscore")
+            if z is not None:
+                p.append(f" ({z:+.1f}σ against the past year's daily changes)")
+        p.append(". ")
     else:
-        paras.append(Paragraph.of("Total crypto market value: ", fmt.ref(total), "."))
-    p = ["Bitcoin's market cap: ", fmt.ref(btc, "usd_short"), "; its dominance ", fmt.ref(dom, "pct"), "."]
-    paras.append(Paragraph(parts=p))
+        p += ["Total crypto market value: ", fmt.ref(total), ". "]
+    p += ["Bitcoin accounted for ", fmt.ref(btc, "usd_short"), " of it, a dominance of ", fmt.ref(dom, "pct"), "."]
     if fng is not None and fng.value is not None:
-        paras.append(Paragraph.of("The Fear & Greed index reads ", fmt.ref(fng), f" ({fng.detail.get('label', '')})."))
+        p += [" The Fear & Greed index read ", fmt.ref(fng), f" ({fng.detail.get('label', '')})."]
+    else:
+        p += [" Fear & Greed index: ", fmt.ref(fng), "."]
     chart = []
     s = fs.series.get("market.total_cap_180d")
     if s is not None:
-        chart.append(Chart(id="market_total", title=s.title, sources=s.sources, height=240,
+        chart.append(Chart(id="market_total", title=s.title, sources=s.sources, height=220,
                            figure={"data": [charts.line(s, fill="tozeroy")],
-                                   "layout": charts.layout(yaxis_title="USD", height=240)}))
-    return Section(id="market", title="Market", paragraphs=paras, charts=chart)
+                                   "layout": charts.layout(yaxis_title="USD", height=220)}))
+    return Section(id="market", title="Market", paragraphs=[Paragraph(parts=p)], charts=chart)
 
 
 def highlights(fs: FindingSet) -> list[Highlight]:
@@ -40,10 +44,11 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         z = change.unusual["zscore"]
         verb = "wiped off" if change.value < 0 else "added to"
         out.append(Highlight(abs(z), Paragraph.of(
-            fmt.ref(change, "usd_short"), f" was {verb} the total crypto market on "
-            f"{fmt.long_date(change.detail['date'])} ({z:+.1f}σ against the past year's daily changes).")))
+            Ref(text=fmt.usd_short(abs(change.value)), finding=change), f" was {verb} the total crypto market on "
+            f"{fmt.long_date(change.detail['date'])}, a {z:+.1f}σ day against the past year's daily changes.")))
     fng = fs.get("market.fear_greed")
     if fng is not None and fng.value is not None and (fng.value <= 20 or fng.value >= 80):
-        out.append(Highlight(abs(fng.value - 50) / 12, Paragraph.of(
-            "Sentiment: the Fear & Greed index is at ", fmt.ref(fng), f" ({fng.detail.get('label', '')}).")))
+        out.append(Highlight(abs(fng.value - 50) / 25, Paragraph.of(
+            "Sentiment: the Fear & Greed index is at ", fmt.ref(fng), f" ({fng.detail.get('label', '')}) on a "
+            "0-100 scale.")))
     return out

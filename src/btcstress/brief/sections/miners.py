@@ -64,7 +64,7 @@ def build(fs: FindingSet) -> Section | None:
     hp, rev = g("miners.hashprice_usd_per_ph_day"), g("miners.revenue_usd_1d")
     if hp is not None and hp.value is not None:
         p = ["Hashprice was ", Ref(text=f"${hp.value:,.2f} per PH/s per day", finding=hp), " on ",
-             fmt.long_date(hp.detail["day"]), " (miner revenue ", fmt.ref(rev), ")"]
+             fmt.long_date(hp.detail["day"]), " (miner revenue ", fmt.ref(rev, "usd_short"), ")"]
         if hp.unusual and hp.unusual.get("percentile") is not None:
             p.append(f", {_rank(hp.unusual['percentile'])} of the past year")
         p.append(".")
@@ -131,8 +131,8 @@ def _charts(fs: FindingSet) -> list[Chart]:
              "line": {"color": COST_COLOR, "width": 1, "dash": "dot"}},
             {"type": "scatter", "mode": "lines", "x": s.x, "y": e["price"], "name": "BTC close",
              "line": {"color": PRICE_COLOR, "width": 1.5}}],
-            "layout": charts.layout(yaxis_title="USD per BTC", height=360, showlegend=True)}
-        out.append(Chart(id="miners_cost", title=s.title, figure=fig, sources=s.sources, height=360,
+            "layout": charts.layout(yaxis_title="USD per BTC", height=300, showlegend=True)}
+        out.append(Chart(id="miners_cost", title=s.title, figure=fig, sources=s.sources, height=300,
                          caption="Daily close against the modelled all-in cost; the band spans the power-price "
                                  "sensitivity at the base fleet mix."))
     for name, cid, color in (("miners.hashprice_3y", "miners_hashprice", COST_COLOR),

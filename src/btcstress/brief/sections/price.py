@@ -8,42 +8,56 @@ from btcstress.brief.sections.headline import gains_since_event
 from btcstress.findings import FindingSet
 
 
+def _hhmm(iso: str | None) -> str:
+    """'08:00 UTC on February 6' from '2026-02-06T08:00Z'."""
+    if not iso:
+        return "an unknown time"
+    return f"{iso[11:16]} UTC on {fmt.long_date(iso[:10]).rsplit(',', 1)[0]}"
+
+
 def build(fs: FindingSet) -> Section:
     g = fs.get
     last, low, change24, drop = g("price.last_usd"), g("price.low_24h_usd"), g("price.change_24h_pct"), g("price.max_drop_24h_pct")
     paras = []
     if last is not None and last.value is not None:
-        p = [f"Bitcoin last traded at ", fmt.ref(last), f" ({last.detail.get('market', '')}, bar closed "
-             f"{last.detail.get('bar_close', '')}), ", fmt.ref(change24, "pct", signed=True), " over 24 hours"]
+        p = ["Bitcoin traded at ", fmt.ref(last), f" at {_hhmm(last.detail.get('bar_close'))} "
+             f"({last.detail.get('market', '')}), ", fmt.ref(change24, "pct", signed=True), " over 24 hours"]
         if low is not None and low.value is not None:
-            p += [", after a low of ", fmt.ref(low), f" in the bar opened {low.detail.get('bar_open', '')}"]
-        if drop is not None and drop.value is not None:
-            p += [". Peak to trough within the window it fell ", fmt.ref(drop, "pct"), " (from ",
-                  Ref(text=fmt.usd(drop.detail["from_high"]), finding=drop), ")"]
+            p += [". It touched ", fmt.ref(low), f" in the hour from {_hhmm(low.detail.get('bar_open'))}"]
+            since = g("price.lowest_since_date")
+            if since is not None and since.value is not None:
+                p += [", the lowest since ", fmt.ref(since, "date")]
+        if drop is not None and drop.value is not None and drop.detail.get("from_high") is not None:
+            p += ["; from the 24-hour high of ", Ref(text=fmt.usd(drop.detail["from_high"]), finding=drop),
+                  " that is a fall of ", fmt.ref(drop, "pct")]
         p.append(".")
         paras.append(Paragraph(parts=p))
-    since = g("price.lowest_since_date")
-    if since is not None and since.value is not None:
-        paras.append(Paragraph.of("That low was the lowest since ", fmt.ref(since, "date"),
-                                  ": no daily low in between went as deep."))
+    else:
+        paras.append(Paragraph.of("The latest price is ", fmt.ref(last), f" ({last.note if last else 'no price finding'})."))
     close, chg = g("price.close_usd"), g("price.change_1d_pct")
     if close is not None and close.value is not None:
-        p = [f"On {fmt.long_date(close.detail['date'])} it closed at ", fmt.ref(close), " (",
+        p = [f"On {fmt.long_date(close.detail['date'])} it closed at ", fmt.ref(close), ", ",
              fmt.ref(chg, "pct", signed=True), " on the day"]
         if chg is not None and chg.unusual and chg.unusual.get("zscore") is not None:
-            p += [f"; a {chg.unusual['zscore']:+.1f} standard-deviation move against the past year, "
-                  f"in the {_ordinal_pct(chg.unusual['percentile'])} of all days since 2009"]
-        p.append(").")
+            p += [f": a {chg.unusual['zscore']:+.1f}σ move against the past year, in the "
+                  f"{_ordinal_pct(chg.unusual['percentile'])} of all days since 2009"]
+        ath, dd = g("price.ath_usd"), g("price.drawdown_from_ath_pct")
+        if ath is not None and ath.value is not None:
+            p += [". That leaves it ", fmt.ref(dd, "pct"), " below its all-time high of ", fmt.ref(ath),
+                  f" ({fmt.long_date(ath.detail['date'])})"]
+        p.append(".")
         paras.append(Paragraph(parts=p))
-    ath, dd = g("price.ath_usd"), g("price.drawdown_from_ath_pct")
-    if ath is not None and ath.value is not None:
-        paras.append(Paragraph.of("It stands ", fmt.ref(dd, "pct"), " below its all-time high of ", fmt.ref(ath),
-                                  f", set on {fmt.long_date(ath.detail['date'])}."))
     below = g("price.below_event")
     if below is not None and below.value:
-        named = ", ".join(f"{e['title']} ({fmt.long_date(e['date'])}, close {fmt.usd(e['close'])})"
-                          for e in below.detail["events"][:6])
-        paras.append(Paragraph.of("The price is below the close on the day of: ", Ref(text=named, finding=below), "."))
+        events = below.detail["events"]
+        event = gains_since_event(fs)
+        p = ["The price is back below the close of ", Ref(text=f"{len(events)} named events", finding=below)]
+        if event is not None:
+            p += ["; the earliest policy or supply milestone among them is the ",
+                  Ref(text=f"{event['title']} ({fmt.long_date(event['date'])}, close {fmt.usd(event['close'])})",
+                      finding=below), ": every gain since then is gone"]
+        p.append(".")
+        paras.append(Paragraph(parts=p))
     return Section(id="price", title="Price", paragraphs=paras, charts=_charts(fs))
 
 
@@ -56,50 +70,42 @@ def _charts(fs: FindingSet) -> list[Chart]:
     daily = fs.series.get("price.daily_180d")
     if daily is not None:
         fig = {"data": [charts.candles(daily)],
-               "layout": charts.layout(yaxis_title="USD", xaxis={"rangeslider": {"visible": False},
-                                                                  "gridcolor": charts.GRID})}
-        ath = fs.get("price.ath_usd")
+               "layout": charts.layout(yaxis_title="USD", height=280,
+                                       xaxis={"rangeslider": {"visible": False}, "gridcolor": charts.GRID,
+                                              "tickfont": {"color": charts.MUTED}})}
         event = gains_since_event(fs)
         shapes, notes = [], []
         if event is not None:
-            s, a = charts.hline(event["close"], f"{event['title']} close {fmt.usd(event['close'])}")
+            s, a = charts.hline(event["close"], f"{event['title']}: {fmt.usd(event['close'])}")
             shapes.append(s), notes.append(a)
         fig["layout"]["shapes"], fig["layout"]["annotations"] = shapes, notes
-        out.append(Chart(id="price_daily", title=daily.title, figure=fig, sources=daily.sources,
-                         caption="Daily bars, 00:00 UTC close."))
+        out.append(Chart(id="price_daily", title=daily.title, figure=fig, sources=daily.sources, height=280,
+                         caption="Daily bars (UTC days)."))
     hourly = fs.series.get("price.hourly_48h")
     if hourly is not None:
         m = hourly.extra["low_marker"]
         fig = {"data": [charts.line(hourly, name="close"),
                         charts.line(hourly, name="low", y=hourly.extra["low"], color=charts.MUTED, width=1, dash="dot"),
                         charts.marker(m["x"], m["y"], f"low {fmt.usd(m['y'])}")],
-               "layout": charts.layout(yaxis_title="USD")}
-        out.append(Chart(id="price_hourly", title=hourly.title, figure=fig, sources=hourly.sources,
-                         caption="Hourly closes (solid) and lows (dotted); the trailing-24h low is marked."))
+               "layout": charts.layout(yaxis_title="USD", height=280)}
+        out.append(Chart(id="price_hourly", title=hourly.title, figure=fig, sources=hourly.sources, height=280,
+                         caption="Hourly closes (solid) and lows (dotted); the 24-hour low is marked."))
     return out
 
 
 def highlights(fs: FindingSet) -> list[Highlight]:
-    out = []
+    """The day's move, ranked by its z-score against the past year, with the low it reached."""
     chg = fs.get("price.change_1d_pct")
-    if chg is not None and chg.value is not None and chg.unusual and chg.unusual.get("zscore") is not None:
-        z = chg.unusual["zscore"]
-        out.append(Highlight(abs(z), Paragraph.of(
-            f"Bitcoin moved ", fmt.ref(chg, "pct", signed=True), f" on {fmt.long_date(chg.detail['date'])}: "
-            f"a {z:+.1f}σ day against the past year's daily moves.")))
-    since = fs.get("price.lowest_since_date")
-    low = fs.get("price.low_24h_usd")
-    if since is not None and since.value is not None and low is not None:
-        out.append(Highlight(3.0, Paragraph.of("The trailing-24h low of ", fmt.ref(low), " is the lowest since ",
-                                               fmt.ref(since, "date"), ".")))
-    event = gains_since_event(fs)
-    if event is not None:
-        out.append(Highlight(2.5, Paragraph.of(
-            "At ", fmt.ref(fs.get("price.last_usd")), " Bitcoin has given back all its gains since the ",
-            Ref(text=f"{event['title']} ({fmt.long_date(event['date'])}, close {fmt.usd(event['close'])})",
-                finding=fs.get("price.below_event")), ".")))
-    dd = fs.get("price.drawdown_from_ath_pct")
-    if dd is not None and dd.value is not None:
-        out.append(Highlight(abs(dd.value) / 20, Paragraph.of(
-            "The drawdown from the all-time high is ", fmt.ref(dd, "pct"), ".")))
-    return out
+    if chg is None or chg.value is None or not chg.unusual or chg.unusual.get("zscore") is None:
+        return []
+    z, pctl = chg.unusual["zscore"], chg.unusual.get("percentile")
+    verb = "fell" if chg.value < 0 else "rose"
+    p = [f"Bitcoin {verb} ", fmt.ref(chg, "pct", signed=True), f" on {fmt.long_date(chg.detail['date'])}, a {z:+.1f}σ day "
+         "against the past year"]
+    if pctl is not None:
+        p.append(f" and in the {_ordinal_pct(pctl)} of all days since 2009")
+    since, low = fs.get("price.lowest_since_date"), fs.get("price.low_24h_usd")
+    if since is not None and since.value is not None and low is not None and low.value is not None:
+        p += ["; it then touched ", fmt.ref(low), ", the lowest since ", fmt.ref(since, "date")]
+    p.append(".")
+    return [Highlight(abs(z), Paragraph(parts=p))]

@@ -101,7 +101,8 @@ def _table(fs: FindingSet, holdings: list[Finding]) -> TableBlock:
                      fmt.ref(g("treasury.unrealized_pnl_pct"), "pct", signed=True),
                      fmt.ref(g("treasury.mnav"), digits=2)])
     hyp = any(f.hypothetical for f in fs.all("treasury.value_usd"))
-    caption = "Bitcoin treasury companies" + (" — value and P&L at the hypothetical price" if hyp else "")
+    caption = ("Bitcoin treasury companies" + (" — value and P&L at the hypothetical price" if hyp else "")
+               + "; n/a: not available (no published cost basis, or no mNAV published)")
     return TableBlock(caption=caption,
                       columns=["Company", "BTC held", "As of / source", "Average cost", "Value", "Unrealized P&L",
                                "P&L %", "mNAV"],

@@ -1,0 +1,158 @@
+""""Why it fell": the five forces ranked by how abnormal they were against their own history.
+
+Each force has key findings that measure *pressure* on the price (flows and forced selling), not its
+consequences (a miner margin or a treasury's P&L falls because the price fell, so they are not
+evidence of why):
+
+- market-wide selling: `market.total_cap_change_usd` (the day's change in total crypto value);
+- miners: `miners.outflow_btc_1d`, `miners.to_exchange_btc_1d` (coins leaving miner wallets, to exchanges);
+- ETF flows: `etf.net_flow_usd` (net creations minus redemptions);
+- leverage: `liquidations.total_usd` (BTC+ETH, forced selling), `derivatives.open_interest_usd` (deleveraging);
+- corporate treasuries: `treasury.mnav` for Strategy (the premium that funds the treasury bid).
+
+A force's score is the largest |z-score| among its key findings (`Finding.unusual`, computed by each
+area against its trailing history, usually 365 days). This module only orders and words them; the
+statistics are the findings'. Forces with no z-score on the day are listed as not available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from btcstress.brief import fmt
+from btcstress.brief.model import Fragment, Paragraph, Ref, Section, TableBlock
+from btcstress.findings import Finding, FindingSet
+
+ABNORMAL = 2.0  # |z| from which a force is called abnormal in the text
+
+
+@dataclass
+class Force:
+    name: str
+    keys: list[tuple[str, str | None]]  # (finding id, subject)
+    evidence: Finding | None = None
+    score: float | None = None
+    others: list[Finding] = field(default_factory=list)
+
+
+def forces(fs: FindingSet) -> list[Force]:
+    out = [Force("Market-wide selling", [("market.total_cap_change_usd", None)]),
+           Force("Miners", [("miners.outflow_btc_1d", None), ("miners.to_exchange_btc_1d", None)]),
+           Force("ETF flows", [("etf.net_flow_usd", None)]),
+           Force("Leverage", [("liquidations.total_usd", "BTC+ETH"), ("derivatives.open_interest_usd", "BTC")]),
+           Force("Corporate treasuries", [("treasury.mnav", "Strategy")])]
+    for force in out:
+        found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None]
+        scored = [f for f in found if _z(f) is not None]
+        if scored:
+            force.evidence = max(scored, key=lambda f: abs(_z(f)))
+            force.score = abs(_z(force.evidence))
+        force.others = [f for f in found if f is not force.evidence]
+    return sorted(out, key=lambda f: -(f.score if f.score is not None else -1))
+
+
+def _get(fs: FindingSet, id: str, subject: str | None) -> Finding | None:
+    """Our own finding first; a cited one (mNAV is Artemis' published ratio) only when it is the only one."""
+    found = [f for f in fs.all(id) if (subject is None or f.subject == subject) and not f.window.startswith("24h")]
+    return next((f for f in found if f.kind != "cited"), found[0] if found else None)
+
+
+def _z(f: Finding) -> float | None:
+    z = (f.unusual or {}).get("zscore")
+    return float(z) if z is not None else None
+
+
+def stat(f: Finding) -> str:
+    """'+6.1σ' and, where the finding has one, its percentile: the statistic stated in the text."""
+    u = f.unusual or {}
+    z, p = u.get("zscore"), u.get("percentile")
+    out = f"{z:+.1f}σ" if z is not None else ""
+    if p is not None:
+        rank = ("the highest of the past year" if p >= 100 else "the lowest of the past year" if p <= 0 else
+                f"top {100 - p:.1f}%" if p >= 50 else f"bottom {p:.1f}%")
+        out += f", {rank}" if out else rank
+    return out
+
+
+def _evidence(force: Force) -> list[Fragment]:
+    """The force's evidence as a noun phrase, every number a Ref."""
+    f = force.evidence
+    assert f is not None
+    day = fmt.long_date(f.detail.get("date") or f.detail.get("day") or f.window.rsplit(":", 1)[-1])
+    if f.id == "market.total_cap_change_usd":
+        return [fmt.ref(f, "usd_short", signed=True), f" of total crypto value on {day}"]
+    if f.id == "miners.outflow_btc_1d":
+        out = [fmt.ref(f, "BTC"), f" leaving miner wallets on {day}"]
+        toex = next((o for o in force.others if o.id == "miners.to_exchange_btc_1d"), None)
+        if toex is not None:
+            out += [", ", fmt.ref(toex, "BTC"), " of it to exchanges"]
+        return out
+    if f.id == "miners.to_exchange_btc_1d":
+        return [fmt.ref(f, "BTC"), f" sent by miners to exchanges on {day}"]
+    if f.id == "etf.net_flow_usd":
+        return ["a net flow of ", fmt.ref(f, "usd_short", signed=True), f" through US spot ETFs on {day}"]
+    if f.id == "liquidations.total_usd":
+        return [fmt.ref(f, "usd_short"), f" of BTC and ETH positions liquidated on {day}"]
+    if f.id == "derivatives.open_interest_usd":
+        return ["BTC futures open interest at ", fmt.ref(f, "usd_short"), f" on {day}"]
+    if f.id == "treasury.mnav":
+        return ["Strategy valued at ", fmt.ref(f, digits=2), " times its bitcoin (mNAV)"]
+    return [fmt.ref(f)]
+
+
+def _item(force: Force) -> list[Fragment]:
+    return [force.name[0].lower() + force.name[1:] if not force.name[:3].isupper() else force.name, " — ", *_evidence(force), " (", Ref(text=stat(force.evidence), finding=force.evidence),
+            ")"]
+
+
+def section(fs: FindingSet) -> Section | None:
+    ranked = forces(fs)
+    scored = [f for f in ranked if f.score is not None]
+    if not scored:
+        return None
+    abnormal = [f for f in scored if f.score >= ABNORMAL]
+    calm = [f for f in scored if f.score < ABNORMAL]
+    parts: list[Fragment] = []
+    if abnormal:
+        parts += ["Most abnormal: ", *_item(abnormal[0]), ". "]
+        rest = abnormal[1:]
+        for i, force in enumerate(rest):
+            parts += (["Then " if i == 0 else ("; and " if i == len(rest) - 1 else "; ")] + _item(force))
+        if rest:
+            parts.append(". ")
+    else:
+        parts.append("No force stood out: none was two standard deviations from its own history. ")
+    if calm:
+        parts.append("Within their normal range: " if abnormal else "The largest moves: ")
+        for i, force in enumerate(calm):
+            parts += (["; "] if i else []) + _item(force)
+        parts.append(". ")
+    missing = [f.name for f in ranked if f.score is None]
+    if missing:
+        parts.append(f"Not available on this date: {', '.join(missing)}. ")
+    parts.append("Forces are ranked by the largest z-score among their key findings, each against its own "
+                 "history; the ranking says how unusual each force was, not how much of the move it caused.")
+    rows = []
+    for n, force in enumerate(ranked, start=1):
+        f = force.evidence
+        if f is None:
+            rows.append([str(n), force.name, fmt.NA, fmt.NA, fmt.NA])
+            continue
+        rows.append([str(n), force.name, f.id, fmt.ref(f, _style(f)), Ref(text=stat(f), finding=f)])
+    table = TableBlock(caption="The five forces, most abnormal first", columns=["", "Force", "Evidence", "Value",
+                                                                                 "Against its own history"],
+                       rows=rows, align=["r", "l", "l", "r", "l"])
+    note = Paragraph.of("Key findings per force measure pressure on the price (flows, forced selling, the "
+                        "treasury premium), not consequences of it (margins, P&L). z-scores and percentiles are "
+                        "each finding's own, against its trailing history (usually 365 days); see the notes.")
+    chg = fs.get("price.change_1d_pct")
+    title = "Why it fell" if chg is not None and chg.value is not None and chg.value < 0 else "What moved"
+    return Section(id="why", title=title, paragraphs=[Paragraph(parts=parts)], tables=[table], notes=[note])
+
+
+def _style(f: Finding) -> str:
+    if f.unit == "USD":
+        return "usd_short"
+    if f.unit == "ratio":
+        return "auto"
+    return f.unit

@@ -1,0 +1,59 @@
+"""Live connectors: fetch from the primary public sources into the same parsers and store.
+
+`sources/` parses (pure, fixture-tested); `connectors/` fetches (HTTP, websockets), resumes from
+checkpoints, finds and backfills gaps. The core never imports a connector; the CLI and the monitor do.
+
+PULLS are the periodic REST sources (`btcstress ingest live --sources ...`); the liquidation streams are
+in connectors.streams (`btcstress monitor`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from typing import Any
+
+import httpx
+
+from btcstress.connectors.base import Progress, SourceReport, no_progress
+from btcstress.connectors.http import FetchError, Http
+from btcstress.errors import BtcstressError, InputError
+
+PULLS = ("binance", "mempool", "farside", "edgar")
+
+
+def build(name: str, http: Http, conf: dict[str, Any] | None = None):
+    if name not in PULLS:
+        raise InputError(f"unknown source {name!r}; known: {', '.join(PULLS)}")
+    return importlib.import_module(f"btcstress.connectors.{name}").connector(http, conf)
+
+
+def http_for(conf: dict[str, Any] | None = None, **kw) -> Http:
+    return Http.from_config((conf or {}).get("http"), **kw)
+
+
+def run(store, names: list[str], *, since: dt.datetime, until: dt.datetime | None = None,
+        conf: dict[str, Any] | None = None, http: Http | None = None,
+        progress_for=None) -> list[SourceReport]:
+    """Run each named pull; a source that fails is reported (error) and the others still run."""
+    reports = []
+    own = http is None
+    http = http or http_for(conf)
+    try:
+        for name in names:
+            c = build(name, http, conf)
+            progress: Progress = progress_for(name) if progress_for else no_progress
+            before = http.stats.requests
+            try:
+                r = c.run(store, since=since, until=until, progress=progress)
+            except (BtcstressError, httpx.HTTPError, ValueError) as exc:  # one failing source must not stop the others
+                r = SourceReport(name, error=f"{type(exc).__name__}: {exc}")
+            r.requests = http.stats.requests - before
+            reports.append(r)
+    finally:
+        if own:
+            http.close()
+    return reports
+
+
+__all__ = ["FetchError", "Http", "PULLS", "SourceReport", "build", "http_for", "run"]

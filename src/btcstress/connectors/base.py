@@ -1,0 +1,125 @@
+"""What every live connector shares: its report, checkpoints in the store, storing what the parsers
+made of a fetch, and finding the holes in a regular series.
+
+A connector is three steps (the OpenBB fetcher split): turn the query (since, until, config) into the
+venue's requests, extract the raw payloads (`fetch`), and hand them to the pure parsers in
+`btcstress.sources` (`parse`). Storing goes through `ingest.run`, so a connector's writes are one
+transaction per batch, logged in `ingest_log`, idempotent by natural key, and anything the parser
+refused lands in `quarantine` with the URL as its file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import pyarrow as pa
+
+from btcstress import ingest
+from btcstress.sources.common import Parsed
+from btcstress.store import Store, utc_naive
+
+# progress(description, completed, total): a connector reports how far it got; total None = unknown.
+Progress = Callable[[str, float, float | None], None]
+
+
+def no_progress(description: str, completed: float, total: float | None) -> None:
+    return None
+
+
+@dataclass
+class SourceReport:
+    """What one source did in one run, as the `ingest live` summary table shows it."""
+
+    source: str
+    fetched: int = 0  # rows (or messages) read from the source
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    gaps_found: int = 0  # missing intervals found in the stored series after the fetch
+    gaps_filled: int = 0  # of those, how many a backfill fetch closed
+    requests: int = 0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def stored(self) -> int:
+        return self.new + self.updated
+
+    def add_run(self, report: ingest.RunReport) -> None:
+        s = report.stored
+        self.fetched += report.lines_in
+        self.new += s.new
+        self.updated += s.updated
+        self.unchanged += s.unchanged
+        self.quarantined += report.quarantined
+        self.skipped += report.skipped
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def store_parsed(store: Store, parsed: Parsed | Iterable[Parsed], report: SourceReport) -> ingest.RunReport:
+    """Upsert one or more parsed fetches in one transaction; quarantine what the parsers refused."""
+    items = [parsed] if isinstance(parsed, Parsed) else list(parsed)
+    run = ingest.run(store, [(None, p.origin, p) for p in items], allow_quarantine=True)
+    report.add_run(run)
+    return run
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+
+def get_checkpoint(store: Store, source: str, key: str) -> str | None:
+    t = store.table("checkpoints")
+    df = t.filter((t.source == source) & (t.key == key)).select("value").execute()
+    return None if df.empty else str(df["value"].iloc[0])
+
+
+def set_checkpoint(store: Store, source: str, key: str, value: str, detail: str | None = None) -> None:
+    now = now_utc()
+    store.upsert("checkpoints", pa.table({
+        "source": [source], "key": [key], "value": [value], "detail": [detail],
+        "origin": [f"connector:{source}"], "available_at": [now]}))
+
+
+def checkpoint_instant(store: Store, source: str, key: str) -> dt.datetime | None:
+    v = get_checkpoint(store, source, key)
+    return dt.datetime.fromisoformat(v) if v else None
+
+
+# -- gaps ---------------------------------------------------------------------------------------
+
+def missing_steps(have: Iterable[dt.datetime], start: dt.datetime, end: dt.datetime,
+                  step: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Runs of expected instants start, start+step, ... < end that are absent from `have`, as
+    [first missing, last missing] pairs (a regular series' holes)."""
+    present = {utc_naive(h) for h in have}
+    runs: list[tuple[dt.datetime, dt.datetime]] = []
+    t = start
+    run_start = None
+    prev = None
+    while t < end:
+        if t not in present:
+            if run_start is None:
+                run_start = t
+            prev = t
+        elif run_start is not None:
+            runs.append((run_start, prev))
+            run_start = None
+        t += step
+    if run_start is not None:
+        runs.append((run_start, prev))
+    return runs
+
+
+def count_steps(runs: list[tuple[dt.datetime, dt.datetime]], step: dt.timedelta) -> int:
+    return sum(int((b - a) / step) + 1 for a, b in runs)
+
+
+def section(conf: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """The config's `sources.<name>` mapping (empty when absent)."""
+    return dict(((conf or {}).get(name)) or {})

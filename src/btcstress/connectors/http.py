@@ -1,0 +1,196 @@
+"""HTTP for the live connectors: timeouts, retries with exponential backoff and jitter, Retry-After,
+per-host rate limits and Binance's used-weight header.
+
+One `Http` per run. Every request goes through `get`/`post_json`, which:
+- waits for the host's rate limiter (at most `per_second` requests per second per host: EDGAR asks
+  for no more than 10; mempool.space and Binance ban clients that hammer them);
+- retries on connection errors, timeouts and the statuses in `RetryPolicy.retry_statuses` (429, 418,
+  5xx), waiting `Retry-After` when the server says (seconds or an HTTP date, capped), otherwise
+  `backoff x 2^attempt` with jitter, capped at `max_backoff`;
+- slows down before Binance's limit: when `X-MBX-USED-WEIGHT-1M` passes `weight_pause_fraction` of
+  the host's weight budget, it waits for the next minute;
+- raises FetchError (with the URL and the last status) once the attempts are spent.
+A 404 is an answer, not a failure: callers that probe (a monthly archive not yet published) pass
+`ok=(200, 404)` and look at the status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from btcstress.errors import BtcstressError
+
+DEFAULT_USER_AGENT = "btcstress/0.1 (+https://github.com/btcstress/btcstress)"
+
+
+class FetchError(BtcstressError):
+    """A source could not be fetched after the retries (network down, persistent 5xx, a ban)."""
+
+    exit_code = 1
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5  # total tries per request
+    backoff: float = 0.5  # seconds before the first retry
+    max_backoff: float = 30.0
+    jitter: float = 0.5  # a wait is drawn uniformly from [(1 - jitter) x w, w]
+    max_retry_after: float = 300.0  # never wait longer than this on a server's word
+    retry_statuses: tuple[int, ...] = (408, 418, 425, 429, 500, 502, 503, 504)
+
+    def wait(self, attempt: int, rng: random.Random) -> float:
+        w = min(self.max_backoff, self.backoff * (2 ** attempt))
+        return w * (1.0 - self.jitter * rng.random())
+
+
+class RateLimiter:
+    """At most `per_second` requests per second (evenly spaced), thread-safe."""
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def acquire(self) -> float:
+        with self._lock:
+            now = self._clock()
+            wait = max(0.0, self._next - now)
+            self._next = max(now, self._next) + self.interval
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass
+class HttpStats:
+    requests: int = 0
+    retries: int = 0
+    waited_s: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+class Http:
+    def __init__(self, *, timeout: float = 20.0, policy: RetryPolicy | None = None,
+                 user_agent: str = DEFAULT_USER_AGENT, rate_limits: dict[str, float] | None = None,
+                 default_rate: float = 5.0, weight_limits: dict[str, int] | None = None,
+                 weight_pause_fraction: float = 0.8, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None, transport: httpx.BaseTransport | None = None):
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.rate_limits = dict(rate_limits or {})
+        self.default_rate = default_rate
+        self.weight_limits = dict(weight_limits or {})
+        self.weight_pause_fraction = weight_pause_fraction
+        self._limiters: dict[str, RateLimiter] = {}
+        self.stats = HttpStats()
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                                   headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+                                   follow_redirects=True, transport=transport)
+
+    @classmethod
+    def from_config(cls, conf: dict[str, Any] | None, **kw) -> "Http":
+        """`sources.http` from the config: timeout, attempts, backoff, max_backoff, user_agent, rates."""
+        c = dict(conf or {})
+        policy = RetryPolicy(attempts=int(c.get("attempts", 5)), backoff=float(c.get("backoff", 0.5)),
+                             max_backoff=float(c.get("max_backoff", 30.0)))
+        return cls(timeout=float(c.get("timeout", 20.0)), policy=policy,
+                   user_agent=c.get("user_agent", DEFAULT_USER_AGENT),
+                   rate_limits={k: float(v) for k, v in (c.get("rates") or {}).items()}, **kw)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "Http":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _limiter(self, host: str) -> RateLimiter:
+        if host not in self._limiters:
+            self._limiters[host] = RateLimiter(self.rate_limits.get(host, self.default_rate), sleep=self.sleep)
+        return self._limiters[host]
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stats.waited_s += seconds
+            self.sleep(seconds)
+
+    def get(self, url: str, *, params: dict | None = None, headers: dict | None = None,
+            ok: tuple[int, ...] = (200,)) -> httpx.Response:
+        return self.request("GET", url, params=params, headers=headers, ok=ok)
+
+    def post_json(self, url: str, payload: Any, *, headers: dict | None = None,
+                  ok: tuple[int, ...] = (200, 201, 202, 204)) -> httpx.Response:
+        return self.request("POST", url, json=payload, headers=headers, ok=ok)
+
+    def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200,), **kw) -> httpx.Response:
+        host = urlsplit(url).netloc
+        last: str = ""
+        for attempt in range(self.policy.attempts):
+            self.stats.waited_s += self._limiter(host).acquire()
+            self.stats.requests += 1
+            try:
+                resp = self.client.request(method, url, **kw)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                if attempt + 1 < self.policy.attempts:
+                    self.stats.retries += 1
+                    self._wait(self.policy.wait(attempt, self.rng))
+                continue
+            self.stats.statuses[resp.status_code] = self.stats.statuses.get(resp.status_code, 0) + 1
+            self._respect_weight(host, resp)
+            if resp.status_code in ok:
+                return resp
+            last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
+            if resp.status_code not in self.policy.retry_statuses:
+                break
+            if attempt + 1 < self.policy.attempts:
+                self.stats.retries += 1
+                after = retry_after(resp.headers.get("Retry-After"))
+                wait = min(after, self.policy.max_retry_after) if after is not None else self.policy.wait(attempt, self.rng)
+                self._wait(wait)
+        raise FetchError(f"{method} {url} failed after {self.policy.attempts} attempt(s): {last}")
+
+    def _respect_weight(self, host: str, resp: httpx.Response) -> None:
+        limit = self.weight_limits.get(host)
+        used = resp.headers.get("X-MBX-USED-WEIGHT-1M") or resp.headers.get("x-mbx-used-weight-1m")
+        if not limit or not used:
+            return
+        try:
+            used_n = int(used)
+        except ValueError:
+            return
+        if used_n >= self.weight_pause_fraction * limit:
+            now = time.time()
+            self._wait(60.0 - (now % 60.0) + 0.5)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    v = value.strip()
+    try:
+        return max(0.0, float(v))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(v)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())

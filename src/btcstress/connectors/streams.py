@@ -1,0 +1,392 @@
+"""Liquidation websockets (Binance USD-M `!forceOrder@arr`, Bybit v5 `allLiquidation.{symbol}`, OKX v5
+`liquidation-orders`): connect, subscribe, keep alive, reconnect, keep every raw message, normalise.
+
+- Heartbeats, per venue documentation: Binance's server pings every few minutes and the client's
+  library answers with pongs (websockets does; it also pings, which Binance accepts); Bybit wants an
+  application `{"op":"ping"}` at least every 20 s; OKX wants the text `ping` when nothing arrived for
+  under 30 s and answers `pong`. A stream silent for longer than `silence_timeout` is treated as dead
+  and reconnected.
+- Reconnects back off exponentially with jitter (`http.RetryPolicy`), forever until stopped; each
+  outage is stored in `stream_gaps` (from the last message before the drop to the reconnect) because
+  the venues offer no history to backfill liquidations from: the coverage notes can say when the
+  stream was blind.
+- No duplicates across reconnects: the parsers give every event a deterministic id (the venue's own or
+  a hash of venue, symbol, time, price, quantity, side), the store upserts by key, and a batch
+  collapses repeats of one event (keeping its earliest publication) before it is written.
+- Raw capture: every message (heartbeats excepted) is appended as one line to a gzip JSONL file per
+  venue per UTC hour, `data/raw/<venue>/<YYYY-MM-DD>/<venue>-<YYYY-MM-DDTHH>.jsonl.gz`, exactly as
+  received, so `btcstress monitor --replay` (and `ingest events`) can replay it. A stored event's
+  origin is `stream:<venue>/<file name>` and a quarantined message's line is its line in that file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from btcstress.connectors.base import now_utc, section
+from btcstress.connectors.http import RetryPolicy
+from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+from btcstress.sources.common import Parsed
+from btcstress.store import Store, UpsertResult
+
+TARGET = "liquidations"
+PARSERS: dict[str, Callable[[str, str], Parsed]] = {
+    "binance": binance_force_order.parse,
+    "bybit": bybit_liquidation.parse,
+    "okx": okx_liquidation.parse,
+}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "binance": {"ws_url": "wss://fstream.binance.com"},
+    "bybit": {"ws_url": "wss://stream.bybit.com/v5/public/linear", "symbols": ["BTCUSDT", "ETHUSDT"]},
+    "okx": {"ws_url": "wss://ws.okx.com:8443/ws/v5/public", "inst_types": ["SWAP", "FUTURES"]},
+}
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    venue: str
+    url: str
+    subscribe: tuple[str, ...] = ()
+    ping_text: str | None = None  # application-level ping, sent every ping_every seconds
+    ping_every: float = 20.0
+    protocol_ping: float | None = 60.0  # websocket ping frames (None: off)
+    silence_timeout: float = 120.0
+
+
+def specs(conf: dict[str, Any] | None = None) -> dict[str, StreamSpec]:
+    """The three venues' streams from the config's `sources.<venue>` sections (URLs overridable)."""
+    b = {**DEFAULTS["binance"], **section(conf, "binance")}
+    y = {**DEFAULTS["bybit"], **section(conf, "bybit")}
+    o = {**DEFAULTS["okx"], **section(conf, "okx")}
+    return {
+        "binance": StreamSpec("binance", b.get("ws_stream_url") or b["ws_url"].rstrip("/") + "/ws/!forceOrder@arr",
+                              silence_timeout=float(b.get("silence_timeout", 600.0))),
+        "bybit": StreamSpec("bybit", y["ws_url"],
+                            subscribe=(json.dumps({"op": "subscribe",
+                                                   "args": [f"allLiquidation.{s}" for s in y["symbols"]]}),),
+                            ping_text=json.dumps({"op": "ping"}), ping_every=float(y.get("ping_every", 20.0)),
+                            silence_timeout=float(y.get("silence_timeout", 60.0))),
+        "okx": StreamSpec("okx", o["ws_url"],
+                          subscribe=(json.dumps({"op": "subscribe", "args": [
+                              {"channel": "liquidation-orders", "instType": t} for t in o["inst_types"]]}),),
+                          ping_text="ping", ping_every=float(o.get("ping_every", 25.0)), protocol_ping=None,
+                          silence_timeout=float(o.get("silence_timeout", 60.0))),
+    }
+
+
+def is_heartbeat(venue: str, raw: str) -> bool:
+    """A pong (or ping) that carries no market data: not recorded, not parsed."""
+    s = raw.strip()
+    if s in ("pong", "ping"):
+        return True
+    if venue == "bybit" and s.startswith("{") and ('"ping"' in s or '"pong"' in s):
+        try:
+            m = json.loads(s)
+        except json.JSONDecodeError:
+            return False
+        return isinstance(m, dict) and (m.get("op") in ("ping", "pong") or m.get("ret_msg") == "pong")
+    return False
+
+
+def sniff_venue(raw: str) -> str | None:
+    """Which venue a recorded message came from, by its shape (for replaying mixed files)."""
+    try:
+        m = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(m, dict):
+        return None
+    if "topic" in m or m.get("op") in ("subscribe", "ping", "pong") or "ret_msg" in m:
+        return "bybit"
+    if "arg" in m or "event" in m:
+        return "okx"
+    if "stream" in m or m.get("e") == "forceOrder" or "result" in m:
+        return "binance"
+    return None
+
+
+# -- raw capture ----------------------------------------------------------------------------------
+
+class RawRecorder:
+    """Appends raw messages to gzip JSONL files, one per venue per UTC hour."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self._open: dict[str, tuple[Path, Any, int]] = {}  # venue -> (path, handle, lines so far)
+
+    def path(self, venue: str, at: dt.datetime) -> Path:
+        return self.root / venue / f"{at:%Y-%m-%d}" / f"{venue}-{at:%Y-%m-%dT%H}.jsonl.gz"
+
+    @staticmethod
+    def origin(venue: str, path: Path) -> str:
+        return f"stream:{venue}/{path.name}"
+
+    def write(self, venue: str, raw: str, at: dt.datetime) -> tuple[str, int]:
+        """Record one message; returns (origin, line number in its file)."""
+        path = self.path(venue, at)
+        cur = self._open.get(venue)
+        if cur is None or cur[0] != path:
+            if cur is not None:
+                cur[1].close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lines = count_lines(path) if path.exists() else 0
+            cur = (path, gzip.open(path, "at", encoding="utf-8"), lines)
+        p, fh, n = cur
+        fh.write(raw.replace("\n", " ").replace("\r", " ") + "\n")
+        self._open[venue] = (p, fh, n + 1)
+        return self.origin(venue, p), n + 1
+
+    def flush(self) -> None:
+        for _, fh, _ in self._open.values():
+            fh.flush()
+
+    def close(self) -> None:
+        for _, fh, _ in self._open.values():
+            fh.close()
+        self._open.clear()
+
+
+def count_lines(path: Path) -> int:
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            return sum(1 for _ in fh)
+    except (EOFError, OSError):  # a capture cut by a crash: count what is readable
+        n = 0
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                for _ in fh:
+                    n += 1
+        except (EOFError, OSError):
+            pass
+        return n
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    """Lines of a .jsonl or .jsonl.gz capture; a capture cut by a crash yields what is readable."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                yield line.rstrip("\n")
+    except EOFError:
+        return
+
+
+def replay_files(target: Path) -> list[Path]:
+    if target.is_dir():
+        return sorted(p for p in target.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz")))
+    return [target]
+
+
+def venue_of(path: Path) -> str | None:
+    """A capture's venue from its path (data/raw/<venue>/... or a file named <venue>-...)."""
+    for part in (path.name.split("-")[0], *[p for p in path.parts]):
+        if part in PARSERS:
+            return part
+    return None
+
+
+# -- normalising and buffering --------------------------------------------------------------------
+
+@dataclass
+class FlushResult:
+    messages: int = 0
+    events: int = 0
+    duplicates: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    latest: dt.datetime | None = None  # the latest publication instant among the events flushed
+
+
+@dataclass
+class EventBuffer:
+    """Parsed events waiting to be written, one per key (repeats collapse), plus refused messages."""
+
+    rows: dict[tuple, dict] = field(default_factory=dict)
+    quarantine: list[dict] = field(default_factory=list)
+    messages: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    latest: dt.datetime | None = None
+    last_by_venue: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def add(self, venue: str, raw: str, origin: str, line: int) -> int:
+        """Parse one raw message; returns how many events it carried."""
+        parsed = PARSERS[venue](raw, origin)
+        self.messages += 1
+        self.skipped += sum(parsed.skipped.values())
+        for q in parsed.quarantine:
+            q["line"] = line
+            self.quarantine.append(q)
+        events = parsed.rows.get(TARGET, [])
+        for r in events:
+            r.pop("_line", None)
+            key = (r["venue"], r["symbol"], r["ts"], r["id"])
+            have = self.rows.get(key)
+            if have is not None:
+                self.duplicates += 1
+                if r["available_at"] < have["available_at"]:
+                    self.rows[key] = r
+                continue
+            self.rows[key] = r
+            if self.latest is None or r["available_at"] > self.latest:
+                self.latest = r["available_at"]
+            lv = self.last_by_venue.get(venue)
+            if lv is None or r["available_at"] > lv:
+                self.last_by_venue[venue] = r["available_at"]
+        return len(events)
+
+    def __len__(self) -> int:
+        return self.messages
+
+    def flush(self, store: Store) -> FlushResult:
+        res = FlushResult(messages=self.messages, events=len(self.rows), duplicates=self.duplicates,
+                          latest=self.latest)
+        with store.transaction():
+            if self.rows:
+                cols = ["venue", "symbol", "ts", "id", "asset", "side", "price", "qty", "usd", "raw_id", "origin",
+                        "available_at"]
+                rows = list(self.rows.values())
+                t = pa.table({c: [r.get(c) for r in rows] for c in cols},
+                             schema=pa.schema([(c, store_type(c)) for c in cols]))
+                u: UpsertResult = store.upsert(TARGET, t)
+                res.new, res.updated, res.unchanged = u.new, u.updated, u.unchanged
+            if self.quarantine:
+                res.quarantined = store.quarantine(self.quarantine)
+            if self.last_by_venue:  # one upsert for all venues: it runs on every batch
+                venues = sorted(self.last_by_venue)
+                store.upsert("checkpoints", pa.table({
+                    "source": ["stream"] * len(venues), "key": [f"last_event:{v}" for v in venues],
+                    "value": [self.last_by_venue[v].isoformat() for v in venues], "detail": [None] * len(venues),
+                    "origin": ["connector:stream"] * len(venues), "available_at": [now_utc()] * len(venues)},
+                    schema=pa.schema([("source", pa.string()), ("key", pa.string()), ("value", pa.string()),
+                                      ("detail", pa.string()), ("origin", pa.string()),
+                                      ("available_at", pa.timestamp("us"))])))
+        self.rows.clear()
+        self.quarantine.clear()
+        self.messages = self.duplicates = self.skipped = 0
+        self.latest = None
+        self.last_by_venue.clear()
+        return res
+
+
+_TYPES = {"ts": pa.timestamp("us"), "available_at": pa.timestamp("us"), "price": pa.float64(), "qty": pa.float64(),
+          "usd": pa.float64()}
+
+
+def store_type(col: str) -> pa.DataType:
+    return _TYPES.get(col, pa.string())
+
+
+def record_gap(store: Store, venue: str, started: dt.datetime, ended: dt.datetime, reason: str) -> None:
+    store.upsert("stream_gaps", pa.table({
+        "venue": [venue], "started": [started], "ended": [ended], "reason": [reason[:500]],
+        "origin": [f"stream:{venue}"], "available_at": [ended]}))
+
+
+# -- the live loop --------------------------------------------------------------------------------
+
+OnMessage = Callable[[str, str, dt.datetime], None]  # (venue, raw, received at)
+OnGap = Callable[[str, dt.datetime, dt.datetime, str], None]  # (venue, started, ended, reason)
+
+
+@dataclass
+class StreamStats:
+    connects: int = 0
+    messages: int = 0
+    heartbeats_sent: int = 0
+    gaps: int = 0
+    last_message_at: dt.datetime | None = None
+
+
+async def run_stream(spec: StreamSpec, on_message: OnMessage, stop: asyncio.Event, *,
+                     on_gap: OnGap | None = None, policy: RetryPolicy | None = None,
+                     rng: random.Random | None = None, stats: StreamStats | None = None,
+                     max_connects: int | None = None) -> StreamStats:
+    """Keep one venue's stream connected until `stop` is set (or `max_connects` connections ended)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+    policy = policy or RetryPolicy(attempts=10**9, backoff=1.0, max_backoff=60.0)
+    rng = rng or random.Random()
+    stats = stats or StreamStats()
+    attempt = 0
+    last_msg: dt.datetime | None = None
+    dropped_at: dt.datetime | None = None
+    reason = ""
+    while not stop.is_set():
+        try:
+            async with connect(spec.url, open_timeout=10, ping_interval=spec.protocol_ping, ping_timeout=20,
+                               close_timeout=5, max_size=2**23) as ws:
+                stats.connects += 1
+                for sub in spec.subscribe:
+                    await ws.send(sub)
+                if dropped_at is not None and on_gap is not None:
+                    stats.gaps += 1
+                    on_gap(spec.venue, last_msg or dropped_at, now_utc(), reason)
+                dropped_at = None
+                attempt = 0
+                reason = await _pump(ws, spec, on_message, stop, stats)
+        except InvalidURI:
+            raise
+        except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError, TimeoutError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        if stop.is_set():
+            break
+        dropped_at = dropped_at or now_utc()
+        last_msg = stats.last_message_at or last_msg
+        if max_connects is not None and stats.connects >= max_connects:
+            break
+        wait = policy.wait(attempt, rng)
+        attempt += 1
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        except asyncio.TimeoutError:
+            pass
+    return stats
+
+
+async def _pump(ws, spec: StreamSpec, on_message: OnMessage, stop: asyncio.Event, stats: StreamStats) -> str:
+    """Read until the connection drops, goes silent, or stop is set; returns why it ended."""
+    loop = asyncio.get_running_loop()
+    last_in = loop.time()
+    last_ping = loop.time()
+    while not stop.is_set():
+        now = loop.time()
+        if spec.ping_text is not None and now - last_ping >= spec.ping_every:
+            await ws.send(spec.ping_text)
+            stats.heartbeats_sent += 1
+            last_ping = now
+        timeout = min(0.25, spec.ping_every if spec.ping_text else 0.25)
+        try:
+            raw = await asyncio.wait_for(ws.recv(), timeout=timeout)
+        except asyncio.TimeoutError:
+            if loop.time() - last_in > spec.silence_timeout:
+                await ws.close()
+                return f"silent for more than {spec.silence_timeout:.0f} s"
+            continue
+        last_in = loop.time()
+        if isinstance(raw, (bytes, bytearray)):
+            raw = raw.decode("utf-8", errors="replace")
+        if is_heartbeat(spec.venue, raw):
+            continue
+        stats.messages += 1
+        at = now_utc()
+        stats.last_message_at = at
+        on_message(spec.venue, raw, at)
+    return ""
+
+
+__all__ = ["EventBuffer", "FlushResult", "PARSERS", "RawRecorder", "StreamSpec", "StreamStats", "is_heartbeat",
+           "read_lines", "record_gap", "replay_files", "run_stream", "sniff_venue", "specs", "venue_of"]

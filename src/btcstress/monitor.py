@@ -1,0 +1,493 @@
+"""The monitor: live (or replayed) data in, findings recomputed where they changed, alert rules out.
+
+Rules come from a YAML file, a list (or `rules:` holding a list) of
+    - name: btc-liquidations-24h
+      finding: liquidations.total_usd   # a finding id (public contract)
+      subject: BTC                      # optional: only this subject
+      window: 24h                       # optional: only findings whose window starts with this
+      op: ">"                           # > < >= <=
+      value: 100000000
+      cooldown: 15m                     # seconds, or 30s / 15m / 2h / 1d
+A rule fires when a computed (not cited) finding matches and its value satisfies `op value`, then
+stays quiet for `cooldown` (on the monitor's clock) for that subject and window. An alert is one JSON
+object, written as a line to stdout, appended to a file, and POSTed to a webhook (with retries).
+
+How it stays fast: messages are parsed and buffered as they come; the buffer is written to the store
+every `batch_messages` messages or `batch_ms` milliseconds (one transaction), and findings are
+recomputed at most every `recompute_ms`, and only for the metric areas whose tables changed and that
+some rule reads (a liquidation message dirties `leverage`; a Binance kline pull dirties `price` and
+the areas valued at the price; mempool -> `miners`; Farside -> `etf`; EDGAR -> `treasuries`).
+
+The clock: live, as-of is now; in replay it is the latest publication instant among the events seen
+(the stream's own time), so a recorded stream's trailing-24 h findings are those of the moment it was
+recorded, and cooldowns follow the recording, not the wall clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import operator
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from btcstress.connectors.base import now_utc
+from btcstress.connectors.streams import EventBuffer, FlushResult, RawRecorder, read_lines, sniff_venue, venue_of
+from btcstress.errors import BtcstressError, InputError
+from btcstress.findings import Finding, iso
+from btcstress.metrics import AREAS
+from btcstress.metrics.context import Context
+from btcstress.store import Store
+
+OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, "<": operator.lt, ">=": operator.ge,
+                                                  "<=": operator.le}
+# Which metric area computes a finding id (by its first segment).
+AREA_OF = {"price": "price", "market": "market", "miners": "miners", "etf": "etf", "liquidations": "leverage",
+           "derivatives": "leverage", "treasuries": "treasuries", "treasury": "treasuries"}
+# Areas that value things at the observed price (ctx.price()): they need `price` computed first and
+# change when it does.
+PRICED = ("miners", "etf", "treasuries")
+# What a changed source dirties.
+SOURCE_AREAS = {"liquidations": ("leverage",), "binance": ("price", "market", "leverage"), "mempool": ("miners",),
+                "farside": ("etf",), "edgar": ("treasuries",)}
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    finding: str
+    subject: str | None = None
+    window: str | None = None
+    op: Literal[">", "<", ">=", "<="]
+    value: float
+    cooldown: float = 0.0  # seconds
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        if v is None:
+            return 0.0
+        if isinstance(v, (int, float)):
+            if v < 0:
+                raise ValueError("cooldown must be >= 0")
+            return float(v)
+        m = _DURATION.match(str(v))
+        if not m:
+            raise ValueError(f"cooldown {v!r}: expected seconds or e.g. 30s, 15m, 2h, 1d")
+        return float(m[1]) * _UNIT_S[m[2]]
+
+    @property
+    def area(self) -> str | None:
+        return AREA_OF.get(self.finding.split(".", 1)[0])
+
+    def matches(self, f: Finding) -> bool:
+        return (f.id == self.finding and f.kind != "cited" and (self.subject is None or f.subject == self.subject)
+                and (self.window is None or f.window.startswith(self.window))
+                and isinstance(f.value, (int, float)) and not isinstance(f.value, bool))
+
+    def holds(self, value: float) -> bool:
+        return OPS[self.op](float(value), self.value)
+
+
+def load_rules(path: Path | str) -> list[Rule]:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise InputError(f"rules file {p} not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"rules file {p}: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("rules")
+    if not isinstance(data, list) or not data:
+        raise InputError(f"rules file {p}: expected a list of rules (or `rules:` holding one)")
+    rules = []
+    for i, item in enumerate(data, start=1):
+        try:
+            rules.append(Rule.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "rule"
+            raise InputError(f"rules file {p}: rule {i}: {where}: {first['msg']}") from None
+    names = [r.name for r in rules]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"rules file {p}: duplicate rule name(s) {dup}")
+    unknown = sorted({r.finding for r in rules if r.area is None})
+    if unknown:
+        raise InputError(f"rules file {p}: no metric area computes {unknown} "
+                         f"(known prefixes: {', '.join(sorted(AREA_OF))})")
+    return rules
+
+
+# -- sinks ----------------------------------------------------------------------------------------
+
+class StdoutSink:
+    def __init__(self, stream: IO[str] | None = None):
+        self.stream = stream
+
+    def emit(self, alert: dict) -> None:
+        s = self.stream or sys.stdout
+        s.write(json.dumps(alert, separators=(",", ":")) + "\n")
+        s.flush()
+
+
+class FileSink:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def emit(self, alert: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(alert, separators=(",", ":")) + "\n")
+
+
+class WebhookSink:
+    """POST each alert as JSON; retried with backoff (connectors.http). A webhook that stays down is
+    reported on stderr and the alert is still in the other sinks: the monitor does not stop."""
+
+    def __init__(self, url: str, http=None, log: Callable[[str], None] | None = None):
+        from btcstress.connectors.http import Http, RetryPolicy
+        self.url = url
+        self.http = http or Http(timeout=10.0, policy=RetryPolicy(attempts=4, backoff=0.5, max_backoff=5.0),
+                                 default_rate=50.0)
+        self.log = log or (lambda m: print(m, file=sys.stderr))
+        self.failures = 0
+
+    def emit(self, alert: dict) -> None:
+        from btcstress.connectors.http import FetchError
+        try:
+            self.http.post_json(self.url, alert)
+        except FetchError as exc:
+            self.failures += 1
+            self.log(f"webhook {self.url}: alert {alert.get('rule')} not delivered: {exc}")
+
+
+# -- the monitor ----------------------------------------------------------------------------------
+
+@dataclass
+class MonitorStats:
+    messages: int = 0
+    events: int = 0
+    duplicates: int = 0
+    new: int = 0
+    quarantined: int = 0
+    flushes: int = 0
+    recomputes: int = 0
+    alerts: int = 0
+    recompute_s: float = 0.0
+    store_s: float = 0.0
+    parse_s: float = 0.0
+    latencies_s: list[float] = field(default_factory=list)  # message arrival -> rules evaluated with it
+    alert_latencies_s: list[float] = field(default_factory=list)  # arrival of the batch's first message -> alert
+
+
+class Monitor:
+    def __init__(self, store: Store, rules: list[Rule], sinks: Iterable[Any], *,
+                 params: dict[str, dict[str, Any]] | None = None, batch_messages: int = 500,
+                 batch_ms: float = 1000.0, recompute_ms: float = 1000.0, clock: Literal["stream", "wall"] = "wall",
+                 recorder: RawRecorder | None = None, log: Callable[[str], None] | None = None,
+                 track_latency: bool = False, lock: Any = None):
+        self.store = store
+        # Live, periodic pulls write from a worker thread: the monitor touches the store only when it
+        # gets this lock without waiting, and keeps buffering otherwise (tick() retries).
+        self.lock = lock
+        self.rules = rules
+        self.sinks = list(sinks)
+        self.params = params or {}
+        self.batch_messages = batch_messages
+        self.batch_s = batch_ms / 1000.0
+        self.recompute_s = recompute_ms / 1000.0
+        self.clock = clock
+        self.recorder = recorder
+        self.log = log or (lambda m: None)
+        self.track_latency = track_latency
+        self.buffer = EventBuffer()
+        self.stats = MonitorStats()
+        self.dirty: set[str] = set()
+        self.findings: dict[str, list[Finding]] = {}  # area -> its latest findings
+        self.stream_clock: dt.datetime | None = None
+        self._last_fired: dict[tuple[str, str, str], dt.datetime] = {}
+        self._batch_started: float | None = None
+        self._last_recompute = 0.0
+        self._pending_arrivals: list[float] = []  # arrivals of messages stored but not yet evaluated
+        self._batch_arrivals: list[float] = []
+        self.wanted = {r.area for r in rules}
+
+    # -- input ------------------------------------------------------------------------------------
+
+    def message(self, venue: str, raw: str, *, origin: str | None = None, line: int | None = None,
+                received: dt.datetime | None = None) -> None:
+        """One raw stream message (live or replayed)."""
+        arrived = time.perf_counter()
+        if self.recorder is not None:
+            origin, line = self.recorder.write(venue, raw, received or now_utc())
+        t0 = time.perf_counter()
+        self.buffer.add(venue, raw, origin or f"stream:{venue}", line or 0)
+        self.stats.parse_s += time.perf_counter() - t0
+        if self.track_latency:
+            self._batch_arrivals.append(arrived)
+        if self._batch_started is None:
+            self._batch_started = arrived
+        if len(self.buffer) >= self.batch_messages or arrived - self._batch_started >= self.batch_s:
+            self.flush(final=False)
+
+    def pulled(self, source: str) -> None:
+        """A periodic pull stored something new from `source`: its areas need recomputing."""
+        for a in SOURCE_AREAS.get(source, ()):
+            self.dirty.add(a)
+        self._locked(lambda: self._evaluate(force=True))
+
+    # -- batching ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Called periodically when live: write a batch that is due, evaluate what is dirty."""
+        if self._batch_started is not None and time.perf_counter() - self._batch_started >= self.batch_s:
+            self.flush(final=False)
+        elif self.dirty:
+            self._locked(lambda: self._evaluate(force=False))
+
+    def _locked(self, fn) -> bool:
+        if self.lock is None:
+            fn()
+            return True
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            fn()
+        finally:
+            self.lock.release()
+        return True
+
+    def flush(self, final: bool = True) -> FlushResult | None:
+        out: list = []
+        self._locked(lambda: out.append(self._flush(final)))
+        return out[0] if out else None
+
+    def _flush(self, final: bool) -> FlushResult | None:
+        res = None
+        if len(self.buffer):
+            t0 = time.perf_counter()
+            res = self.buffer.flush(self.store)
+            self.stats.store_s += time.perf_counter() - t0
+            self.stats.flushes += 1
+            self.stats.messages += res.messages
+            self.stats.events += res.events
+            self.stats.duplicates += res.duplicates
+            self.stats.new += res.new
+            self.stats.quarantined += res.quarantined
+            if res.latest is not None and (self.stream_clock is None or res.latest > self.stream_clock):
+                self.stream_clock = res.latest
+            if res.new or res.updated:
+                self.dirty.update(SOURCE_AREAS["liquidations"])
+            if res.quarantined:
+                self.log(f"{res.quarantined} message(s) quarantined (see `btcstress quarantine`)")
+        self._pending_arrivals += self._batch_arrivals
+        self._batch_arrivals = []
+        self._batch_started = None
+        self._evaluate(force=final)
+        if self.recorder is not None:
+            self.recorder.flush()
+        return res
+
+    def as_of(self) -> dt.datetime:
+        if self.clock == "stream" and self.stream_clock is not None:
+            return self.stream_clock.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.now(dt.timezone.utc)
+
+    def _areas_to_compute(self) -> list[str]:
+        dirty = set(self.dirty)
+        if "price" in dirty:
+            dirty.update(PRICED)
+        todo = {a for a in dirty if a in self.wanted}
+        if todo & set(PRICED):
+            todo.add("price")
+        return [a for a in AREAS if a in todo]
+
+    def _evaluate(self, force: bool) -> None:
+        now = time.perf_counter()
+        if not self.dirty or (not force and now - self._last_recompute < self.recompute_s):
+            return
+        areas = self._areas_to_compute()
+        self.dirty.clear()
+        if areas:
+            t0 = time.perf_counter()
+            self.recompute(areas)
+            self.stats.recompute_s += time.perf_counter() - t0
+            self.stats.recomputes += 1
+            self._check(areas)
+        done = time.perf_counter()
+        self._last_recompute = done
+        if self.track_latency:
+            self.stats.latencies_s += [done - a for a in self._pending_arrivals]
+        self._pending_arrivals = []
+
+    def recompute(self, areas: list[str]) -> None:
+        """Recompute the findings of `areas` (in AREAS order) as of the monitor's clock."""
+        ctx = Context(store=self.store, as_of=self.as_of(), params=self.params)
+        for area in areas:
+            mod = importlib.import_module(f"btcstress.metrics.{area}")
+            try:
+                found = mod.findings(ctx)
+            except BtcstressError as exc:
+                self.log(f"{area}: {exc}")
+                continue
+            ctx.findings.extend(found)
+            self.findings[area] = found
+
+    def _check(self, areas: list[str]) -> None:
+        first_arrival = self._pending_arrivals[0] if self._pending_arrivals else None
+        at = self.as_of()
+        for rule in self.rules:
+            if rule.area not in areas:
+                continue
+            for f in self.findings.get(rule.area, []):
+                if not rule.matches(f) or not rule.holds(f.value):
+                    continue
+                key = (rule.name, f.subject, f.window)
+                last = self._last_fired.get(key)
+                if last is not None and (at - last).total_seconds() < rule.cooldown:
+                    continue
+                self._last_fired[key] = at
+                self._emit(alert(rule, f, at))
+                if self.track_latency and first_arrival is not None:
+                    self.stats.alert_latencies_s.append(time.perf_counter() - first_arrival)
+
+    def _emit(self, a: dict) -> None:
+        self.stats.alerts += 1
+        for s in self.sinks:
+            s.emit(a)
+
+    # -- replay -----------------------------------------------------------------------------------
+
+    def replay(self, targets: Iterable[Path]) -> MonitorStats:
+        """Feed recorded raw messages (capture files, fixtures; .jsonl or .jsonl.gz; folders) at full
+        speed, then flush and evaluate once more."""
+        from btcstress.connectors.streams import replay_files
+        files = [f for t in targets for f in replay_files(Path(t))]
+        if not files:
+            raise InputError("nothing to replay: no .jsonl or .jsonl.gz files")
+        for path in files:
+            if not path.is_file():
+                raise InputError(f"replay file {path} not found")
+            hint = venue_of(path)
+            captured = path.name.endswith(".jsonl.gz") and hint is not None and path.name.startswith(hint + "-")
+            origin_for = (lambda v, p=path: f"stream:{v}/{p.name}") if captured else (lambda v, p=path: f"replay:{p.name}")
+            for lineno, raw in enumerate(read_lines(path), start=1):
+                if not raw.strip():
+                    continue
+                venue = hint or sniff_venue(raw)
+                if venue is None:
+                    # Cannot tell the venue (malformed): keep it in quarantine under the first venue's
+                    # parser, which refuses it as JSON it cannot read.
+                    venue = "binance"
+                self.message(venue, raw, origin=origin_for(venue), line=lineno)
+        self.flush(final=True)
+        return self.stats
+
+
+def alert(rule: Rule, f: Finding, at: dt.datetime) -> dict:
+    return {"type": "alert", "rule": rule.name, "finding": f.id, "subject": f.subject, "window": f.window,
+            "op": rule.op, "threshold": rule.value, "value": f.value, "unit": f.unit, "as_of": iso(at),
+            "fired_at": iso(dt.datetime.now(dt.timezone.utc)), "method": f.method, "note": f.note,
+            "sources": [s.model_dump(mode="json") for s in f.sources]}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, int(round(q / 100.0 * (len(s) - 1)))))
+    return s[k]
+
+
+# -- live -----------------------------------------------------------------------------------------
+
+PULL_EVERY = {"binance": 60.0, "mempool": 600.0, "farside": 900.0, "edgar": 3600.0}
+
+
+async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], conf: dict[str, Any] | None = None,
+                   since: dt.datetime | None = None, duration: float | None = None,
+                   intervals: dict[str, float] | None = None, stop=None, reconnect=None) -> MonitorStats:
+    """Run the venues' websockets and the periodic pulls until `duration` seconds pass (or forever)."""
+    import asyncio
+    import threading
+
+    from btcstress import connectors
+    from btcstress.connectors.streams import record_gap, run_stream, specs
+
+    stop = stop or asyncio.Event()
+    if monitor.lock is None:
+        monitor.lock = threading.Lock()
+    all_specs = specs(conf)
+    unknown = [v for v in venues if v not in all_specs]
+    if unknown:
+        raise InputError(f"unknown venue(s) {unknown}; known: {', '.join(all_specs)}")
+    every = {**PULL_EVERY, **(intervals or {})}
+    loop = asyncio.get_running_loop()
+
+    def on_message(venue: str, raw: str, at: dt.datetime) -> None:
+        monitor.message(venue, raw, received=at)
+
+    def on_gap(venue: str, started: dt.datetime, ended: dt.datetime, reason: str) -> None:
+        monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z ({reason})")
+        monitor._locked(lambda: record_gap(monitor.store, venue, started, ended, reason))
+
+    def pull_once(name: str) -> None:
+        with monitor.lock:
+            reps = connectors.run(monitor.store, [name], since=since or (now_utc() - dt.timedelta(days=3)), conf=conf)
+        for r in reps:
+            if r.error:
+                monitor.log(f"{name}: {r.error}")
+            elif r.stored:
+                loop.call_soon_threadsafe(monitor.pulled, name)
+
+    async def puller(name: str) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(pull_once, name)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every[name])
+            except asyncio.TimeoutError:
+                pass
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            monitor.tick()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.25)
+            except asyncio.TimeoutError:
+                pass
+
+    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap, policy=reconnect))
+             for v in venues]
+    tasks += [asyncio.create_task(puller(p)) for p in pulls]
+    tasks.append(asyncio.create_task(ticker()))
+    try:
+        if duration is not None:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=duration)
+            except asyncio.TimeoutError:
+                pass
+            stop.set()
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        monitor.flush(final=True)
+        if monitor.recorder is not None:
+            monitor.recorder.close()
+    return monitor.stats

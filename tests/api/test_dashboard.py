@@ -1,0 +1,85 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright against the real server on a
+loopback port. Set the as-of to the crash, read the price card, move the scenario slider to $55k, check
+the scenario cards change, and save a screenshot.
+
+The screenshot goes to the test's tmp folder; with BTCSTRESS_UPDATE_SCREENSHOT=1 it also replaces
+docs/img/dashboard-2026-02-06.png (the committed one)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("BTCSTRESS_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+DOC_SHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard-2026-02-06.png"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
+        pytest.skip(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def test_dashboard_at_the_crash_with_a_55k_scenario(browser, live_server, tmp_path):
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors, remote = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: remote.append(r.url) if not r.url.startswith((live_server, "data:", "about:")) else None)
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-state=ready]", timeout=90_000)
+
+    # set the as-of to the crash morning through the datetime control
+    page.fill("#asof", "2026-02-06T08:00")
+    page.dispatch_event("#asof", "change")
+    page.wait_for_selector("body[data-as-of='2026-02-06T08:00:00Z'][data-state=ready]", timeout=90_000)
+    assert page.input_value("#asof") == "2026-02-06T08:00"
+    assert page.inner_text("#card-price .main") == "$64,856"
+    assert page.inner_text("#card-price dl").count("$60,000") == 1  # the 24 h low
+    assert page.inner_text("#card-etf .main") == "-$434.1M"
+    strategy = "[data-scenario='treasury.unrealized_pnl_usd|Strategy'] .v"
+    assert page.inner_text(strategy) == "-$7.99B"  # observed, before any scenario
+
+    # provenance on hover: method and sources of the finding
+    page.hover("#card-price .main [data-f]")
+    tip = page.inner_text("#tip")
+    assert "price.last_usd" in tip and "candles" in tip and "binance" in tip.lower()
+
+    # move the scenario slider to $55k
+    page.eval_on_selector("#scenario-slider", """el => { el.value = 55000;
+        el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }""")
+    page.wait_for_selector("body[data-scenario=ready]", timeout=90_000)
+    assert page.inner_text("#scenario-price") == "$55,000"
+    assert page.inner_text(strategy) == "-$15.0B"
+    assert page.locator(".scard.hyp").count() >= 6
+    assert page.inner_text("[data-scenario='miners.margin_pct'] .v") != "-60.3%"
+
+    # the brief (with its charts) is on the page, and the charts were drawn
+    page.wait_for_function("document.querySelector('#brief').contentDocument.querySelectorAll('.js-plotly-plot').length > 2",
+                           timeout=60_000)
+    page.wait_for_selector("body[data-charts=ready]", timeout=30_000)
+    assert page.locator("#main-chart .main-svg").count() >= 1, page.inner_html("#main-chart")[:500]
+    assert page.locator("#card-price svg.spark path").count() == 2
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    shot = tmp_path / "dashboard-2026-02-06.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size < 1_500_000
+    if os.environ.get("BTCSTRESS_UPDATE_SCREENSHOT"):
+        DOC_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, DOC_SHOT)
+    assert not errors, errors
+    assert not remote, f"the page fetched from elsewhere: {remote[:5]}"
+    page.close()
