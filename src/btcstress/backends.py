@@ -8,7 +8,8 @@ environment and the config:
 
     backend:  --backend, else BTCSTRESS_BACKEND, else config `backend:`, else duckdb
     spark:    config `spark: {master, warehouse, conf}`; BTCSTRESS_SPARK_MASTER and BTCSTRESS_WAREHOUSE
-              override; master defaults to local[*], warehouse to data/warehouse. A master starting
+              override; master defaults to local[*] (under spark-submit: spark-submit's --master),
+              warehouse to data/warehouse. A master starting
               with sc:// is a Spark Connect server.
 
 Commands use it so:
@@ -187,6 +188,8 @@ def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
     except ImportError as exc:  # pragma: no cover - pyspark is a dependency
         raise BtcstressError("the spark backend needs pyspark: pip install 'btcstress[spark]'") from exc
     settings_ = dict(SPARK_DEFAULTS)
+    if master == DEFAULT_MASTER and os.environ.get("PYSPARK_GATEWAY_PORT"):
+        master = ""  # launched by spark-submit: its --master and --conf decide
     if master.startswith("local"):
         settings_.update(SPARK_LOCAL_DEFAULTS)
     settings_.update(conf or {})
@@ -198,14 +201,14 @@ def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
         if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
             raise BtcstressError("the spark backend needs Java (17 or later): run scripts/ensure-java.sh "
                                  "or install a JRE and set JAVA_HOME")
-        builder = SparkSession.builder.master(master)
+        builder = SparkSession.builder.master(master) if master else SparkSession.builder
     builder = builder.appName(app)
     for k, v in settings_.items():
         builder = builder.config(k, v)
     try:
         session = builder.getOrCreate()
     except Exception as exc:
-        raise BtcstressError(f"cannot start Spark at {master}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+        raise BtcstressError(f"cannot start Spark at {master or 'the spark-submit master'}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
     with contextlib.suppress(Exception):
         session.sparkContext.setLogLevel("ERROR")
     return session
