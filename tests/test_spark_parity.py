@@ -254,3 +254,24 @@ def test_event_level_liquidations_and_citations_equal_on_spark(tmp_path, spark):
     largest = next(f for f in b if f["id"] == "liquidations.largest_usd" and f["subject"] == "BTC" and f["window"] == "24h")
     assert largest["value"] == pytest.approx(15703.861) and largest["detail"]["venue"] == "binance-usdm"
     assert any(f["kind"] == "cited" and f["value"] == 2.65e9 for f in b)
+
+
+def test_check_and_scenario_hand_their_backend_to_the_read_side(snapshot_db, snapshot_dir, monkeypatch):
+    """--backend reaches backends.open_read_store from check and scenario too (run here on DuckDB)."""
+    seen = []
+    real = backends.open_read_store
+
+    def spy(db, config=None, backend=None):
+        seen.append(backend)
+        return real(db, config, "duckdb")
+
+    monkeypatch.setattr(backends, "open_read_store", spy)
+    runner = CliRunner()
+    claims = snapshot_dir / "claims" / "story-2026-02-06.csv"
+    checked = runner.invoke(app, ["--db", str(snapshot_db), "check", str(claims), "--as-of", "2026-02-06T08:00Z",
+                                  "--json", "--backend", "spark"])
+    scen = runner.invoke(app, ["--db", str(snapshot_db), "scenario", "--as-of", "2026-02-06T08:00Z",
+                               "--price", "55000", "--json", "--backend", "spark"])
+    assert checked.exit_code == 0, checked.output
+    assert scen.exit_code == 0, scen.output
+    assert seen == ["spark", "spark"]
