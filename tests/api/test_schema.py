@@ -18,8 +18,8 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from btcstress.api import create_app  # noqa: E402
 
 # The spec is loaded when this module is imported, before fixtures exist: the app is built on a
-# placeholder store path that the fixture below points at the snapshot store (the app opens the
-# store per request, never at creation).
+# store path that does not exist yet, and the fixture below points it at the snapshot store (the
+# app opens the store per request, never at creation).
 app = create_app("not-yet.duckdb", config={}, cache_size=64, token=None)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
