@@ -148,6 +148,17 @@ def number(row: dict[str, str], name: str, *, positive: bool = False, non_negati
     return v
 
 
+def positive_value(raw: Any, field: str) -> float:
+    """A value from a JSON payload that must be a finite number > 0 (prices, sizes, hashrates)."""
+    try:
+        v = float(raw)
+    except (TypeError, ValueError):
+        raise Invalid(field, raw, "not a number") from None
+    if not v > 0 or v == float("inf"):
+        raise Invalid(field, raw, "must be a finite number > 0")
+    return v
+
+
 def integer(row: dict[str, str], name: str, *, optional: bool = False) -> int | None:
     v = number(row, name, optional=optional, non_negative=True)
     if v is None:

@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any, Callable, Iterator
 
-from btcstress.sources.common import Invalid, Parsed, epoch_unit, from_epoch
+from btcstress.sources.common import Invalid, Parsed, epoch_unit, from_epoch, positive_value
 
 TARGET = "liquidations"
 SIDES = ("long", "short")
@@ -49,14 +49,7 @@ def field(obj: Any, name: str, path: str) -> Any:
 
 
 def positive(obj: Any, name: str, path: str) -> float:
-    raw = field(obj, name, path)
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(path, raw, "not a number") from None
-    if not v > 0 or v == float("inf"):
-        raise Invalid(path, raw, "must be a finite number > 0")
-    return v
+    return positive_value(field(obj, name, path), path)
 
 
 def millis(obj: Any, name: str, path: str) -> dt.datetime:

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 
 from btcstress.errors import ParseError
-from btcstress.sources.common import EARLIEST_DATE, Invalid, Parsed
+from btcstress.sources.common import EARLIEST_DATE, Invalid, Parsed, positive_value
 
 TARGET = "network_daily"
 SATS = 100_000_000
@@ -54,16 +54,6 @@ def _day_of(raw, field: str) -> dt.date:
     return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=s)).date()
 
 
-def _positive(raw, field: str) -> float:
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(field, raw, "not a number") from None
-    if not v > 0 or v == float("inf"):
-        raise Invalid(field, raw, "must be a finite number > 0")
-    return v
-
-
 def parse_hashrate(text: str, origin: str, *, complete_before: dt.date) -> Parsed:
     out = Parsed(origin=origin)
     data = _json(text, origin)
@@ -75,7 +65,7 @@ def parse_hashrate(text: str, origin: str, *, complete_before: dt.date) -> Parse
             t = int(a.get("time")) if isinstance(a, dict) else None
             if t is None:
                 raise Invalid("difficulty.time", None, "missing field")
-            adjustments.append((t, _positive(a.get("difficulty"), "difficulty.difficulty")))
+            adjustments.append((t, positive_value(a.get("difficulty"), "difficulty.difficulty")))
         except (Invalid, TypeError, ValueError) as exc:
             exc = exc if isinstance(exc, Invalid) else Invalid("difficulty.time", a, "not an integer epoch")
             out.refuse(TARGET, 10_000 + i, exc, a)
@@ -89,7 +79,7 @@ def parse_hashrate(text: str, origin: str, *, complete_before: dt.date) -> Parse
             d = _day_of(h.get("timestamp"), "timestamp")
             if d < EARLIEST_DATE:
                 raise Invalid("timestamp", h.get("timestamp"), "before the genesis block")
-            hs = _positive(h.get("avgHashrate"), "avgHashrate")
+            hs = positive_value(h.get("avgHashrate"), "avgHashrate")
         except Invalid as exc:
             out.refuse(TARGET, i, exc, h)
             continue
