@@ -61,9 +61,13 @@ def known_max(left: ibis.Table, left_time: str, data: ibis.Table, value: str, *,
               data_time: str = "available_at", name: str = "known") -> ibis.Table:
     """`left` plus a column `name`: max(data.value) over the rows of its `by` group with
     data_time <= left_time (null when none). `left` may have any columns; `by` must be in both."""
-    keys = left.select(*by, _t=left[left_time]).distinct()
-    lrows = keys.mutate(_v=ibis.null().cast(data[value].type()), _is_left=ibis.literal(1))
-    drows = data.select(*by, _t=data[data_time].cast("timestamp"), _v=data[value], _is_left=ibis.literal(0))
+    vtype = data[value].type().copy(nullable=True)
+    types = {b: data[b].type().copy(nullable=True) for b in by}
+    keys = left.select(*[left[b].cast(types[b]).name(b) for b in by],
+                       _t=left[left_time].cast("timestamp")).distinct()
+    lrows = keys.mutate(_v=ibis.null().cast(vtype), _is_left=ibis.literal(1))
+    drows = data.select(*[data[b].cast(types[b]).name(b) for b in by], _t=data[data_time].cast("timestamp"),
+                        _v=data[value].cast(vtype), _is_left=ibis.literal(0))
     u = lrows.union(drows.select(*lrows.columns))
     w = ibis.window(group_by=[u[b] for b in by] or None, order_by=[u._t, u._is_left], preceding=None, following=0)
     u = u.mutate(_known=u._v.max().over(w)).filter(lambda t: t._is_left == 1)

@@ -332,3 +332,9 @@ def _iso(ts) -> str:
 
 def _py(ts):
     return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).to_pydatetime()
+
+
+def history(hctx) -> pd.DataFrame:
+    """Every price finding at every instant of hctx.instants, set-based (see price_history)."""
+    from btcstress.metrics.price_history import rows
+    return rows(hctx)
