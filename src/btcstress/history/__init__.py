@@ -109,10 +109,15 @@ def _naive(t: dt.datetime) -> dt.datetime:
 
 
 def _with_dependencies(wanted: set[str] | None, mods) -> set[str] | None:
-    """Areas that read the price need the price area first (as in a snapshot)."""
+    """Areas that read the price need the price area first (as in a snapshot). A series-first area
+    says what it reads in HISTORY_NEEDS (default: the price); the fallback always runs the price."""
     if wanted is None:
         return None
-    return wanted | {"price"}
+    need = set(wanted)
+    for mod in mods:
+        if area_name(mod) in wanted:
+            need |= set(getattr(mod, "HISTORY_NEEDS", ("price",)) if series_first(mod) else ())
+    return need
 
 
 def empty() -> pd.DataFrame:

@@ -12,6 +12,7 @@ from btcstress.findings import Finding, not_available
 from btcstress.metrics.context import Context, source
 
 DEFAULTS: dict = {}
+HISTORY_NEEDS: tuple[str, ...] = ()  # the history reads no other area
 
 
 def findings(ctx: Context) -> list[Finding]:

@@ -34,6 +34,7 @@ DAILY_MARKETS = (
 )
 DAY = dt.timedelta(days=1)
 
+HISTORY_NEEDS: tuple[str, ...] = ()
 DEFAULTS = {"ath_scope": "composite daily highs plus primary-market bars since"}
 
 
@@ -257,7 +258,7 @@ def _last_day(ctx: Context) -> list[Finding]:
         out.append(Finding(
             id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
             method="day's close / previous day's close - 1", **_marked(common, close_note or None),
-            unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
+            unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2) if total else None,
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
                                 f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
     else:
