@@ -143,6 +143,28 @@ def episodes(store, as_of: dt.datetime, params: dict[str, Any] | None = None, *,
                        ep_params)
 
 
+def highest_since(comb: pd.DataFrame, as_of: dt.datetime, params: dict) -> Finding:
+    """`stress.index_highest_since`: the last day (before as-of's own day) whose index was at least as-of's,
+    and the share of days since `start` at or below it."""
+    t = pd.Timestamp(_key(as_of))
+    now = comb[comb.t == t]
+    method = ("the latest day-end before as-of's day whose stress index was >= as-of's; percentile: share of "
+              f"day-ends since {params['start']} with an index <= as-of's")
+    if now.empty or pd.isna(now["index"].iloc[0]):
+        return not_available("stress.index_highest_since", _as_of(t.to_pydatetime()), "the stress index is not "
+                             "available at as-of", unit="date", method=method)
+    value = float(now["index"].iloc[0])
+    past = comb[(comb.t <= t - pd.Timedelta(days=1))].dropna(subset=["index"])
+    higher = past[past["index"] >= value]
+    record = higher.empty
+    day = (past.t.min() if record else higher.t.max()) - pd.Timedelta(days=1)
+    pct = 100.0 * float((past["index"] <= value).mean()) if len(past) else None
+    return Finding(id="stress.index_highest_since", value=str(day.date()), unit="date",
+                   as_of=_as_of(t.to_pydatetime()), window=f"since:{params['start']}", method=method,
+                   detail={"index": round(value, 4), "highest_on_record": record, "days": len(past),
+                           "percentile": None if pct is None else round(pct, 2), "from": str(params["start"])})
+
+
 def series(ctx: Context) -> list[Series]:
     """The index at each day's end since `start` (the brief's chart). With series (the brief, the
     dashboard) the area also adds the episode findings to `ctx.findings`: they need the same history,
@@ -150,6 +172,7 @@ def series(ctx: Context) -> list[Series]:
     p = ctx.area_params("stress", DEFAULTS)
     comb, measures = daily_with(ctx.store, ctx.as_of, p)
     ctx.findings.extend(episodes(ctx.store, ctx.as_of, p, frames=(comb, measures)))
+    ctx.findings.append(highest_since(comb, ctx.as_of, p))
     t = pd.Timestamp(ctx.t)
     comb = comb[comb.t < t].dropna(subset=["index"]) if t.time() != dt.time(0) else comb.dropna(subset=["index"])
     if comb.empty:
