@@ -43,15 +43,22 @@ def _daily(t: ibis.Table, value, date=None) -> ibis.Table:
 
 
 def _price(store) -> ibis.Table:
-    """The composite's daily close-to-close return in percent, as `price.change_1d_pct` computes it."""
+    """The composite's daily close-to-close return in percent, as `price.change_1d_pct` computes it. A
+    return whose close (or previous close) the quality rules flag as suspect is used only until the flag
+    is known (`valid_until` = the flag's available_at): from then on it is neither today's move nor history."""
     c = store.table("candles")
     c = c.filter((c.venue == "cryptoquant") & (c.symbol == "BTC-USD") & (c.interval == "1d"))
+    q = store.table("quality")
+    q = q.filter((q.series == "candles:cryptoquant/BTC-USD/1d") & (q.field == "close"))
+    flags = q.group_by(fts=q.ts).aggregate(flagged=q.available_at.min())
+    c = c.left_join(flags, c.open_time == flags.fts)
     w = ibis.window(order_by=c.open_time)
-    c = c.mutate(prev_close=c.close.lag().over(w), prev_available=c.available_at.lag().over(w))
+    c = c.mutate(prev_close=c.close.lag().over(w), prev_available=c.available_at.lag().over(w),
+                 prev_flagged=c.flagged.lag().over(w))
     c = c.filter(c.prev_close.notnull())
     return c.select(date=c.open_time.date(), value=(c.close / c.prev_close - 1) * 100,
                     available_at=ibis.greatest(c.available_at, c.prev_available),
-                    valid_until=ibis.null("timestamp"), origin=c.origin)
+                    valid_until=ibis.least(c.flagged, c.prev_flagged).cast("timestamp"), origin=c.origin)
 
 
 def _market(store) -> ibis.Table:
