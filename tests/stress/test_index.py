@@ -133,7 +133,7 @@ def test_a_batch_of_instants_gives_what_each_instant_gives_alone(store):
 
 
 STRESS_TABLES = ("candles", "market_cap_daily", "miner_flows_daily", "network_daily", "etf_flows",
-                 "liquidations_daily", "derivatives_daily", "treasury_valuation_daily")
+                 "liquidations_daily", "derivatives_daily", "treasury_valuation_daily", "quality")
 
 
 @pytest.mark.parametrize("at", [utc(2024, 8, 6), CRASH])

@@ -155,14 +155,17 @@ def highest_since(comb: pd.DataFrame, as_of: dt.datetime, params: dict) -> Findi
                              "available at as-of", unit="date", method=method)
     value = float(now["index"].iloc[0])
     past = comb[(comb.t <= t - pd.Timedelta(days=1))].dropna(subset=["index"])
+    if past.empty:
+        return not_available("stress.index_highest_since", _as_of(t.to_pydatetime()), f"no earlier day-end with the "
+                             f"stress index since {params['start']}", unit="date", method=method)
     higher = past[past["index"] >= value]
     record = higher.empty
     day = (past.t.min() if record else higher.t.max()) - pd.Timedelta(days=1)
-    pct = 100.0 * float((past["index"] <= value).mean()) if len(past) else None
+    pct = 100.0 * float((past["index"] <= value).mean())
     return Finding(id="stress.index_highest_since", value=str(day.date()), unit="date",
                    as_of=_as_of(t.to_pydatetime()), window=f"since:{params['start']}", method=method,
                    detail={"index": round(value, 4), "highest_on_record": record, "days": len(past),
-                           "percentile": None if pct is None else round(pct, 2), "from": str(params["start"])})
+                           "percentile": round(pct, 2), "from": str(params["start"])})
 
 
 def series(ctx: Context) -> list[Series]:

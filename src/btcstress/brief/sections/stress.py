@@ -129,8 +129,10 @@ def highlights(fs: FindingSet) -> list[Highlight]:
     if index is None or index.value is None or since is None or since.value is None or index.value < 2:
         return []
     # Scored by the index itself: it is already in z-like units.
+    pct = since.detail.get("percentile")
     return [Highlight(abs(index.value), Paragraph.of(
         "The stress index, combining ", str(index.detail.get("n_components")), " forces, stands at ",
-        Ref(text=_z(index.value), finding=index), ", the highest "
-        + ("of every day " if since.detail.get("highest_on_record") else "") + "since ", Ref(text=fmt.long_date(since.value),
-                                                                              finding=since), "."))]
+        Ref(text=f"{_z(index.value)}σ", finding=index), " (robust, each force against its own year), the highest "
+        + ("of every day " if since.detail.get("highest_on_record") else "") + "since ",
+        Ref(text=fmt.long_date(since.value), finding=since),
+        f": top {100 - pct:.1f}% of days since {since.detail['from'][:4]}." if pct is not None else "."))]
