@@ -72,9 +72,10 @@ KEY_MAX = 200
 TEXT_MAX = 4000
 
 # Dates: not before Bitcoin, not after the ingest time plus a day. Stock bars and events may be older
-# (a company listed before 2009); an event may be scheduled (a halving), so only its bound is wider.
+# (a company listed before 2009).
 EARLIEST = {"stock_daily": dt.date(1970, 1, 1), "events": dt.date(1970, 1, 1), "citations": dt.date(1970, 1, 1)}
-FUTURE = {"events": dt.timedelta(days=366 * 10)}
+# A bar cannot open after the ingest (five minutes for clocks that disagree); an event may be scheduled.
+FUTURE = {"events": dt.timedelta(days=366 * 10), "candles": dt.timedelta(minutes=5)}
 NOT_DATA = {"available_at", "ingested_at", "_line", "origin"}
 
 
