@@ -213,6 +213,9 @@ class Monitor:
         self._pending_arrivals: list[float] = []  # arrivals of messages stored but not yet evaluated
         self._batch_arrivals: list[float] = []
         self.wanted = {r.area for r in rules}
+        self.gaps: list[tuple] = []  # stream outages waiting to be written (venue, started, ended, reason)
+        self._seq = 0
+        self._started = dt.datetime.now(dt.timezone.utc)
 
     # -- input ------------------------------------------------------------------------------------
 
@@ -223,7 +226,10 @@ class Monitor:
         if self.recorder is not None:
             origin, line = self.recorder.write(venue, raw, received or now_utc())
         t0 = time.perf_counter()
-        self.buffer.add(venue, raw, origin or f"stream:{venue}", line or 0)
+        if origin is None:  # no raw capture: number the messages of this run, so quarantined ones stay apart
+            self._seq += 1
+            origin, line = f"stream:{venue}@{self._started:%Y-%m-%dT%H:%M:%S}", self._seq
+        self.buffer.add(venue, raw, origin, line or 0)
         self.stats.parse_s += time.perf_counter() - t0
         if self.track_latency:
             self._batch_arrivals.append(arrived)
@@ -242,7 +248,7 @@ class Monitor:
 
     def tick(self) -> None:
         """Called periodically when live: write a batch that is due, evaluate what is dirty."""
-        if self._batch_started is not None and time.perf_counter() - self._batch_started >= self.batch_s:
+        if self.gaps or (self._batch_started is not None and time.perf_counter() - self._batch_started >= self.batch_s):
             self.flush(final=False)
         elif self.dirty:
             self._locked(lambda: self._evaluate(force=False))
@@ -269,6 +275,10 @@ class Monitor:
         return out[0] if out else None
 
     def _flush(self, final: bool) -> FlushResult | None:
+        from btcstress.connectors.streams import record_gap
+        while self.gaps:
+            record_gap(self.store, *self.gaps[0])
+            self.gaps.pop(0)
         res = None
         if len(self.buffer):
             t0 = time.perf_counter()
@@ -424,7 +434,7 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
     import threading
 
     from btcstress import connectors
-    from btcstress.connectors.streams import record_gap, run_stream, specs
+    from btcstress.connectors.streams import run_stream, specs
 
     stop = stop or asyncio.Event()
     if monitor.lock is None:
@@ -448,7 +458,7 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
 
     def on_gap(venue: str, started: dt.datetime, ended: dt.datetime, reason: str) -> None:
         monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z ({reason})")
-        monitor._locked(lambda: record_gap(monitor.store, venue, started, ended, reason))
+        monitor.gaps.append((venue, started, ended, reason))  # written with the next batch, never skipped
 
     def pull_once(name: str) -> None:
         with monitor.lock:
