@@ -68,8 +68,9 @@ class WebhookSink:
     def __init__(self, url: str, dead_letter: Path | str = "data/undelivered-alerts.jsonl", *,
                  queue_size: int = 1000, timeout: float = 10.0, attempts: int = 5, backoff: float = 0.5,
                  max_backoff: float = 10.0, max_retry_after: float = 30.0, deadline: float = 120.0,
-                 log: Callable[[str], None] | None = None, client: httpx.Client | None = None):
+                 log: Callable[[str], None] | None = None, client: httpx.Client | None = None, fmt: str = "json"):
         self.url = validate_webhook_url(url)
+        self.fmt = fmt  # json (the alert itself) or slack (monitor.payload)
         self.dead_letter = Path(dead_letter)
         self.log = log or (lambda m: None)
         self.stats = DeliveryStats()
@@ -161,8 +162,9 @@ class WebhookSink:
         return wait_exponential_jitter(multiplier=self.backoff, max=self.max_backoff)(rs)
 
     def _post(self, alert: dict) -> None:
+        from btcstress.monitor import payload
         try:
-            r = self._client.post(self.url, content=json.dumps(alert, allow_nan=False),
+            r = self._client.post(self.url, content=json.dumps(payload(alert, self.fmt), allow_nan=False),
                                   headers={"Content-Type": "application/json"})
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None

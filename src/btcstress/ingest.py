@@ -38,6 +38,7 @@ class RunReport:
     run_id: str
     files: list[FileReport] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    flags: int = 0  # rows in the quality table after the run
 
     @property
     def lines_in(self) -> int:
@@ -61,7 +62,8 @@ class RunReport:
     def summary(self) -> str:
         s = self.stored
         return (f"{len(self.files)} files, {self.lines_in} rows in: {s.new} new, {s.updated} updated, "
-                f"{s.unchanged} unchanged, {self.quarantined} quarantined, {self.skipped} skipped")
+                f"{s.unchanged} unchanged, {self.quarantined} quarantined, {self.skipped} skipped; "
+                f"{self.flags} suspect values flagged (`btcstress quality`)")
 
 
 Job = tuple[Path | None, str, Callable[[str, str], Parsed] | Parsed]
@@ -109,6 +111,9 @@ def _run(store: Store, jobs: Iterable[Job], report: RunReport, now: dt.datetime,
                                            dict(parsed.skipped)))
             if n == pause_n:
                 time.sleep(pause_s)
+        # Flags are derived from everything stored: recomputed in the same transaction.
+        from btcstress import quality
+        report.flags = quality.refresh(store)
 
 
 # How a complete last line may end without a line break: a closed quoted field, a closed JSON value.
