@@ -104,6 +104,7 @@ COMMAND_GROUPS = (
     "check",       # check (claims)
     "live",        # ingest live, monitor
     "serve",       # serve (API + dashboard)
+    "mcp",         # mcp (the agent interface)
     "scenario",    # scenario
     "export",      # export parquet
 )
