@@ -93,6 +93,9 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                                                                    "files or folders) at full speed, then exit"),
             out: Optional[Path] = typer.Option(None, "--out", help="Also append alerts (JSON lines) to this file"),
             webhook: Optional[str] = typer.Option(None, "--webhook", help="Also POST each alert (JSON) to this URL"),
+            webhook_format: str = typer.Option("json", "--webhook-format",
+                                               help="json (the alert) or slack (adds Slack's `text` field: the "
+                                                    "one-line message)"),
             venues: str = typer.Option("binance,bybit,okx", "--venues", help="Liquidation streams to connect"),
             pulls: str = typer.Option("binance,mempool,farside,edgar", "--pull",
                                       help="Periodic REST pulls ('' for none)"),
@@ -117,9 +120,14 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             sinks.append(mon.FileSink(out))
         mconf = state.config.get("monitor") or {}
         webhook = webhook or mconf.get("webhook")
+        webhook_format = mconf.get("webhook_format", webhook_format)
+        if webhook_format not in ("json", "slack"):
+            raise InputError(f"--webhook-format {webhook_format!r}: expected json or slack")
+        from rich.markup import escape
         if webhook:
-            sinks.append(mon.WebhookSink(webhook, log=lambda m: err.print(f"[yellow]{m}[/]", highlight=False)))
-        log = lambda m: err.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
+            sinks.append(mon.WebhookSink(webhook, log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False),
+                                         fmt=webhook_format))
+        log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
         with open_store() as store:
             m = mon.Monitor(store, rule_list, sinks, params=cfg.params(state.config, param), batch_messages=batch,
                             batch_ms=batch_ms, recompute_ms=recompute_ms, clock="stream" if replay else "wall",
