@@ -456,6 +456,9 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                                                                    "files or folders) at full speed, then exit"),
             out: Optional[Path] = typer.Option(None, "--out", help="Also append alerts (JSON lines) to this file"),
             webhook: Optional[str] = typer.Option(None, "--webhook", help="Also POST each alert (JSON) to this URL"),
+            webhook_format: str = typer.Option("json", "--webhook-format",
+                                               help="json (the alert) or slack (adds Slack's `text` field: the "
+                                                    "one-line message)"),
             venues: str = typer.Option("binance,bybit,okx", "--venues", help="Liquidation streams to connect"),
             pulls: str = typer.Option("binance,mempool,farside,edgar", "--pull",
                                       help="Periodic REST pulls ('' for none)"),
@@ -480,9 +483,14 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             sinks.append(mon.FileSink(out))
         mconf = state.config.get("monitor") or {}
         webhook = webhook or mconf.get("webhook")
+        webhook_format = mconf.get("webhook_format", webhook_format)
+        if webhook_format not in ("json", "slack"):
+            raise InputError(f"--webhook-format {webhook_format!r}: expected json or slack")
+        from rich.markup import escape
         if webhook:
-            sinks.append(mon.WebhookSink(webhook, log=lambda m: err.print(f"[yellow]{m}[/]", highlight=False)))
-        log = lambda m: err.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
+            sinks.append(mon.WebhookSink(webhook, log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False),
+                                         fmt=webhook_format))
+        log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
         with _store() as store:
             m = mon.Monitor(store, rule_list, sinks, params=cfg.params(state.config, param), batch_messages=batch,
                             batch_ms=batch_ms, recompute_ms=recompute_ms, clock="stream" if replay else "wall",
@@ -527,6 +535,23 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
         err.print(f"btcstress API on http://{host}:{port}/ (dashboard), /docs (OpenAPI); store {db}; writes "
                   f"{'on (bearer token)' if application.state.service.token else 'off'}", highlight=False)
         uvicorn.run(application, host=host, port=port, log_level="warning")
+    except BtcstressError as exc:
+        _fail(exc)
+
+
+# --- mcp (issue 18): the agent interface ---------------------------------------------------------
+
+@app.command()
+def mcp(http: bool = typer.Option(False, "--http", help="Serve streamable HTTP on loopback instead of stdio"),
+        port: int = typer.Option(8765, "--port", help="TCP port for --http")):
+    """Serve btcstress to AI assistants over the Model Context Protocol (stdio; docs/MCP.md). Read-only."""
+    try:
+        if not 0 < port < 65536:
+            raise InputError(f"--port must be 1..65535, got {port}")
+        from btcstress import mcp_server
+        if http:
+            err.print(f"btcstress MCP server on http://127.0.0.1:{port}/mcp", highlight=False)
+        mcp_server.run(state.db, state.config, http=http, port=port)
     except BtcstressError as exc:
         _fail(exc)
 

@@ -38,6 +38,7 @@ class RunReport:
     run_id: str
     files: list[FileReport] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    flags: int = 0  # rows in the quality table after the run
 
     @property
     def lines_in(self) -> int:
@@ -61,7 +62,8 @@ class RunReport:
     def summary(self) -> str:
         s = self.stored
         return (f"{len(self.files)} files, {self.lines_in} rows in: {s.new} new, {s.updated} updated, "
-                f"{s.unchanged} unchanged, {self.quarantined} quarantined, {self.skipped} skipped")
+                f"{s.unchanged} unchanged, {self.quarantined} quarantined, {self.skipped} skipped; "
+                f"{self.flags} suspect values flagged (`btcstress quality`)")
 
 
 Job = tuple[Path | None, str, Callable[[str, str], Parsed] | Parsed]
@@ -94,6 +96,9 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False,
                                            dict(parsed.skipped)))
             if n == pause_n:
                 time.sleep(pause_s)
+        # Flags are derived from everything stored: recomputed in the same transaction.
+        from btcstress import quality
+        report.flags = quality.refresh(store)
     if report.quarantined and not allow_quarantine:
         raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
                               "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")

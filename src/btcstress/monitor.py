@@ -62,8 +62,7 @@ SOURCE_AREAS = {"liquidations": ("leverage",), "binance": ("price", "market", "l
 
 # -- rules ----------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhd]?\s*$")  # what the rules file documents; pandas parses it
 
 
 class Rule(BaseModel):
@@ -86,10 +85,11 @@ class Rule(BaseModel):
             if v < 0:
                 raise ValueError("cooldown must be >= 0")
             return float(v)
-        m = _DURATION.match(str(v))
-        if not m:
+        text = str(v).strip()
+        if not _DURATION.match(text):
             raise ValueError(f"cooldown {v!r}: expected seconds or e.g. 30s, 15m, 2h, 1d")
-        return float(m[1]) * _UNIT_S[m[2]]
+        import pandas as pd
+        return pd.Timedelta(text if text[-1].isalpha() else text + "s").total_seconds()
 
     @property
     def area(self) -> str | None:
@@ -128,11 +128,25 @@ def load_rules(path: Path | str) -> list[Rule]:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise InputError(f"rules file {p}: duplicate rule name(s) {dup}")
-    unknown = sorted({r.finding for r in rules if r.area is None})
-    if unknown:
-        raise InputError(f"rules file {p}: no metric area computes {unknown} "
-                         f"(known prefixes: {', '.join(sorted(AREA_OF))})")
+    validate(rules, where=f"rules file {p}")
     return rules
+
+
+def validate(rules: list[Rule], *, where: str = "rules") -> None:
+    """Every rule's finding must be an id some area emits (declared.finding_ids, read from the metric
+    code) and one the monitor recomputes: a typo under a valid prefix would otherwise never fire."""
+    from btcstress.declared import finding_ids
+    from btcstress.envelope import did_you_mean
+    known = {i: a for i, a in finding_ids().items() if i.split(".", 1)[0] in AREA_OF}
+    problems = []
+    for n, r in enumerate(rules, start=1):
+        if r.finding not in known:
+            area = AREA_OF.get(r.finding.split(".", 1)[0])
+            what = (f"no metric area computes {r.finding!r}" if area is None else
+                    f"the {area} area emits no finding {r.finding!r}")
+            problems.append(f"rule {n} ({r.name}): {what}{did_you_mean(r.finding, known)}")
+    if problems:
+        raise InputError(f"{where}: " + "; ".join(problems) + " (`btcstress ids` lists the finding ids)")
 
 
 # -- sinks ----------------------------------------------------------------------------------------
@@ -161,9 +175,10 @@ class WebhookSink:
     """POST each alert as JSON; retried with backoff (connectors.http). A webhook that stays down is
     reported on stderr and the alert is still in the other sinks: the monitor does not stop."""
 
-    def __init__(self, url: str, http=None, log: Callable[[str], None] | None = None):
+    def __init__(self, url: str, http=None, log: Callable[[str], None] | None = None, fmt: str = "json"):
         from btcstress.connectors.http import Http, RetryPolicy
         self.url = url
+        self.fmt = fmt
         self.http = http or Http(timeout=10.0, policy=RetryPolicy(attempts=4, backoff=0.5, max_backoff=5.0),
                                  default_rate=50.0)
         self.log = log or (lambda m: print(m, file=sys.stderr))
@@ -172,7 +187,7 @@ class WebhookSink:
     def emit(self, alert: dict) -> None:
         from btcstress.connectors.http import FetchError
         try:
-            self.http.post_json(self.url, alert)
+            self.http.post_json(self.url, payload(alert, self.fmt))
         except FetchError as exc:
             self.failures += 1
             self.log(f"webhook {self.url}: alert {alert.get('rule')} not delivered: {exc}")
@@ -228,6 +243,22 @@ class Monitor:
         self._pending_arrivals: list[float] = []  # arrivals of messages stored but not yet evaluated
         self._batch_arrivals: list[float] = []
         self.wanted = {r.area for r in rules}
+        self._told_no_value: set[str] = set()
+        self.unevaluable: list[str] = []  # rules this run cannot evaluate (see announce)
+
+    def announce(self, sources: Iterable[str]) -> list[str]:
+        """Say, at the start of a run fed by `sources` (liquidations, binance, mempool, farside, edgar),
+        which rules it can never evaluate because nothing it reads changes their area."""
+        reach = {a for src in sources for a in SOURCE_AREAS.get(src, ())}
+        if "price" in reach:
+            reach.update(PRICED)
+        fed = ", ".join(sorted(set(sources))) or "nothing"
+        self.unevaluable = [r.name for r in self.rules if r.area not in reach]
+        for r in self.rules:
+            if r.area not in reach:
+                self.log(f"rule {r.name} ({r.finding}) cannot be evaluated in this run: it reads the {r.area} "
+                         f"area, which this run ({fed}) never updates")
+        return self.unevaluable
 
     # -- input ------------------------------------------------------------------------------------
 
@@ -293,7 +324,9 @@ class Monitor:
             self.stats.quarantined += res.quarantined
             if res.latest is not None and (self.stream_clock is None or res.latest > self.stream_clock):
                 self.stream_clock = res.latest
-            if res.new or res.updated:
+            # On the stream's clock (replay) a batch moves the as-of even when its events were stored by an
+            # earlier run: storage is idempotent, evaluation is not skipped.
+            if res.new or res.updated or (self.clock == "stream" and res.events):
                 self.dirty.update(SOURCE_AREAS["liquidations"])
             if res.quarantined:
                 self.log(f"{res.quarantined} message(s) quarantined (see `btcstress quarantine`)")
@@ -356,6 +389,7 @@ class Monitor:
         for rule in self.rules:
             if rule.area not in areas:
                 continue
+            self._tell_if_no_value(rule)
             for f in self.findings.get(rule.area, []):
                 if not rule.matches(f) or not rule.holds(f.value):
                     continue
@@ -367,6 +401,20 @@ class Monitor:
                 self._emit(alert(rule, f, at))
                 if self.track_latency and first_arrival is not None:
                     self.stats.alert_latencies_s.append(time.perf_counter() - first_arrival)
+
+    def _tell_if_no_value(self, rule: Rule) -> None:
+        """Once per rule: say when its finding was computed but has no value to compare (not available)."""
+        if rule.name in self._told_no_value:
+            return
+        same = [f for f in self.findings.get(rule.area, []) if f.id == rule.finding and f.kind != "cited"
+                and (rule.subject is None or f.subject == rule.subject)
+                and (rule.window is None or f.window.startswith(rule.window))]
+        if any(isinstance(f.value, (int, float)) and not isinstance(f.value, bool) for f in same):
+            return
+        self._told_no_value.add(rule.name)
+        why = next((f.note for f in same if f.note), None) or (
+            "no finding with that subject and window" if not same else "no numeric value")
+        self.log(f"rule {rule.name}: {rule.finding} has no value to compare yet ({why})")
 
     def _emit(self, a: dict) -> None:
         self.stats.alerts += 1
@@ -382,6 +430,7 @@ class Monitor:
         files = [f for t in targets for f in replay_files(Path(t))]
         if not files:
             raise InputError("nothing to replay: no .jsonl or .jsonl.gz files")
+        self.announce(["liquidations"])
         for path in files:
             if not path.is_file():
                 raise InputError(f"replay file {path} not found")
@@ -402,18 +451,35 @@ class Monitor:
 
 
 def alert(rule: Rule, f: Finding, at: dt.datetime) -> dict:
-    return {"type": "alert", "rule": rule.name, "finding": f.id, "subject": f.subject, "window": f.window,
-            "op": rule.op, "threshold": rule.value, "value": f.value, "unit": f.unit, "as_of": iso(at),
-            "fired_at": iso(dt.datetime.now(dt.timezone.utc)), "method": f.method, "note": f.note,
+    return {"type": "alert", "rule": rule.name, "message": message(rule, f), "finding": f.id, "subject": f.subject,
+            "window": f.window, "op": rule.op, "threshold": rule.value, "value": f.value, "unit": f.unit,
+            "as_of": iso(at), "fired_at": iso(dt.datetime.now(dt.timezone.utc)), "method": f.method, "note": f.note,
             "sources": [s.model_dump(mode="json") for s in f.sources]}
 
 
+def message(rule: Rule, f: Finding) -> str:
+    """One line a human reads: 'BTC liquidations.total_usd 24h $26.4k > $20k [rule btc-liq-24h]'."""
+    from btcstress.brief.fmt import text
+    style = "usd_short" if f.unit == "USD" else f.unit
+    shown = lambda v: text(float(v), style)  # noqa: E731
+    window = f" {f.window}" if f.window else ""
+    return f"{f.subject} {f.id}{window} {shown(f.value)} {rule.op} {shown(rule.value)} [rule {rule.name}]"
+
+
+def payload(a: dict, fmt: str = "json") -> dict:
+    """What a webhook receives: the alert as is ("json"), or with Slack's `text` field first ("slack":
+    Slack, Mattermost and Discord's Slack-compatible endpoints show `text` and ignore the rest)."""
+    if fmt == "slack":
+        return {"text": a["message"], **a}
+    return a
+
+
 def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank, as the benchmarks report latencies)."""
     if not values:
         return None
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(q / 100.0 * (len(s) - 1)))))
-    return s[k]
+    import numpy as np
+    return float(np.percentile(values, q, method="nearest"))
 
 
 # -- live -----------------------------------------------------------------------------------------
@@ -440,12 +506,16 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
         raise InputError(f"unknown venue(s) {unknown}; known: {', '.join(all_specs)}")
     every = {**PULL_EVERY, **(intervals or {})}
     loop = asyncio.get_running_loop()
+    monitor.announce((["liquidations"] if venues else []) + list(pulls))
+
+    def on_error(venue: str, what: str) -> None:
+        monitor.log(f"{venue}: {what}")
 
     def on_message(venue: str, raw: str, at: dt.datetime) -> None:
         monitor.message(venue, raw, received=at)
 
     def on_gap(venue: str, started: dt.datetime, ended: dt.datetime, reason: str) -> None:
-        monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z ({reason})")
+        monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z recorded ({reason})")
         monitor._locked(lambda: record_gap(monitor.store, venue, started, ended, reason))
 
     def pull_once(name: str) -> None:
@@ -473,7 +543,8 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
             except asyncio.TimeoutError:
                 pass
 
-    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap, policy=reconnect))
+    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap, on_error=on_error,
+                                                    policy=reconnect))
              for v in venues]
     tasks += [asyncio.create_task(puller(p)) for p in pulls]
     tasks.append(asyncio.create_task(ticker()))

@@ -295,6 +295,24 @@ STREAM_GAPS = register(Table(
 ))
 
 
+# --- data quality (issue 16) ----------------------------------------------------------------
+
+QUALITY = register(Table(
+    name="quality",
+    columns={"series": STR, "ts": TS, "field": STR, "rule": STR, "value": F64, "compared": STR,
+             "reason": STR},
+    key=("series", "ts", "field", "rule"),
+    publication=EXPLICIT,
+    nullable=frozenset({"value", "compared"}),
+    description="Stored values that parsed but that their neighbours or another source do not support "
+                "(src/btcstress/quality). series names the stored series ('candles:cryptoquant/BTC-USD/1d'), "
+                "ts the row's time (a bar's open, a day), field the column ('high', 'low', 'close'), rule "
+                "the rule's name, value the flagged value, compared the values it was compared with, "
+                "reason in words. available_at = when the last row the rule used was published (a flag is "
+                "never known before the data that raise it). Derived: recomputed after every ingest run.",
+))
+
+
 # --- bookkeeping ------------------------------------------------------------------------------
 
 QUARANTINE = register(Table(

@@ -45,9 +45,56 @@ class Market:
     label: str
 
 
-def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
+def raw_bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
     c = ctx.table("candles")
     return c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval))
+
+
+def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
+    """The bars known by T, with suspect values (quality flags known by T) handled: a flagged high
+    or low is replaced by the day's Binance hourly envelope where all 24 bars exist, else set null
+    (nothing clean to say); a flagged close is kept (no second close to prefer) and marked. Columns
+    q_high / q_low / q_close say what was flagged, q_rules the rules, q_fallback what replaced it."""
+    b = raw_bars(ctx, venue, symbol, interval)
+    q = ctx.table("quality")
+    q = q.filter(q.series == f"candles:{venue}/{symbol}/{interval}")
+    flags = q.group_by(q.ts).aggregate(
+        q_high=(q.field == "high").any(), q_low=(q.field == "low").any(), q_close=(q.field == "close").any(),
+        q_rules=q.rule.collect(distinct=True))
+    h = hourly_envelope(ctx) if interval == "1d" else None
+    j = b.left_join(flags, b.open_time == flags.ts)
+    if h is not None:
+        j = j.left_join(h, j.open_time == h.day)
+    hh = j.h_high if h is not None else ibis.null("float64")
+    hl = j.h_low if h is not None else ibis.null("float64")
+    qh, ql, qc = j.q_high.fill_null(False), j.q_low.fill_null(False), j.q_close.fill_null(False)
+    out = j.mutate(high=ibis.ifelse(qh, hh, j.high), low=ibis.ifelse(ql, hl, j.low), q_high=qh, q_low=ql,
+                   q_close=qc, q_fallback=ibis.ifelse((qh & hh.notnull()) | (ql & hl.notnull()),
+                                                      "Binance hourly bars of the day", ibis.null("string")))
+    return out.select(*b.columns, "q_high", "q_low", "q_close", "q_rules", "q_fallback")
+
+
+def hourly_envelope(ctx: Context) -> ibis.Table:
+    """Per UTC day with all 24 Binance hourly bars on a venue: the highest high and lowest low."""
+    c = ctx.table("candles")
+    c = c.filter((c.interval == "1h") & c.venue.isin(["binance", "binance-usdm"]))
+    per = c.group_by(c.venue, day=c.open_time.truncate("D")).aggregate(hi=c.high.max(), lo=c.low.min(), n=c.count())
+    per = per.filter(per.n == 24)
+    return per.group_by("day").aggregate(h_high=per.hi.max(), h_low=per.lo.min())
+
+
+def suspect_note(row) -> str | None:
+    """What a finding computed from this bar must say about its suspect values (None if clean)."""
+    fields = [f for f in ("high", "low", "close") if bool(row.get(f"q_{f}", False))]
+    if not fields:
+        return None
+    rules = ", ".join(sorted(row.get("q_rules") or []))
+    fb = row.get("q_fallback")
+    what = ", ".join(fields)
+    if fb:
+        return f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}); {fb} used instead"
+    return (f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}; "
+            f"`btcstress quality`); no clean source for that day")
 
 
 def daily_market(ctx: Context) -> tuple[str, str, str, str]:
@@ -106,22 +153,30 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
     w = w.mutate(drop=w.low / running_high - 1).order_by("open_time")
     win = w.execute()
     last = win.iloc[-1]
-    # The close 24 h before the last close: the last bar closed by then.
-    ref = b.filter(b.available_at <= pd.Timestamp(last.available_at).to_pydatetime() - DAY) \
-           .order_by(ibis.desc("open_time")).limit(1).execute()
     window = "24h" if market.interval != "1d" else f"1d:{pd.Timestamp(last.open_time).date()}"
     src = source("candles", win, time_col="open_time", note=market.label)
     common = dict(as_of=ctx.as_of, window=window, sources=[src], params={"market": market.label})
+    notes = sorted({n for n in (suspect_note(r) for r in win.to_dict("records")) if n})
+    last_note = suspect_note(last.to_dict()) if bool(last.q_close) else None
+    out = [
+        Finding(id="price.last_usd", value=float(last.close), unit="USD",
+                method="close of the last bar closed by as-of on the primary market", note=last_note,
+                detail={"bar_open": _iso(last.open_time), "bar_close": _iso(last.available_at),
+                        "market": market.label, **({"suspect": last_note} if last_note else {})}, **common),
+    ]
+    if win.low.isna().any() or win.high.isna().any() or win["drop"].isna().all():
+        reason = "; ".join(notes) or "a bar in the window has no high or low"
+        return out + [not_available(i, ctx.as_of, reason, unit=u, window=window) for i, u in (
+            ("price.low_24h_usd", "USD"), ("price.high_24h_usd", "USD"), ("price.max_drop_24h_pct", "pct"))] \
+            + _change_24h(ctx, b, last, src, common, window)
+    note = "; ".join(notes) or None
+    common = {**common, "note": note}
     low_bar = win.loc[win.low.idxmin()]
     high_bar = win.loc[win.high.idxmax()]
     drop_bar = win.loc[win["drop"].idxmin()]
     peak = win[win.open_time <= drop_bar.open_time]
     peak_bar = peak.loc[peak.high.idxmax()]
-    out = [
-        Finding(id="price.last_usd", value=float(last.close), unit="USD",
-                method="close of the last bar closed by as-of on the primary market",
-                detail={"bar_open": _iso(last.open_time), "bar_close": _iso(last.available_at),
-                        "market": market.label}, **common),
+    out += [
         Finding(id="price.low_24h_usd", value=float(low_bar.low), unit="USD",
                 method="lowest low of the bars that closed in the trailing 24 h",
                 detail={"bar_open": _iso(low_bar.open_time)}, **common),
@@ -134,17 +189,25 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
                 detail={"from_high": float(peak_bar.high), "from_bar": _iso(peak_bar.open_time),
                         "to_low": float(drop_bar.low), "to_bar": _iso(drop_bar.open_time)}, **common),
     ]
-    if len(ref):
-        r = ref.iloc[0]
-        out.append(Finding(
-            id="price.change_24h_pct", value=(float(last.close) / float(r.close) - 1) * 100, unit="pct",
-            method="last close / close of the bar that closed 24 h earlier - 1",
-            detail={"from_close": float(r.close), "from_bar_close": _iso(r.available_at)},
-            **{**common, "sources": [src, source("candles", ref, time_col="open_time", note=market.label)]}))
-    else:
-        out.append(not_available("price.change_24h_pct", ctx.as_of, "no bar 24 h before the last one",
-                                 unit="pct", window=window))
-    return out
+    return out + _change_24h(ctx, b, last, src, {**common, "note": None}, window)
+
+
+def _change_24h(ctx: Context, b: ibis.Table, last, src: Source, common: dict, window: str) -> list[Finding]:
+    # The close 24 h before the last close: the last bar closed by then.
+    ref = b.filter(b.available_at <= pd.Timestamp(last.available_at).to_pydatetime() - DAY) \
+           .order_by(ibis.desc("open_time")).limit(1).execute()
+    if not len(ref):
+        return [not_available("price.change_24h_pct", ctx.as_of, "no bar 24 h before the last one",
+                              unit="pct", window=window)]
+    r = ref.iloc[0]
+    suspect = "; ".join(n for n in (suspect_note(x) for x in (last.to_dict(), r.to_dict())
+                                    if bool(x.get("q_close"))) if n) or None
+    return [Finding(
+        id="price.change_24h_pct", value=(float(last.close) / float(r.close) - 1) * 100, unit="pct",
+        method="last close / close of the bar that closed 24 h earlier - 1",
+        detail={"from_close": float(r.close), "from_bar_close": _iso(r.available_at),
+                **({"suspect": suspect} if suspect else {})},
+        **{**common, "note": suspect, "sources": [src, source("candles", ref, time_col="open_time", note=src.note)]})]
 
 
 # -- last complete UTC day ------------------------------------------------------------------------
@@ -176,17 +239,24 @@ def _last_day(ctx: Context) -> list[Finding]:
     total = hist.count().execute()
     window = f"1d:{last_day.date()}"
     src = source("candles", rows, time_col="open_time", note=composite[3])
+    note = suspect_note(row.to_dict())
     common = dict(as_of=ctx.as_of, window=window, sources=[src], detail={"date": str(last_day.date())})
-    out = [
-        Finding(id="price.close_usd", value=float(row.close), unit="USD", method="daily close (00:00 UTC)", **common),
-        Finding(id="price.low_usd", value=float(row.low), unit="USD", method="daily low", **common),
-        Finding(id="price.high_usd", value=float(row.high), unit="USD", method="daily high", **common),
-    ]
+    out = [Finding(id="price.close_usd", value=float(row.close), unit="USD", method="daily close (00:00 UTC)",
+                   **_marked(common, note if bool(row.q_close) else None))]
+    for fid, field in (("price.low_usd", "low"), ("price.high_usd", "high")):
+        if pd.isna(row[field]):
+            out.append(not_available(fid, ctx.as_of, note, unit="USD", window=window))
+        else:
+            out.append(Finding(id=fid, value=float(row[field]), unit="USD", method=f"daily {field}",
+                               **_marked(common, note if bool(row[f"q_{field}"]) else None)))
     if pd.notna(row.ret):
         z = (float(row.ret) - stats["mean"]) / stats["std"] if stats["std"] else None
+        prev = d.filter(d.open_time == last_day - DAY).execute()
+        close_note = "; ".join(n for n in [note if bool(row.q_close) else None]
+                               + [suspect_note(p) for p in prev.to_dict("records") if bool(p["q_close"])] if n)
         out.append(Finding(
             id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
-            method="day's close / previous day's close - 1", **common,
+            method="day's close / previous day's close - 1", **_marked(common, close_note or None),
             unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
                                 f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
@@ -320,6 +390,14 @@ def series(ctx: Context) -> list[Series]:
                                      "low_marker": {"x": _iso(low.open_time), "y": float(low.low)}},
                               sources=[source("candles", h, time_col="open_time", note=market.label)]))
     return out
+
+
+def _marked(common: dict, suspect: str | None) -> dict:
+    """Finding arguments with a suspect value's note (and detail['suspect'], which keeps the finding
+    out of headlines, highlights and 'Why it fell')."""
+    if not suspect:
+        return common
+    return {**common, "note": suspect, "detail": {**common.get("detail", {}), "suspect": suspect}}
 
 
 def _origin(t: ibis.Table) -> str:
