@@ -86,7 +86,7 @@ class CostCurve:
         for i in [i for i in np.argsort(allin, kind="stable") if self.share[i] > 1e-9]:
             cum += self.share[i]
             out.append({"generation": self.names[i], "j_per_th": round(float(self.j_per_th[i]), 1),
-                        "share_pct": round(100 * float(self.share[i]), 2), "cum_share_pct": round(100 * cum, 2),
+                        "share_pct": round(100 * float(self.share[i]), 2), "cum_share_pct": round(100 * float(cum), 2),
                         "electricity_usd_per_btc": round(float(elec[i]), 0), "cash_usd_per_btc": round(float(cash[i]), 0),
                         "depreciation_usd_per_btc": round(float(self.depreciation_usd_per_btc[i]), 0),
                         "all_in_usd_per_btc": round(float(allin[i]), 0)})

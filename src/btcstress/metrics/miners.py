@@ -35,6 +35,16 @@ INDICATORS: dict[str, Any] = {
     "chart_years": 3,
 }
 DEFAULTS: dict[str, Any] = {**fleet.DEFAULTS, **INDICATORS}
+# Each default's source (read by `btcstress params`): the fleet's from fleet/params.py, with URL and date.
+PARAM_SOURCES: dict[str, str] = {
+    **{k: v["source"] + (f" ({v['url']}, {v['published']})" if v["url"] else "")
+       + (" [NOT VERIFIED]" if v["verified"] is False else "") for k, v in fleet.params.SOURCES.items()},
+    "ribbon_short_days": "Charles Edwards, 'Hash Ribbons & Bitcoin Bottoms' (Capriole, 2019): 30-day SMA",
+    "ribbon_long_days": "Charles Edwards, 'Hash Ribbons & Bitcoin Bottoms' (Capriole, 2019): 60-day SMA",
+    "puell_window_days": "David Puell's multiple: daily issuance USD / its 365-day SMA",
+    "zscore_window_days": "how unusual: the trailing year of daily values",
+    "chart_years": "brief chart span",
+}
 NETWORK_METRICS = ("hashrate_hs", "difficulty", "blocks", "block_rewards_btc", "block_rewards_usd", "fees_btc",
                    "fees_usd", "supply_btc")
 MODEL_IDS = ("miners.electricity_cost_usd", "miners.cash_cost_usd", "miners.production_cost_usd",
