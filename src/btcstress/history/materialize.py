@@ -54,8 +54,7 @@ def version(mod) -> str:
 
 def watermark(store) -> dt.datetime | None:
     """The latest ingested_at over the data tables: what a materialisation is fresh through."""
-    marks = [store.duck.execute(f'SELECT max(ingested_at) FROM "{t}"').fetchone()[0]
-             for t in schema.TABLES if t not in DERIVED and _exists(store, t)]
+    marks = [store.duck.execute(f'SELECT max(ingested_at) FROM "{t}"').fetchone()[0] for t in _data_tables(store)]
     marks = [m for m in marks if m is not None]
     return max(marks) if marks else None
 
@@ -63,6 +62,12 @@ def watermark(store) -> dt.datetime | None:
 def _exists(store, name: str) -> bool:
     return bool(store.duck.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                                    [name]).fetchone()[0])
+
+
+def _data_tables(store) -> list[str]:
+    """Canonical tables with both available_at and ingested_at (what a finding can read)."""
+    return [t for t, spec in schema.TABLES.items() if t not in DERIVED and _exists(store, t)
+            and {"available_at", "ingested_at"} <= set(spec.arrow_schema().names)]
 
 
 def state(store) -> pd.DataFrame:
@@ -85,9 +90,7 @@ def fresh_areas(store) -> set[str]:
 def _changed_since(store, mark: dt.datetime | None) -> dt.datetime | None:
     """Earliest available_at among rows ingested after `mark` and quality flags that differ."""
     firsts = []
-    for t in schema.TABLES:
-        if t in DERIVED or not _exists(store, t):
-            continue
+    for t in _data_tables(store):
         q = f'SELECT min(available_at) FROM "{t}"' + (" WHERE ingested_at > ?" if mark is not None else "")
         v = store.duck.execute(q, [mark] if mark is not None else []).fetchone()[0]
         if v is not None:
