@@ -91,7 +91,10 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
     # The stored histories (finding_history) from the earliest instant this run changed. After the
     # data's commit, in its own transaction: if it fails, the state says stale and readers compute.
     from btcstress.history import materialize
-    report.history = materialize.refresh(store)
+    try:
+        report.history = materialize.refresh(store)
+    except Exception as exc:  # noqa: BLE001 - the data is committed; a failed refresh leaves the state stale
+        report.history = {"error": f"{type(exc).__name__}: {exc}"}
     if report.quarantined and not allow_quarantine:
         raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
                               "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")
