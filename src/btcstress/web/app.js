@@ -72,6 +72,12 @@ function signClass(f) { return !f || typeof f.value !== "number" ? "" : f.value 
 
 // ---- the cards: one per force ---------------------------------------------------------------------
 const CARDS = [
+  {key: "stress", title: "Stress index", sub: "forces combined", main: ["stress.index", null, null, "z"],
+   label: "robust z vs each force's own year", change: ["stress.index_highest_since", null, null, "date", "highest since"],
+   rows: [["Price move", "stress.component.price", null, null, "z"], ["Market-wide", "stress.component.market", null, null, "z"],
+          ["Miners", "stress.component.miners", null, null, "z"], ["ETF flows", "stress.component.etf", null, null, "z"],
+          ["Leverage", "stress.component.leverage", null, null, "z"], ["Treasuries", "stress.component.treasuries", null, null, "z"]],
+   spark: {series: "stress.index_daily", last: 365}},
   {key: "price", title: "Price", sub: "BTC", main: ["price.last_usd"], label: "last, primary market",
    change: ["price.change_24h_pct", null, null, "pct", "24 h"],
    rows: [["24 h low", "price.low_24h_usd"], ["24 h max drop", "price.max_drop_24h_pct"],
@@ -211,7 +217,31 @@ const LAYOUT = {
   yaxis: {gridcolor: "#eef1f4", linecolor: "#e1e5ea", tickformat: ",.0f", tickprefix: "$", tickfont: {color: "#7b8794"}},
   hovermode: "x unified",
 };
+function drawStress(el) {
+  // The stress index at each day's end since 2018, today's value marked (both are findings).
+  const s = state.series["stress.index_daily"], now = pick(state.findings, "stress.index");
+  $("#chart-title").textContent = "Stress index · each day's end since 2018";
+  if (!s || !s.x.length) { Plotly.purge(el); el.innerHTML = '<p class="muted">not available as of this instant</p>'; return; }
+  if (!el._fullLayout) el.innerHTML = "";
+  const traces = [{type: "scatter", mode: "lines", x: s.x, y: s.y, line: {color: "#2f6690", width: 1.2}, name: "index"}];
+  if (now && typeof now.value === "number") {
+    traces.push({type: "scatter", mode: "markers+text", x: [now.as_of], y: [now.value], text: [`now ${now.value.toFixed(1)}`],
+                 textposition: "top left", marker: {color: "#c0392b", size: 9}, textfont: {color: "#c0392b"}, name: "now"});
+  }
+  for (const ep of state.findings.filter((f) => f.id === "stress.episode" && f.value)) {
+    traces.push({type: "scatter", mode: "markers", x: [ep.detail.instant], y: [ep.detail.index], name: `episode ${ep.value}`,
+                 marker: {color: "#7b8794", size: 8, symbol: "circle-open"}});
+  }
+  Plotly.react(el, traces, {...LAYOUT, yaxis: {...LAYOUT.yaxis, tickformat: ".1f", tickprefix: ""}, height: 400},
+               {displayModeBar: false, responsive: true});
+  $("#chart-source").textContent = `${s.title}. Sources: ` + s.sources.map((x) => `${x.table} (${x.note})`).join("; ");
+}
+
 function drawChart(kind) {
+  if (kind === "stress") {
+    document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.chart === kind));
+    return drawStress($("#main-chart"));
+  }
   const s = state.series[kind === "daily" ? "price.daily_180d" : "price.hourly_48h"];
   const el = $("#main-chart");
   document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.chart === kind));
@@ -413,6 +443,10 @@ async function init() {
   $("#asof").addEventListener("change", (e) => { const d = parseInput(e.target.value); if (d) setAsOf(d, {immediate: true}); });
   $("#jump").addEventListener("change", (e) => { if (e.target.value) setAsOf(new Date(e.target.value), {immediate: true}); e.target.value = ""; });
   document.querySelectorAll("#chart-tabs button").forEach((b) => b.addEventListener("click", () => { state.chart = b.dataset.chart; drawChart(state.chart); }));
+  // The stress card opens the index's history since 2018 in the main chart.
+  $("#cards").addEventListener("click", (e) => {
+    if (e.target.closest("#card-stress")) { state.chart = "stress"; drawChart(state.chart); }
+  });
   const slider = $("#scenario-slider");
   slider.addEventListener("input", () => { $("#scenario-price").textContent = usd(+slider.value); });
   slider.addEventListener("change", () => scenarioTo(+slider.value, {now: true}));
