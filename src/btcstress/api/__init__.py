@@ -6,7 +6,7 @@ values (instants, prices, ids) and looked up in what the metrics returned; no SQ
 from them.
 
 Layout: one router per concern (`meta`: /health, /events; `findings`: /findings, /brief, /series;
-`check`: POST /check; `scenario`: /scenario; `write`: POST /cite; `dashboard`: / and its assets),
+`stress`: /stress, /episodes; `check`: POST /check; `scenario`: /scenario; `write`: POST /cite; `dashboard`: / and its assets),
 each a module with `router = APIRouter()`. What they share is the `Service` (service.py), put on
 `app.state.service` here and injected into every handler with `Depends(service)`; request parsing
 and limits are in inputs.py, the error bodies in errors.py, the response models in models.py.
@@ -36,7 +36,7 @@ from btcstress.api import errors, guard
 from btcstress.api.service import LRU, Service, service
 
 # The routers, in the order their paths appear in the OpenAPI document. One line per group.
-ROUTERS = ("meta", "findings", "check", "scenario", "write", "dashboard")
+ROUTERS = ("meta", "findings", "stress", "check", "scenario", "write", "dashboard")
 
 
 def create_app(db: str | os.PathLike | None = None, *, config: dict | None = None, cache_size: int | None = None,
