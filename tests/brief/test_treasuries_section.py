@@ -41,7 +41,10 @@ def test_highlight_names_strategys_unrealized_loss_at_the_observed_price(store):
     assert text.startswith("Strategy is sitting on an unrealized loss of -$") and "713,502 BTC" in text
     assert hl[0].score == abs(fs.get("treasury.unrealized_pnl_pct", "Strategy").unusual["zscore"]) > 2
     assert pnl.value == pytest.approx(713502 * (fs.value("price.last_usd") - 76052))
-    assert any("EV/NAV" in _texts(h.paragraph.parts) for h in hl)  # a year's low mNAV
+    # A year's low mNAV (02-05's Artemis row, public from 02-06 18:00 UTC) is a highlight too.
+    from tests.conftest import utc
+    later = metrics.compute(store, utc(2026, 2, 6, 18, 0), areas=("price", "treasuries"), with_series=True)
+    assert any("EV/NAV" in _texts(h.paragraph.parts) for h in section.highlights(later))
 
 
 def test_section_is_absent_when_no_treasury_is_known(store):

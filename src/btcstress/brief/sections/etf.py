@@ -38,7 +38,7 @@ def build(fs: FindingSet) -> Section | None:
     streak_usd = fs.get("etf.outflow_streak_usd")
     parts: list[Fragment] = ["US spot bitcoin ETFs: net flow of ", fmt.ref(net, "usd_short", signed=True),
                              " on ", fmt.long_date(d["date"])]
-    parts.append(f" (preliminary: {', '.join(d['missing_funds'])} had not reported)" if d["preliminary"] else " (final)")
+    parts.append(f" (preliminary: {', '.join(d['missing_funds'])} not yet reported)" if d["preliminary"] else " (final)")
     if days is not None and days.value and days.value >= 2:
         parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",
                   fmt.ref(streak_usd, "usd_short", signed=True), " in ",
