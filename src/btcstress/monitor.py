@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import math
 import operator
 import re
 import sys
@@ -41,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from btcstress.connectors.base import now_utc
 from btcstress.connectors.streams import EventBuffer, FlushResult, RawRecorder, read_lines, sniff_venue, venue_of
+from btcstress.delivery import WebhookSink  # noqa: F401  (re-exported: a monitor sink)
 from btcstress.errors import BtcstressError, InputError
 from btcstress.findings import Finding, iso
 from btcstress.metrics import AREAS
@@ -62,8 +64,7 @@ SOURCE_AREAS = {"liquidations": ("leverage",), "binance": ("price", "market", "l
 
 # -- rules ----------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhd]?\s*$")  # what the rules file documents; pandas parses it
 
 
 class Rule(BaseModel):
@@ -86,10 +87,11 @@ class Rule(BaseModel):
             if v < 0:
                 raise ValueError("cooldown must be >= 0")
             return float(v)
-        m = _DURATION.match(str(v))
-        if not m:
+        text = str(v).strip()
+        if not _DURATION.match(text):
             raise ValueError(f"cooldown {v!r}: expected seconds or e.g. 30s, 15m, 2h, 1d")
-        return float(m[1]) * _UNIT_S[m[2]]
+        import pandas as pd
+        return pd.Timedelta(text if text[-1].isalpha() else text + "s").total_seconds()
 
     @property
     def area(self) -> str | None:
@@ -98,7 +100,7 @@ class Rule(BaseModel):
     def matches(self, f: Finding) -> bool:
         return (f.id == self.finding and f.kind != "cited" and (self.subject is None or f.subject == self.subject)
                 and (self.window is None or f.window.startswith(self.window))
-                and isinstance(f.value, (int, float)) and not isinstance(f.value, bool))
+                and isinstance(f.value, (int, float)) and not isinstance(f.value, bool) and math.isfinite(f.value))
 
     def holds(self, value: float) -> bool:
         return OPS[self.op](float(value), self.value)
@@ -128,11 +130,25 @@ def load_rules(path: Path | str) -> list[Rule]:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise InputError(f"rules file {p}: duplicate rule name(s) {dup}")
-    unknown = sorted({r.finding for r in rules if r.area is None})
-    if unknown:
-        raise InputError(f"rules file {p}: no metric area computes {unknown} "
-                         f"(known prefixes: {', '.join(sorted(AREA_OF))})")
+    validate(rules, where=f"rules file {p}")
     return rules
+
+
+def validate(rules: list[Rule], *, where: str = "rules") -> None:
+    """Every rule's finding must be an id some area emits (declared.finding_ids, read from the metric
+    code) and one the monitor recomputes: a typo under a valid prefix would otherwise never fire."""
+    from btcstress.declared import finding_ids
+    from btcstress.envelope import did_you_mean
+    known = {i: a for i, a in finding_ids().items() if i.split(".", 1)[0] in AREA_OF}
+    problems = []
+    for n, r in enumerate(rules, start=1):
+        if r.finding not in known:
+            area = AREA_OF.get(r.finding.split(".", 1)[0])
+            what = (f"no metric area computes {r.finding!r}" if area is None else
+                    f"the {area} area emits no finding {r.finding!r}")
+            problems.append(f"rule {n} ({r.name}): {what}{did_you_mean(r.finding, known)}")
+    if problems:
+        raise InputError(f"{where}: " + "; ".join(problems) + " (`btcstress ids` lists the finding ids)")
 
 
 # -- sinks ----------------------------------------------------------------------------------------
@@ -143,7 +159,7 @@ class StdoutSink:
 
     def emit(self, alert: dict) -> None:
         s = self.stream or sys.stdout
-        s.write(json.dumps(alert, separators=(",", ":")) + "\n")
+        s.write(json.dumps(alert, separators=(",", ":"), allow_nan=False) + "\n")
         s.flush()
 
 
@@ -154,28 +170,10 @@ class FileSink:
 
     def emit(self, alert: dict) -> None:
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(alert, separators=(",", ":")) + "\n")
+            fh.write(json.dumps(alert, separators=(",", ":"), allow_nan=False) + "\n")
 
 
-class WebhookSink:
-    """POST each alert as JSON; retried with backoff (connectors.http). A webhook that stays down is
-    reported on stderr and the alert is still in the other sinks: the monitor does not stop."""
-
-    def __init__(self, url: str, http=None, log: Callable[[str], None] | None = None):
-        from btcstress.connectors.http import Http, RetryPolicy
-        self.url = url
-        self.http = http or Http(timeout=10.0, policy=RetryPolicy(attempts=4, backoff=0.5, max_backoff=5.0),
-                                 default_rate=50.0)
-        self.log = log or (lambda m: print(m, file=sys.stderr))
-        self.failures = 0
-
-    def emit(self, alert: dict) -> None:
-        from btcstress.connectors.http import FetchError
-        try:
-            self.http.post_json(self.url, alert)
-        except FetchError as exc:
-            self.failures += 1
-            self.log(f"webhook {self.url}: alert {alert.get('rule')} not delivered: {exc}")
+# The webhook sink delivers off the event loop with a bounded queue and dead letters: btcstress.delivery.
 
 
 # -- the monitor ----------------------------------------------------------------------------------
@@ -190,6 +188,7 @@ class MonitorStats:
     flushes: int = 0
     recomputes: int = 0
     alerts: int = 0
+    errors: int = 0  # messages that could not be processed (logged; the stream went on)
     recompute_s: float = 0.0
     store_s: float = 0.0
     parse_s: float = 0.0
@@ -228,6 +227,25 @@ class Monitor:
         self._pending_arrivals: list[float] = []  # arrivals of messages stored but not yet evaluated
         self._batch_arrivals: list[float] = []
         self.wanted = {r.area for r in rules}
+        self.gaps: list[tuple] = []  # stream outages waiting to be written (venue, started, ended, reason)
+        self._seq = 0
+        self._started = dt.datetime.now(dt.timezone.utc)
+        self._told_no_value: set[str] = set()
+        self.unevaluable: list[str] = []  # rules this run cannot evaluate (see announce)
+
+    def announce(self, sources: Iterable[str]) -> list[str]:
+        """Say, at the start of a run fed by `sources` (liquidations, binance, mempool, farside, edgar),
+        which rules it can never evaluate because nothing it reads changes their area."""
+        reach = {a for src in sources for a in SOURCE_AREAS.get(src, ())}
+        if "price" in reach:
+            reach.update(PRICED)
+        fed = ", ".join(sorted(set(sources))) or "nothing"
+        self.unevaluable = [r.name for r in self.rules if r.area not in reach]
+        for r in self.rules:
+            if r.area not in reach:
+                self.log(f"rule {r.name} ({r.finding}) cannot be evaluated in this run: it reads the {r.area} "
+                         f"area, which this run ({fed}) never updates")
+        return self.unevaluable
 
     # -- input ------------------------------------------------------------------------------------
 
@@ -238,7 +256,10 @@ class Monitor:
         if self.recorder is not None:
             origin, line = self.recorder.write(venue, raw, received or now_utc())
         t0 = time.perf_counter()
-        self.buffer.add(venue, raw, origin or f"stream:{venue}", line or 0)
+        if origin is None:  # no raw capture: number the messages of this run, so quarantined ones stay apart
+            self._seq += 1
+            origin, line = f"stream:{venue}@{self._started:%Y-%m-%dT%H:%M:%S}", self._seq
+        self.buffer.add(venue, raw, origin, line or 0)
         self.stats.parse_s += time.perf_counter() - t0
         if self.track_latency:
             self._batch_arrivals.append(arrived)
@@ -257,16 +278,16 @@ class Monitor:
 
     def tick(self) -> None:
         """Called periodically when live: write a batch that is due, evaluate what is dirty."""
-        if self._batch_started is not None and time.perf_counter() - self._batch_started >= self.batch_s:
+        if self.gaps or (self._batch_started is not None and time.perf_counter() - self._batch_started >= self.batch_s):
             self.flush(final=False)
         elif self.dirty:
             self._locked(lambda: self._evaluate(force=False))
 
-    def _locked(self, fn) -> bool:
+    def _locked(self, fn, wait: float = 0.0) -> bool:
         if self.lock is None:
             fn()
             return True
-        if not self.lock.acquire(blocking=False):
+        if not self.lock.acquire(timeout=wait) if wait > 0 else not self.lock.acquire(blocking=False):
             return False
         try:
             fn()
@@ -275,11 +296,19 @@ class Monitor:
         return True
 
     def flush(self, final: bool = True) -> FlushResult | None:
+        """Write the buffer. The final flush (stop, SIGTERM, --duration) waits for a running pull to
+        release the store, up to FINAL_FLUSH_WAIT seconds, rather than skip and lose the buffer."""
         out: list = []
-        self._locked(lambda: out.append(self._flush(final)))
+        if not self._locked(lambda: out.append(self._flush(final)), wait=FINAL_FLUSH_WAIT if final else 0.0) and final:
+            self.log(f"final flush: the store stayed busy for {FINAL_FLUSH_WAIT:g} s; "
+                     f"{len(self.buffer)} buffered message(s) are in the raw capture, replay them")
         return out[0] if out else None
 
     def _flush(self, final: bool) -> FlushResult | None:
+        from btcstress.connectors.streams import record_gap
+        while self.gaps:
+            record_gap(self.store, *self.gaps[0])
+            self.gaps.pop(0)
         res = None
         if len(self.buffer):
             t0 = time.perf_counter()
@@ -293,7 +322,9 @@ class Monitor:
             self.stats.quarantined += res.quarantined
             if res.latest is not None and (self.stream_clock is None or res.latest > self.stream_clock):
                 self.stream_clock = res.latest
-            if res.new or res.updated:
+            # On the stream's clock (replay) a batch moves the as-of even when its events were stored by an
+            # earlier run: storage is idempotent, evaluation is not skipped.
+            if res.new or res.updated or (self.clock == "stream" and res.events):
                 self.dirty.update(SOURCE_AREAS["liquidations"])
             if res.quarantined:
                 self.log(f"{res.quarantined} message(s) quarantined (see `btcstress quarantine`)")
@@ -356,6 +387,7 @@ class Monitor:
         for rule in self.rules:
             if rule.area not in areas:
                 continue
+            self._tell_if_no_value(rule)
             for f in self.findings.get(rule.area, []):
                 if not rule.matches(f) or not rule.holds(f.value):
                     continue
@@ -367,6 +399,20 @@ class Monitor:
                 self._emit(alert(rule, f, at))
                 if self.track_latency and first_arrival is not None:
                     self.stats.alert_latencies_s.append(time.perf_counter() - first_arrival)
+
+    def _tell_if_no_value(self, rule: Rule) -> None:
+        """Once per rule: say when its finding was computed but has no value to compare (not available)."""
+        if rule.name in self._told_no_value:
+            return
+        same = [f for f in self.findings.get(rule.area, []) if f.id == rule.finding and f.kind != "cited"
+                and (rule.subject is None or f.subject == rule.subject)
+                and (rule.window is None or f.window.startswith(rule.window))]
+        if any(isinstance(f.value, (int, float)) and not isinstance(f.value, bool) for f in same):
+            return
+        self._told_no_value.add(rule.name)
+        why = next((f.note for f in same if f.note), None) or (
+            "no finding with that subject and window" if not same else "no numeric value")
+        self.log(f"rule {rule.name}: {rule.finding} has no value to compare yet ({why})")
 
     def _emit(self, a: dict) -> None:
         self.stats.alerts += 1
@@ -382,6 +428,14 @@ class Monitor:
         files = [f for t in targets for f in replay_files(Path(t))]
         if not files:
             raise InputError("nothing to replay: no .jsonl or .jsonl.gz files")
+        self.announce(["liquidations"])
+        try:
+            self._replay(files)
+        finally:  # stopped (SIGTERM, Ctrl-C) or done: what was read is written
+            self.flush(final=True)
+        return self.stats
+
+    def _replay(self, files: list[Path]) -> None:
         for path in files:
             if not path.is_file():
                 raise InputError(f"replay file {path} not found")
@@ -397,27 +451,43 @@ class Monitor:
                     # parser, which refuses it as JSON it cannot read.
                     venue = "binance"
                 self.message(venue, raw, origin=origin_for(venue), line=lineno)
-        self.flush(final=True)
-        return self.stats
 
 
 def alert(rule: Rule, f: Finding, at: dt.datetime) -> dict:
-    return {"type": "alert", "rule": rule.name, "finding": f.id, "subject": f.subject, "window": f.window,
-            "op": rule.op, "threshold": rule.value, "value": f.value, "unit": f.unit, "as_of": iso(at),
-            "fired_at": iso(dt.datetime.now(dt.timezone.utc)), "method": f.method, "note": f.note,
+    return {"type": "alert", "rule": rule.name, "message": message(rule, f), "finding": f.id, "subject": f.subject,
+            "window": f.window, "op": rule.op, "threshold": rule.value, "value": f.value, "unit": f.unit,
+            "as_of": iso(at), "fired_at": iso(dt.datetime.now(dt.timezone.utc)), "method": f.method, "note": f.note,
             "sources": [s.model_dump(mode="json") for s in f.sources]}
 
 
+def message(rule: Rule, f: Finding) -> str:
+    """One line a human reads: 'BTC liquidations.total_usd 24h $26.4k > $20k [rule btc-liq-24h]'."""
+    from btcstress.brief.fmt import text
+    style = "usd_short" if f.unit == "USD" else f.unit
+    shown = lambda v: text(float(v), style)  # noqa: E731
+    window = f" {f.window}" if f.window else ""
+    return f"{f.subject} {f.id}{window} {shown(f.value)} {rule.op} {shown(rule.value)} [rule {rule.name}]"
+
+
+def payload(a: dict, fmt: str = "json") -> dict:
+    """What a webhook receives: the alert as is ("json"), or with Slack's `text` field first ("slack":
+    Slack, Mattermost and Discord's Slack-compatible endpoints show `text` and ignore the rest)."""
+    if fmt == "slack":
+        return {"text": a["message"], **a}
+    return a
+
+
 def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank, as the benchmarks report latencies)."""
     if not values:
         return None
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(q / 100.0 * (len(s) - 1)))))
-    return s[k]
+    import numpy as np
+    return float(np.percentile(values, q, method="nearest"))
 
 
 # -- live -----------------------------------------------------------------------------------------
 
+FINAL_FLUSH_WAIT = 60.0
 PULL_EVERY = {"binance": 60.0, "mempool": 600.0, "farside": 900.0, "edgar": 3600.0}
 
 
@@ -429,7 +499,7 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
     import threading
 
     from btcstress import connectors
-    from btcstress.connectors.streams import record_gap, run_stream, specs
+    from btcstress.connectors.streams import run_stream, specs
 
     stop = stop or asyncio.Event()
     if monitor.lock is None:
@@ -440,13 +510,24 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
         raise InputError(f"unknown venue(s) {unknown}; known: {', '.join(all_specs)}")
     every = {**PULL_EVERY, **(intervals or {})}
     loop = asyncio.get_running_loop()
+    monitor.announce((["liquidations"] if venues else []) + list(pulls))
+
+    def on_error(venue: str, what: str) -> None:
+        monitor.log(f"{venue}: {what}")
 
     def on_message(venue: str, raw: str, at: dt.datetime) -> None:
-        monitor.message(venue, raw, received=at)
+        # A malformed frame is quarantined by its parser; anything else that goes wrong with one
+        # message (the store busy, a disk error) is logged and the stream goes on: the buffer keeps
+        # what it could not write and the next flush retries it.
+        try:
+            monitor.message(venue, raw, received=at)
+        except Exception as exc:  # noqa: BLE001 - one message must never stop the monitor
+            monitor.stats.errors += 1
+            monitor.log(f"{venue}: message not processed ({type(exc).__name__}: {str(exc)[:200]})")
 
     def on_gap(venue: str, started: dt.datetime, ended: dt.datetime, reason: str) -> None:
-        monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z ({reason})")
-        monitor._locked(lambda: record_gap(monitor.store, venue, started, ended, reason))
+        monitor.log(f"{venue}: stream gap {started:%H:%M:%S}..{ended:%H:%M:%S}Z recorded ({reason})")
+        monitor.gaps.append((venue, started, ended, reason))  # written with the next batch, never skipped
 
     def pull_once(name: str) -> None:
         with monitor.lock:
@@ -467,27 +548,58 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
 
     async def ticker() -> None:
         while not stop.is_set():
-            monitor.tick()
+            try:
+                monitor.tick()
+            except Exception as exc:  # noqa: BLE001 - a failed recompute is logged; the next tick retries
+                monitor.stats.errors += 1
+                monitor.log(f"tick: {type(exc).__name__}: {str(exc)[:200]}")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=0.25)
             except asyncio.TimeoutError:
                 pass
 
-    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap, policy=reconnect))
+    tasks = [asyncio.create_task(run_stream(all_specs[v], on_message, stop, on_gap=on_gap, on_error=on_error,
+                                                    policy=reconnect))
              for v in venues]
     tasks += [asyncio.create_task(puller(p)) for p in pulls]
     tasks.append(asyncio.create_task(ticker()))
+    installed = _stop_on_signals(loop, stop)
+    failed: list[BaseException] = []
     try:
-        if duration is not None:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=duration)
-            except asyncio.TimeoutError:
-                pass
-            stop.set()
-        await asyncio.gather(*tasks)
+        # Until --duration passes, a signal sets `stop`, or a task fails (a bad URL): then every task
+        # gets STOP_GRACE seconds to end and is cancelled (a pull stuck in a slow request keeps its
+        # thread, not the monitor).
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([waiter, *tasks], timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        waiter.cancel()
+        done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for t in pending:
+            t.cancel()
+        failed = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
     finally:
         stop.set()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
         monitor.flush(final=True)
         if monitor.recorder is not None:
             monitor.recorder.close()
+    if failed:
+        raise failed[0]
     return monitor.stats
+
+
+STOP_GRACE = 5.0
+
+
+def _stop_on_signals(loop, stop) -> list:
+    """SIGTERM (a service stop) and SIGINT (Ctrl-C) set `stop`: the monitor flushes and closes."""
+    import signal
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    return installed

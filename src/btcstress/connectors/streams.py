@@ -6,8 +6,10 @@
   application `{"op":"ping"}` at least every 20 s; OKX wants the text `ping` when nothing arrived for
   under 30 s and answers `pong`. A stream silent for longer than `silence_timeout` is treated as dead
   and reconnected.
-- Reconnects back off exponentially with jitter (`http.RetryPolicy`), forever until stopped; each
-  outage is stored in `stream_gaps` (from the last message before the drop to the reconnect) because
+- Reconnects are websockets' own (`async for ws in connect(...)`), with exponential backoff and jitter
+  (`http.RetryPolicy`), forever until stopped; every failed attempt is reported, and each outage is
+  stored in `stream_gaps` (from the last message before the drop to the reconnect, or to now while
+  it lasts, so a stream that never opens is recorded too) because
   the venues offer no history to backfill liquidations from: the coverage notes can say when the
   stream was blind.
 - No duplicates across reconnects: the parsers give every event a deterministic id (the venue's own or
@@ -91,7 +93,7 @@ def is_heartbeat(venue: str, raw: str) -> bool:
     if venue == "bybit" and s.startswith("{") and ('"ping"' in s or '"pong"' in s):
         try:
             m = json.loads(s)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return False
         return isinstance(m, dict) and (m.get("op") in ("ping", "pong") or m.get("ret_msg") == "pong")
     return False
@@ -101,7 +103,7 @@ def sniff_venue(raw: str) -> str | None:
     """Which venue a recorded message came from, by its shape (for replaying mixed files)."""
     try:
         m = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(m, dict):
         return None
@@ -307,53 +309,97 @@ class StreamStats:
     messages: int = 0
     heartbeats_sent: int = 0
     gaps: int = 0
+    failures: int = 0  # connection attempts that failed, and connections that dropped
     last_message_at: dt.datetime | None = None
 
 
+OnError = Callable[[str, str], None]  # (venue, what failed)
+
+
 async def run_stream(spec: StreamSpec, on_message: OnMessage, stop: asyncio.Event, *,
-                     on_gap: OnGap | None = None, policy: RetryPolicy | None = None,
+                     on_gap: OnGap | None = None, on_error: OnError | None = None, policy: RetryPolicy | None = None,
                      rng: random.Random | None = None, stats: StreamStats | None = None,
                      max_connects: int | None = None) -> StreamStats:
-    """Keep one venue's stream connected until `stop` is set (or `max_connects` connections ended)."""
+    """Keep one venue's stream connected until `stop` is set (or `max_connects` connections ended).
+
+    Reconnecting is websockets' own (`async for ws in connect(...)`): it retries what its
+    `process_exception` deems transient (network errors, timeouts, 5xx) with the delays we give it
+    (`policy`), and raises what retrying cannot fix (a 4xx handshake, a bad URI). What it does not do
+    is done here: every failure is told (`on_error`) and the time without data is reported as a gap
+    (`on_gap`) while it lasts and when it ends, so a stream that never opens is never silent."""
+    import itertools
+
     from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+    from websockets.client import process_exception as transient
+    from websockets.exceptions import ConnectionClosed, InvalidURI
 
     policy = policy or RetryPolicy(attempts=10**9, backoff=1.0, max_backoff=60.0)
     rng = rng or random.Random()
     stats = stats or StreamStats()
-    attempt = 0
-    last_msg: dt.datetime | None = None
-    dropped_at: dt.datetime | None = None
-    reason = ""
-    while not stop.is_set():
-        try:
-            async with connect(spec.url, open_timeout=10, ping_interval=spec.protocol_ping, ping_timeout=20,
-                               close_timeout=5, max_size=2**23) as ws:
-                stats.connects += 1
+    down: dict[str, Any] = {"since": None, "reason": ""}
+
+    def went_down(reason: str, *, record: bool) -> None:
+        stats.failures += 1
+        if down["since"] is None:
+            down["since"] = stats.last_message_at or now_utc()
+            stats.gaps += 1
+        down["reason"] = reason
+        if on_error is not None:
+            on_error(spec.venue, reason)
+        if record and on_gap is not None:  # the gap so far (same start: the store upserts it, extending its end)
+            on_gap(spec.venue, down["since"], now_utc(), reason)
+
+    def failed(exc: Exception) -> Exception | None:
+        verdict = transient(exc)
+        went_down(f"connect failed{'' if verdict is None else ' (not retried)'}: {type(exc).__name__}: {exc}",
+                  record=True)
+        return verdict
+
+    async def pump_all() -> None:
+        quick_drops = 0
+        async for ws in connect(spec.url, open_timeout=10, ping_interval=spec.protocol_ping, ping_timeout=20,
+                                close_timeout=5, max_size=2**23, process_exception=failed,
+                                reconnect_delays=lambda: (policy.wait(i, rng) for i in itertools.count())):
+            stats.connects += 1
+            opened = asyncio.get_running_loop().time()
+            try:
                 for sub in spec.subscribe:
                     await ws.send(sub)
-                if dropped_at is not None and on_gap is not None:
-                    stats.gaps += 1
-                    on_gap(spec.venue, last_msg or dropped_at, now_utc(), reason)
-                dropped_at = None
-                attempt = 0
+                if down["since"] is not None:
+                    if on_gap is not None:
+                        on_gap(spec.venue, down["since"], now_utc(), down["reason"])
+                    down["since"] = None
                 reason = await _pump(ws, spec, on_message, stop, stats)
+            except ConnectionClosed as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            if stop.is_set() or (max_connects is not None and stats.connects >= max_connects):
+                return
+            went_down(reason, record=False)  # recorded when it reconnects, or while connecting fails
+            # websockets reconnects at once after a connection that opened; a server that accepts and
+            # drops at once would make that a busy loop, so drops in quick succession back off here.
+            quick_drops = quick_drops + 1 if asyncio.get_running_loop().time() - opened < 10 else 0
+            if quick_drops:
+                await asyncio.sleep(policy.wait(quick_drops - 1, rng))
+
+    task = asyncio.create_task(pump_all())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
         except InvalidURI:
             raise
-        except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError, TimeoutError) as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        if stop.is_set():
-            break
-        dropped_at = dropped_at or now_utc()
-        last_msg = stats.last_message_at or last_msg
-        if max_connects is not None and stats.connects >= max_connects:
-            break
-        wait = policy.wait(attempt, rng)
-        attempt += 1
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=wait)
-        except asyncio.TimeoutError:
-            pass
+        except Exception as exc:  # not retryable (went_down already told and recorded it): give up this venue
+            if on_error is not None:
+                on_error(spec.venue, f"gave up: {type(exc).__name__}: {exc}")
+    if down["since"] is not None and on_gap is not None:
+        on_gap(spec.venue, down["since"], now_utc(), down["reason"])
     return stats
 
 

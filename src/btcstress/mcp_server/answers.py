@@ -167,8 +167,8 @@ class Answers:
                 "source": "the ids the metrics emit as of the latest data; definitions are their methods"}
 
     def params_catalogue(self) -> dict[str, Any]:
-        from btcstress import paramdoc
-        rows = [dict(p) for p in paramdoc.catalogue()]
+        from btcstress import declared
+        rows = [dict(p) for p in declared.catalogue()]
         for r in rows:
             r["override"] = f"--param {r['area']}.{r['name']}=VALUE"
         return {"count": len(rows), "params": rows,

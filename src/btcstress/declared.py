@@ -1,9 +1,16 @@
-"""The model parameters: every area's defaults with the source each default is taken from.
+"""What the metric code declares: every finding id it can emit, and every model parameter with its
+default and the source each default is taken from.
 
 The defaults live with the metric that uses them (`DEFAULTS` in each metrics module, the scenario's
 in scenario/params.py), and their sources are the comments written beside them there. This module
 reads those comments from the source with `ast` (no library documents a dict literal's keys), so the
 catalogue cannot drift from the code: `btcstress params` and the MCP `params` tool print it.
+
+Finding ids are read the same way: every string literal shaped like an id (`etf.flow_usd`) in an
+area's module (and the scenario package), less chart series names (`name=` of a Series). A finding id
+is a public contract, so each is written out once in the metric that emits it; this finds them all
+without running the metrics (a fresh store emits no per-fund or per-company findings), which the
+monitor needs to validate rule ids before any data arrives.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import ast
 import functools
 import importlib
 import inspect
+import pkgutil
+import re
 from typing import Any
 
 from btcstress.errors import InputError
@@ -89,3 +98,35 @@ def check(params: dict[str, dict[str, Any]]) -> None:
                 problems.append(f"unknown parameter {area}.{name}{did_you_mean(name, known[area])}")
     if problems:
         raise InputError("; ".join(problems) + " (`btcstress params` lists them)")
+
+
+_ID = re.compile(r"^[a-z]+\.[a-z0-9_]+$")
+
+
+@functools.cache
+def finding_ids() -> dict[str, str]:
+    """{finding id: the area that emits it} for every id the metric code can emit."""
+    from btcstress import metrics
+    mods = [(m.__name__.rsplit(".", 1)[1], m) for m in metrics.modules()]
+    try:
+        import btcstress.scenario as sc
+        mods += [("scenario", importlib.import_module(f"btcstress.scenario.{m.name}"))
+                 for m in pkgutil.iter_modules(sc.__path__)]
+    except ModuleNotFoundError:
+        pass
+    out: dict[str, str] = {}
+    for area, mod in mods:
+        tree = ast.parse(inspect.getsource(mod))
+        series = {n.value.value for n in ast.walk(tree)
+                  if isinstance(n, ast.keyword) and n.arg == "name" and isinstance(n.value, ast.Constant)}
+        prefixes = _prefixes(area)
+        for n in ast.walk(tree):
+            if (isinstance(n, ast.Constant) and isinstance(n.value, str) and _ID.match(n.value)
+                    and n.value.split(".", 1)[0] in prefixes and n.value not in series):
+                out.setdefault(n.value, area)
+    return dict(sorted(out.items()))
+
+
+def _prefixes(area: str) -> set[str]:
+    """The id prefixes an area writes under (leverage writes liquidations.* and derivatives.*)."""
+    return {"leverage": {"liquidations", "derivatives"}, "treasuries": {"treasury", "treasuries"}}.get(area, {area})
