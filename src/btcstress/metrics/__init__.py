@@ -49,6 +49,8 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
         if with_series and hasattr(mod, "series"):
             for s in mod.series(ctx):
                 series[s.name] = s
+    from btcstress.metrics import stats
+    stats.enforce(ctx.findings)  # one minimum history for every area's z-scores and percentiles
     return FindingSet(ctx.as_of, ctx.findings, series, ctx.params_used)
 
 

@@ -488,7 +488,7 @@ def _model_findings(ctx, m: Model, p: dict, price, hypo, price_sources, price_ho
         prev = hm.iloc[:-1]
         unusual = {"zscore": round(float((margin - prev.mean()) / prev.std()), 2),
                    "percentile": round(float((prev <= margin).mean() * 100), 1),
-                   "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)"}
+                   "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)", "n": len(prev)}
     out.append(Finding(
         id="miners.margin_pct", value=round(margin, 1), unit="pct", sources=psrc, hypothetical=hypo,
         method="(price - modelled all-in cost per BTC) / price x 100; negative: price below cost",
@@ -566,7 +566,7 @@ def _revenue_findings(ctx, m: Model | None, p: dict, price, hypo, price_sources)
     unusual = None
     if int(st.n) > 30 and st["std"]:
         unusual = {"zscore": round((hp - float(st["mean"])) / float(st["std"]), 2),
-                   "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d daily"}
+                   "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d daily", "n": int(st.n)}
     return [
         Finding(id="miners.revenue_usd_1d", value=round(revenue, 0), unit="USD", method=how,
                 detail={"day": str(day), "block_rewards_btc": v["block_rewards_btc"], "fees_btc": v.get("fees_btc"),
@@ -621,7 +621,8 @@ def _flow_findings(ctx, p: dict) -> list[Finding]:
         st = j.aggregate(n=j.count(), mean=j.c.mean(), std=j.c.std(), below=(j.c <= chg).cast("float64").mean()
                          ).execute().iloc[0]
         unusual = ({"zscore": round((chg - float(st["mean"])) / float(st["std"]), 2),
-                    "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes"}
+                    "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes",
+                    "n": int(st.n)}
                    if int(st.n) > 30 and st["std"] else None)
         out.append(Finding(id="miners.reserve_change_30d_btc", value=round(chg, 0), unit="BTC", as_of=T,
                            window=f"30d:{d30}..{last_day}", sources=src("reserve_btc", [d30, last_day]),
@@ -645,7 +646,7 @@ def _flow_findings(ctx, p: dict) -> list[Finding]:
                            detail={"day": str(last_day), **({"zscore": st["zscore"], "percentile": st["percentile"],
                                                              "trailing_mean": st["mean"], "trailing_std": st["std"]}
                                                             if st else {})},
-                           unusual=st and {k: st[k] for k in ("zscore", "percentile", "history")}))
+                           unusual=st and {k: st[k] for k in ("zscore", "percentile", "history", "n")}))
     return out
 
 

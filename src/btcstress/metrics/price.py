@@ -258,6 +258,7 @@ def _last_day(ctx: Context) -> list[Finding]:
             id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
             method="day's close / previous day's close - 1", **_marked(common, close_note or None),
             unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
+                     "n": int(stats["n"]), "percentile_n": int(total),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
                                 f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
     else:
@@ -350,19 +351,49 @@ def _below_events(ctx: Context) -> list[Finding]:
     composite = daily_market(ctx)
     d = bars(ctx, *composite[:3])
     d = d.mutate(date=d.open_time.date())
+    # An event on the day being described (or the day before) is not a reference point for it.
+    ev = ev.filter(ev.date < (ctx.t - 2 * DAY).date())
     joined = ev.join(d, ev.date == d.date).select(ev.id, ev.title, ev.date, ev.category, d.close, d.origin)
     rows = joined.filter(joined.close > price).order_by(ibis.desc("date")).execute()
     considered = joined.count().execute()
+    closes = d.select("open_time", "close").order_by("open_time").execute() if len(rows) else None
     detail = [{"id": r.id, "title": r.title, "date": str(pd.Timestamp(r.date).date()), "category": r.category,
-               "close": float(r.close)} for r in rows.itertuples()]
+               "close": float(r.close), **_break(closes, float(r.close), ctx.t)} for r in rows.itertuples()]
     return [Finding(
         id=fid, value=[e["id"] for e in detail], unit="events", as_of=ctx.as_of, window="since",
-        method="named events (packaged events table) whose day's close on the composite is above the price; "
-               "most recent first", hypothetical=hypothetical,
+        method="named events (packaged events table, before the day described) whose day's close on the "
+               "composite is above the price; most recent first. Per event: when the closes broke below it "
+               f"(broke_below), the share of the {BREAK_BEFORE_DAYS} closes before that above it, and "
+               f"decisive_break = a break within {BREAK_RECENT_DAYS} days after closes above it on at least "
+               f"{BREAK_SHARE_ABOVE:.0%} of those days", hypothetical=hypothetical,
         params={"price": price}, detail={"events": detail, "price": price, "events_with_a_close": int(considered)},
         sources=[Source(table="events", origin="package/btcstress/data/events.csv", rows=int(considered)),
                  Source(table="candles", origin=_origin(d), rows=int(considered), note="event-day closes")]
         + (observed.sources if observed else []))]
+
+
+BREAK_RECENT_DAYS = 30  # "erasing the gains since X": the closes broke below X's close within this many days
+BREAK_BEFORE_DAYS = 60  # ... after closing above it on most of the days before the break
+BREAK_SHARE_ABOVE = 0.8
+
+
+def _break(closes: pd.DataFrame | None, level: float, t) -> dict:
+    """When the daily closes last went from above `level` to below it, and whether that was decisive."""
+    if closes is None or not len(closes):
+        return {"broke_below": None, "share_above_before": None, "decisive_break": False}
+    above = (closes.close > level).to_numpy()
+    if above[-1]:
+        return {"broke_below": None, "share_above_before": None, "decisive_break": False}
+    ups = [i for i in range(len(above)) if above[i]]
+    if not ups:
+        return {"broke_below": None, "share_above_before": 0.0, "decisive_break": False}
+    i = ups[-1] + 1  # the first close of the current run below
+    broke = pd.Timestamp(closes.open_time.iloc[i]).date()
+    before = above[max(0, i - BREAK_BEFORE_DAYS):i]
+    share = float(before.mean()) if len(before) else 0.0
+    recent = (pd.Timestamp(t).date() - broke).days <= BREAK_RECENT_DAYS
+    return {"broke_below": str(broke), "share_above_before": round(share, 2),
+            "decisive_break": bool(recent and share >= BREAK_SHARE_ABOVE)}
 
 
 # -- chart series ---------------------------------------------------------------------------------
