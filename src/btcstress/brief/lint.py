@@ -350,3 +350,12 @@ RULES: dict[str, Callable[[Brief], list[Failure]]] = {
 def lint(brief: Brief) -> list[Failure]:
     """Every failure of every rule (an empty list: the brief passes)."""
     return [f for rule in RULES.values() for f in rule(brief)]
+
+
+def lint_at(store, as_of: dt.datetime, *, price: float | None = None) -> tuple[Brief, list[Failure]]:
+    """Build the brief as of an instant from a store and lint it (the function the tests and the
+    sweep call; `btcstress lint-brief` prints its result)."""
+    from btcstress import brief as brief_mod
+    from btcstress import metrics
+    b = brief_mod.build(metrics.compute(store, as_of, price=price))
+    return b, lint(b)

@@ -99,6 +99,7 @@ BACKEND = typer.Option(None, "--backend", envvar="BTCSTRESS_BACKEND",
 COMMAND_GROUPS = (
     "ingest",      # ingest snapshot | etf | events
     "findings",    # findings, report
+    "lint",        # lint-brief
     "quarantine",  # quarantine
     "quality",     # quality (suspect values)
     "cite",        # cite add | import | list
