@@ -113,9 +113,10 @@ def build(fs: FindingSet) -> Section | None:
                     "layout": charts.layout(yaxis_title="USD", height=240)}))
 
     section.notes.append(Paragraph.of(
-        "Flows are Farside's daily table (US$ millions, stored in USD); a day counts from 00:00 UTC of the next "
-        "calendar day unless a version's publication time was recorded. A day with a fund not yet reported is "
-        "preliminary and says which fund is missing. AUM is Artemis'. The cost basis is modelled: see "
+        "Flows are Farside's daily table (US$ millions, stored in USD); each fund's flow counts from its usual "
+        "publication time the next day (IBIT 18:00 UTC, the others 08:00 UTC; docs/DATA.md) unless a version's "
+        "publication time was recorded. A day with a fund not yet reported is preliminary and says which fund "
+        "is missing. AUM is Artemis' (a day's row from 18:00 UTC the next day). The cost basis is modelled: see "
         "docs/METRICS.md."))
     return section
 
