@@ -17,6 +17,7 @@ import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
 from btcstress.metrics.context import Context, source
+from btcstress.metrics.price_bars import bars, marked, raw_bars, suspect_note  # noqa: F401 (bars: the area's API)
 from btcstress.store import interval_length
 
 # (venue, symbol, label), in order of preference; on each, the finest fresh interval wins.
@@ -43,58 +44,6 @@ class Market:
     symbol: str
     interval: str
     label: str
-
-
-def raw_bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
-    c = ctx.table("candles")
-    return c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval))
-
-
-def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
-    """The bars known by T, with suspect values (quality flags known by T) handled: a flagged high
-    or low is replaced by the day's Binance hourly envelope where all 24 bars exist, else set null
-    (nothing clean to say); a flagged close is kept (no second close to prefer) and marked. Columns
-    q_high / q_low / q_close say what was flagged, q_rules the rules, q_fallback what replaced it."""
-    b = raw_bars(ctx, venue, symbol, interval)
-    q = ctx.table("quality")
-    q = q.filter(q.series == f"candles:{venue}/{symbol}/{interval}")
-    flags = q.group_by(q.ts).aggregate(
-        q_high=(q.field == "high").any(), q_low=(q.field == "low").any(), q_close=(q.field == "close").any(),
-        q_rules=q.rule.collect(distinct=True))
-    h = hourly_envelope(ctx) if interval == "1d" else None
-    j = b.left_join(flags, b.open_time == flags.ts)
-    if h is not None:
-        j = j.left_join(h, j.open_time == h.day)
-    hh = j.h_high if h is not None else ibis.null("float64")
-    hl = j.h_low if h is not None else ibis.null("float64")
-    qh, ql, qc = j.q_high.fill_null(False), j.q_low.fill_null(False), j.q_close.fill_null(False)
-    out = j.mutate(high=ibis.ifelse(qh, hh, j.high), low=ibis.ifelse(ql, hl, j.low), q_high=qh, q_low=ql,
-                   q_close=qc, q_fallback=ibis.ifelse((qh & hh.notnull()) | (ql & hl.notnull()),
-                                                      "Binance hourly bars of the day", ibis.null("string")))
-    return out.select(*b.columns, "q_high", "q_low", "q_close", "q_rules", "q_fallback")
-
-
-def hourly_envelope(ctx: Context) -> ibis.Table:
-    """Per UTC day with all 24 Binance hourly bars on a venue: the highest high and lowest low."""
-    c = ctx.table("candles")
-    c = c.filter((c.interval == "1h") & c.venue.isin(["binance", "binance-usdm"]))
-    per = c.group_by(c.venue, day=c.open_time.truncate("D")).aggregate(hi=c.high.max(), lo=c.low.min(), n=c.count())
-    per = per.filter(per.n == 24)
-    return per.group_by("day").aggregate(h_high=per.hi.max(), h_low=per.lo.min())
-
-
-def suspect_note(row) -> str | None:
-    """What a finding computed from this bar must say about its suspect values (None if clean)."""
-    fields = [f for f in ("high", "low", "close") if bool(row.get(f"q_{f}", False))]
-    if not fields:
-        return None
-    rules = ", ".join(sorted(row.get("q_rules") or []))
-    fb = row.get("q_fallback")
-    what = ", ".join(fields)
-    if fb:
-        return f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}); {fb} used instead"
-    return (f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}; "
-            f"`btcstress quality`); no clean source for that day")
 
 
 def daily_market(ctx: Context) -> tuple[str, str, str, str]:
@@ -242,13 +191,13 @@ def _last_day(ctx: Context) -> list[Finding]:
     note = suspect_note(row.to_dict())
     common = dict(as_of=ctx.as_of, window=window, sources=[src], detail={"date": str(last_day.date())})
     out = [Finding(id="price.close_usd", value=float(row.close), unit="USD", method="daily close (00:00 UTC)",
-                   **_marked(common, note if bool(row.q_close) else None))]
+                   **marked(common, note if bool(row.q_close) else None))]
     for fid, field in (("price.low_usd", "low"), ("price.high_usd", "high")):
         if pd.isna(row[field]):
             out.append(not_available(fid, ctx.as_of, note, unit="USD", window=window))
         else:
             out.append(Finding(id=fid, value=float(row[field]), unit="USD", method=f"daily {field}",
-                               **_marked(common, note if bool(row[f"q_{field}"]) else None)))
+                               **marked(common, note if bool(row[f"q_{field}"]) else None)))
     if pd.notna(row.ret):
         z = (float(row.ret) - stats["mean"]) / stats["std"] if stats["std"] else None
         prev = d.filter(d.open_time == last_day - DAY).execute()
@@ -256,7 +205,7 @@ def _last_day(ctx: Context) -> list[Finding]:
                                + [suspect_note(p) for p in prev.to_dict("records") if bool(p["q_close"])] if n)
         out.append(Finding(
             id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
-            method="day's close / previous day's close - 1", **_marked(common, close_note or None),
+            method="day's close / previous day's close - 1", **marked(common, close_note or None),
             unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
                      "n": int(stats["n"]), "percentile_n": int(total),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
@@ -421,14 +370,6 @@ def series(ctx: Context) -> list[Series]:
                                      "low_marker": {"x": _iso(low.open_time), "y": float(low.low)}},
                               sources=[source("candles", h, time_col="open_time", note=market.label)]))
     return out
-
-
-def _marked(common: dict, suspect: str | None) -> dict:
-    """Finding arguments with a suspect value's note (and detail['suspect'], which keeps the finding
-    out of headlines, highlights and 'Why it fell')."""
-    if not suspect:
-        return common
-    return {**common, "note": suspect, "detail": {**common.get("detail", {}), "suspect": suspect}}
 
 
 def _origin(t: ibis.Table) -> str:
