@@ -56,6 +56,8 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
         description="Bitcoin market stress from raw public data: findings with provenance, the brief, scenarios. "
                     "Every question is asked as of a UTC instant (`as_of`, e.g. 2026-02-06T08:00Z; a bare date "
                     "means the end of that UTC day; omitted means now). Read-only unless an API token is configured.")
+    from btcstress import areas
+    areas.all()  # a missing or broken area fails here, at start, not at the first request
     app.state.service = Service(db, params=cfg.params(config, []), cache_size=cache_size, token=token)
     errors.install(app)
     for name in ROUTERS:  # a router that fails to import fails the app, loudly
