@@ -14,12 +14,16 @@ from btcstress.cli import console, err, fail, ingest_app, open_store
 from btcstress.errors import BtcstressError, InputError
 
 EVENT_VENUES = ("binance", "bybit", "okx")
+ALLOW_REWRITE = typer.Option(False, "--allow-rewrite",
+                             help="Accept a re-ingest that changes more than 1% of a file's stored rows "
+                                  "(old values are kept in value_history)")
 
 
 @ingest_app.command("snapshot")
 def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="Snapshot folder"),
                     allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
-                                                          help="Exit 0 even when rows were quarantined")):
+                                                          help="Exit 0 even when rows were quarantined"),
+                    allow_rewrite: bool = ALLOW_REWRITE):
     """Import every known file of a snapshot folder (idempotent: a second run adds nothing)."""
     from btcstress import ingest
     from btcstress.sources import snapshot
@@ -28,7 +32,7 @@ def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="
             raise InputError(f"snapshot folder {folder} not found")
         jobs, unknown = snapshot.plan(folder)
         with open_store() as store:
-            report = ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True,
+            report = ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True, allow_rewrite=allow_rewrite,
                                 progress=lambda o: err.print(f"[dim]reading {o}[/]", highlight=False))
         finish_ingest(report, unknown, allow_quarantine, what="rows")
     except BtcstressError as exc:
@@ -73,7 +77,8 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
                                                  help="Publication rule when --published-at is not given: a "
                                                       "day's flows count from 00:00 UTC of its date + this"),
                allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
-                                                     help="Exit 0 even when rows were quarantined")):
+                                                     help="Exit 0 even when rows were quarantined"),
+               allow_rewrite: bool = ALLOW_REWRITE):
     """Import one vintage of the ETF flow table (idempotent per date, fund and vintage)."""
     from functools import partial
 
@@ -88,7 +93,7 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
         origin = f"file:{file.name}" + (f"@{at:%Y-%m-%dT%H:%MZ}" if at else "")
         parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
         with open_store() as store:
-            report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True)
+            report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True, allow_rewrite=allow_rewrite)
         finish_ingest(report, [], allow_quarantine, what="rows")
     except BtcstressError as exc:
         fail(exc)
@@ -98,7 +103,8 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
 def ingest_events(file: Path = typer.Argument(..., help="Recorded feed: one raw websocket message per line (JSONL)"),
                   venue: str = typer.Option(..., "--venue", help="binance (USD-M forceOrder) | bybit | okx"),
                   allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
-                                                        help="Exit 0 even when messages were quarantined")):
+                                                        help="Exit 0 even when messages were quarantined"),
+                  allow_rewrite: bool = ALLOW_REWRITE):
     """Import recorded liquidation events (idempotent: replaying a file adds nothing)."""
     from btcstress import ingest
     from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
@@ -109,7 +115,8 @@ def ingest_events(file: Path = typer.Argument(..., help="Recorded feed: one raw 
         if not file.is_file():
             raise InputError(f"events file {file} not found")
         with open_store() as store:
-            report = ingest.run(store, [(file, f"events/{venue}/{file.name}", parsers[venue])], allow_quarantine=True)
+            report = ingest.run(store, [(file, f"events/{venue}/{file.name}", parsers[venue])], allow_quarantine=True,
+                                allow_rewrite=allow_rewrite)
         finish_ingest(report, [], allow_quarantine, what="messages")
     except BtcstressError as exc:
         fail(exc)

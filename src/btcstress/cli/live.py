@@ -107,28 +107,45 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             recompute_ms: float = typer.Option(1000.0, "--recompute-ms",
                                                help="Recompute changed findings at most this often"),
             duration: Optional[float] = typer.Option(None, "--duration", help="Live: stop after this many seconds"),
+            dead_letter: Path = typer.Option(Path("data/undelivered-alerts.jsonl"), "--dead-letter",
+                                             help="Alerts the webhook could not take, one JSON line each "
+                                                  "(the monitor then exits 1)"),
             param: list[str] = PARAM):
     """Watch the streams and pulls, recompute findings that changed, print alerts as JSON lines."""
     import asyncio
 
+    import signal
+
+    from rich.markup import escape
+
     from btcstress import monitor as mon
     from btcstress.connectors.streams import RawRecorder
+    from btcstress.delivery import WebhookSink, validate_webhook_url
+    hook = None
+    # A service stop (SIGTERM) ends the monitor as Ctrl-C does: what was read is written, alerts drained.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         rule_list = mon.load_rules(rules)
         if batch < 1 or batch_ms <= 0 or recompute_ms < 0:
             raise InputError("--batch must be >= 1, --batch-ms > 0 and --recompute-ms >= 0")
-        sinks: list = [mon.StdoutSink()]
-        if out:
-            sinks.append(mon.FileSink(out))
+        if duration is not None and not duration > 0:
+            raise InputError(f"--duration must be > 0 seconds, got {duration}")
         mconf = state.config.get("monitor") or {}
+        if not isinstance(mconf, dict):
+            raise InputError("config `monitor:` must be a mapping (webhook, intervals)")
         webhook = webhook or mconf.get("webhook")
         webhook_format = mconf.get("webhook_format", webhook_format)
         if webhook_format not in ("json", "slack"):
             raise InputError(f"--webhook-format {webhook_format!r}: expected json or slack")
-        from rich.markup import escape
         if webhook:
-            sinks.append(mon.WebhookSink(webhook, log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False),
-                                         fmt=webhook_format))
+            validate_webhook_url(webhook)  # at start, not at the first alert
+        sinks: list = [mon.StdoutSink()]
+        if out:
+            sinks.append(mon.FileSink(out))
+        if webhook:
+            hook = WebhookSink(webhook, dead_letter, fmt=webhook_format,
+                               log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False))
+            sinks.append(hook)
         log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
         with open_store() as store:
             m = mon.Monitor(store, rule_list, sinks, params=cfg.params(state.config, param), batch_messages=batch,
@@ -146,7 +163,23 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                   f"collapsed), {stats.quarantined} quarantined, {stats.recomputes} recomputes, {stats.alerts} alerts",
                   highlight=False)
     except BtcstressError as exc:
+        _close_hook(hook)
         fail(exc)
     except KeyboardInterrupt:
         err.print("stopped", highlight=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _close_hook(hook)
+
+
+def _close_hook(hook) -> None:
+    """Drain the webhook queue; undelivered alerts are in the dead-letter file and make the exit 1."""
+    if hook is None:
+        return
+    s = hook.close()
+    err.print(f"webhook: {s.delivered} delivered, {s.dead_lettered} dead-lettered", highlight=False)
+    if s.dead_lettered:
+        err.print(f"[red]error:[/] {s.dead_lettered} alert(s) not delivered to the webhook; kept in {hook.dead_letter}",
+                  highlight=False)
+        raise typer.Exit(1)
 
