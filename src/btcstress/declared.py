@@ -67,9 +67,10 @@ def catalogue() -> tuple[dict[str, Any], ...]:
                     if isinstance(k, ast.Constant):
                         keys[k.value] = (k.lineno, v.end_lineno or k.lineno)
         prev_last, prev_source = -1, ""
+        explicit = getattr(mod, "PARAM_SOURCES", {})  # an area whose defaults are assembled, not a literal
         for name, default in defaults.items():
             first, last = keys.get(name, (0, 0))
-            source = _comments(lines, first, last) if first else ""
+            source = explicit.get(name) or (_comments(lines, first, last) if first else "")
             if not source and first == prev_last + 1:  # a key right under another shares its comment
                 source = prev_source
             prev_last, prev_source = last, source
@@ -108,6 +109,13 @@ def finding_ids() -> dict[str, str]:
     """{finding id: the area that emits it} for every id the metric code can emit."""
     from btcstress import areas as registry
     mods = [(a.name, a.module()) for a in registry.all()]
+    # An area split into helper modules (metrics/miners_flows.py, ...) emits their ids too.
+    for a in registry.all():
+        package, _, leaf = a.metrics.rpartition(".")
+        pkg = importlib.import_module(package) if package else None
+        if pkg is not None and hasattr(pkg, "__path__"):
+            mods += [(a.name, importlib.import_module(f"{package}.{info.name}"))
+                     for info in pkgutil.iter_modules(pkg.__path__) if info.name.startswith(leaf + "_")]
     try:
         import btcstress.scenario as sc
         mods += [("scenario", importlib.import_module(f"btcstress.scenario.{m.name}"))

@@ -81,8 +81,8 @@ def _print_scenario(fs, t: dt.datetime) -> None:
             extra = (f"depth {text(d['depth_usd_per_pct'], 'usd_short')} per 1%, "
                      f"{text(d['liquidations_with_cascade_usd'], 'usd_short')} liquidated incl. cascade")
         elif f.id == "scenario.hashrate_underwater_pct" and f.value is not None:
-            extra = (f"all-in by power price {d['all_in_by_power_price_pct']}; electricity only "
-                     f"{d['electricity_only_by_power_price_pct']}")
+            extra = (f"all-in by power price {d['all_in_by_power_price_pct']}; cash cost "
+                     f"{d['cash_by_power_price_pct']}")
         elif f.id == "scenario.entities_underwater" and f.value is not None:
             extra = "; ".join(f"{e['entity']} {text(e['pnl_usd'], 'usd_short')} ({e['pnl_pct']:+.1f}%)"
                               for e in d["entities"])
@@ -103,12 +103,12 @@ def _print_ladder(f, t: dt.datetime) -> None:
         return
     table = RichTable(title=f"price ladder as of {t:%Y-%m-%d %H:%M}Z from {f.detail['current_usd']:,.0f} (hypothetical)")
     for c in ("shock", "price", "long liquidations", "cascade price", "cascade move", "hashrate under water "
-              "(all-in / electricity)", "treasuries under water", "ETF holders P&L"):
+              "(all-in / cash)", "treasuries under water", "ETF holders P&L"):
         table.add_column(c, justify="right")
     for r in f.value:
         table.add_row(f"{r['shock_pct']:+.0f}%", text(r["price_usd"], "USD"), text(r["liquidations_usd"], "usd_short"),
                       text(r["cascade_price_usd"], "USD"), text(r["cascade_extra_move_pct"], "pct"),
-                      f"{text(r['hashrate_underwater_pct'], 'pct')} / {text(r['hashrate_underwater_electricity_pct'], 'pct')}",
+                      f"{text(r['hashrate_underwater_pct'], 'pct')} / {text(r['hashrate_underwater_cash_pct'], 'pct')}",
                       f"{r['treasuries_underwater']} ({', '.join(r['treasuries_underwater_names'] or [])})"
                       if r["treasuries_underwater"] is not None else text(None, ""),
                       text(r["etf_holders_pnl_pct"], "pct"))
