@@ -18,7 +18,7 @@ TOY_INIT = '''
 from btcstress.areas import Area
 
 AREA = Area(name="toy", title="Toy", prefixes=("toy",), metrics="toyforce.metrics", section="toyforce.section",
-            series=("toy.bars",), priced=True, pulls=("binance",), force="Toy pressure",
+            charts=True, priced=True, pulls=("binance",), force="Toy pressure",
             pressure=(("toy.pressure_usd", None),))
 '''
 TOY_METRICS = '''
@@ -158,10 +158,10 @@ def test_declarations_that_contradict_each_other_are_refused(tmp_path, monkeypat
     assert "requires 'later'" in str(e.value)
 
 
-def test_an_undeclared_chart_series_is_an_error(toy, store, monkeypatch):
+def test_a_chart_series_outside_the_areas_namespace_is_an_error(toy, store, monkeypatch):
     from btcstress import metrics
     from btcstress.findings import Series
     mod = toy.module()
-    monkeypatch.setattr(mod, "series", lambda ctx: [Series(name="toy.other", title="", unit="", x=[], y=[])])
-    with pytest.raises(areas.AreaError, match="toy.other"):
+    monkeypatch.setattr(mod, "series", lambda ctx: [Series(name="price.daily_180d", title="", unit="", x=[], y=[])])
+    with pytest.raises(areas.AreaError, match="price.daily_180d"):
         metrics.compute(store, CRASH, areas=("price", "toy"), with_series=True)

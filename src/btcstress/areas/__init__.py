@@ -65,7 +65,8 @@ class Area:
         `derivatives.*`); no two areas share a prefix.
     metrics: module with `findings(ctx) -> list[Finding]` and, optionally, `series(ctx) -> list[Series]`.
     section: module of its brief section, `build(fs) -> Section | None` and optionally `highlights(fs)`.
-    series: the names of the chart series `series(ctx)` may return (checked when it runs).
+    charts: whether `metrics` has `series(ctx)` (chart series, named `<name or prefix>.<what>`; a name
+        outside the area's namespace is an error when it is drawn).
     priced: its findings value things at the observed price (`ctx.price()`): it needs the price area
         first and changes when the price does (the monitor recomputes it; `--price` re-values it).
     requires: the other areas whose findings it reads from `ctx.findings` (each registered above it).
@@ -82,7 +83,7 @@ class Area:
     prefixes: tuple[str, ...]
     metrics: str
     section: str | None = None
-    series: tuple[str, ...] = ()
+    charts: bool = False
     priced: bool = False
     requires: tuple[str, ...] = ()
     pulls: tuple[str, ...] = ()
@@ -101,6 +102,10 @@ class Area:
 
     def claim_rules_module(self) -> ModuleType | None:
         return importlib.import_module(self.claim_rules) if self.claim_rules else None
+
+    def owns_series(self, name: str) -> bool:
+        """Whether a chart series name is in this area's namespace (`leverage.x`, `treasury.x`)."""
+        return name.split(".", 1)[0] in (self.name, *self.prefixes)
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -147,8 +152,8 @@ def _check(area: Area, before: dict[str, Area], where: str) -> None:
     mod = _import(area.metrics, f"area {area.name} ({where}): metrics")
     if not callable(getattr(mod, "findings", None)):
         problems.append(f"{area.metrics} has no findings(ctx)")
-    if area.series and not callable(getattr(mod, "series", None)):
-        problems.append(f"{area.metrics} declares series {list(area.series)} but has no series(ctx)")
+    if area.charts and not callable(getattr(mod, "series", None)):
+        problems.append(f"{area.metrics} has no series(ctx), but the area declares charts")
     if area.section:
         sec = _import(area.section, f"area {area.name} ({where}): brief section")
         if not callable(getattr(sec, "build", None)):

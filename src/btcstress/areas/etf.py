@@ -5,7 +5,7 @@ from btcstress.areas import Area
 AREA = Area(
     name="etf", title="ETF flows", prefixes=("etf",),
     metrics="btcstress.metrics.etf", section="btcstress.brief.sections.etf",
-    series=("etf.daily_flows_by_fund", "etf.cumulative_flows"),
+    charts=True,
     priced=True,  # holdings and holders' P&L at the observed price
     pulls=("farside",),
     force="ETF flows",

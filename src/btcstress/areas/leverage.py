@@ -5,7 +5,7 @@ from btcstress.areas import Area
 AREA = Area(
     name="leverage", title="Leverage", prefixes=("liquidations", "derivatives"),
     metrics="btcstress.metrics.leverage", section="btcstress.brief.sections.leverage",
-    series=("leverage.liquidations_daily", "leverage.open_interest_daily", "leverage.funding_rate_daily"),
+    charts=True,
     pulls=("binance",),
     streams=("liquidations",),
     force="Leverage",

@@ -5,7 +5,7 @@ from btcstress.areas import Area
 AREA = Area(
     name="market", title="Market", prefixes=("market",),
     metrics="btcstress.metrics.market", section="btcstress.brief.sections.market",
-    series=("market.total_cap_180d",),
+    charts=True,
     pulls=("binance",),
     force="Market-wide selling",
     pressure=(("market.total_cap_change_usd", None),),  # the day's change in total crypto value

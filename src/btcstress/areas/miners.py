@@ -5,7 +5,7 @@ from btcstress.areas import Area
 AREA = Area(
     name="miners", title="Miners", prefixes=("miners",),
     metrics="btcstress.metrics.miners", section="btcstress.brief.sections.miners",
-    series=("miners.cost_vs_price_3y", "miners.hashprice_3y", "miners.reserve_3y"),
+    charts=True,
     priced=True,  # revenue and margins at the observed price
     pulls=("mempool",),
     force="Miners",

@@ -5,7 +5,7 @@ from btcstress.areas import Area
 AREA = Area(
     name="treasuries", title="Corporate treasuries", prefixes=("treasury",),
     metrics="btcstress.metrics.treasuries", section="btcstress.brief.sections.treasuries",
-    series=("treasury.strategy_avg_cost_vs_price",),
+    charts=True,
     priced=True,  # holdings valued at price.last_usd
     pulls=("edgar",),
     force="Corporate treasuries",

@@ -38,11 +38,11 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
             continue
         mod = area.module()
         ctx.findings.extend(mod.findings(ctx))
-        if with_series and area.series:
+        if with_series and area.charts:
             for s in mod.series(ctx):
-                if s.name not in area.series:
-                    raise registry.AreaError(f"area {area.name} drew series {s.name!r}, which it does not declare "
-                                             f"(declared: {', '.join(area.series)})")
+                if not area.owns_series(s.name):
+                    raise registry.AreaError(f"area {area.name} drew series {s.name!r}, outside its namespace "
+                                             f"({', '.join(dict.fromkeys((area.name, *area.prefixes)))})")
                 series[s.name] = s
     return FindingSet(ctx.as_of, ctx.findings, series, ctx.params_used)
 
