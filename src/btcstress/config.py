@@ -59,8 +59,18 @@ def parse_instant(text: str) -> dt.datetime:
             ts = dt.datetime.strptime(s2, fmt)
         except ValueError:
             continue
+        if not EARLIEST_YEAR <= ts.year <= LATEST_YEAR:
+            break
         return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
-    raise InputError(f"not a timestamp: {text!r} (use e.g. 2026-02-06T08:00Z)")
+    if _YEAR.match(s) and not EARLIEST_YEAR <= int(s[:4]) <= LATEST_YEAR:
+        raise InputError(f"timestamp {text[:40]!r} out of range: years {EARLIEST_YEAR}..{LATEST_YEAR}")
+    raise InputError(f"not a timestamp: {text[:40]!r} (use e.g. 2026-02-06T08:00Z)")
+
+
+# Instants a question may be asked at: wide, but away from the calendar's edges (0001, 9999), where
+# adding a day or a time zone overflows.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+_YEAR = re.compile(r"\d{4}-")
 
 
 def end_of_day(day: str) -> dt.datetime:
@@ -68,5 +78,7 @@ def end_of_day(day: str) -> dt.datetime:
     try:
         d = dt.date.fromisoformat(day.strip())
     except ValueError:
-        raise InputError(f"not a date: {day!r} (use YYYY-MM-DD)") from None
+        raise InputError(f"not a date: {day[:40]!r} (use YYYY-MM-DD)") from None
+    if not EARLIEST_YEAR <= d.year <= LATEST_YEAR:
+        raise InputError(f"date {day[:40]!r} out of range: years {EARLIEST_YEAR}..{LATEST_YEAR}")
     return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc) + dt.timedelta(days=1)

@@ -46,6 +46,7 @@ REGISTERED: list[str] = [
     "btcstress.areas.etf",
     "btcstress.areas.leverage",
     "btcstress.areas.treasuries",
+    "btcstress.areas.stress",
     "btcstress.areas.scenario",
 ]
 
@@ -65,6 +66,8 @@ class Area:
         `derivatives.*`); no two areas share a prefix.
     metrics: module with `findings(ctx) -> list[Finding]` and, optionally, `series(ctx) -> list[Series]`.
     section: module of its brief section, `build(fs) -> Section | None` and optionally `highlights(fs)`.
+    section_order: where its section goes in the brief: sections are sorted by (section_order,
+        registry order), so the default 0 keeps the registry's order and -1 leads the brief.
     charts: whether `metrics` has `series(ctx)` (chart series, named `<name or prefix>.<what>`; a name
         outside the area's namespace is an error when it is drawn).
     priced: its findings value things at the observed price (`ctx.price()`): it needs the price area
@@ -83,6 +86,7 @@ class Area:
     prefixes: tuple[str, ...]
     metrics: str
     section: str | None = None
+    section_order: int = 0
     charts: bool = False
     priced: bool = False
     requires: tuple[str, ...] = ()

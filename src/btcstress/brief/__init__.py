@@ -2,7 +2,7 @@
 
 Each area's section (named by its declaration in the area registry, btcstress.areas; the built-in
 ones are brief/sections/<area>.py) has `build(fs) -> Section | None` and, optionally,
-`highlights(fs) -> list[Highlight]`; sections appear in the registry's order. Highlights are ranked
+`highlights(fs) -> list[Highlight]`; sections appear in the areas' `section_order`, then the registry's order. Highlights are ranked
 by how unusual their finding is against its own history (|z-score| or an extreme percentile, stated
 in the text).
 """
@@ -29,8 +29,10 @@ MIN_HIGHLIGHTS, MAX_HIGHLIGHTS = 3, 5
 
 
 def section_modules():
-    """(area name, section module) for every registered area that has a section, in registry order."""
-    return [(a.name, a.section_module()) for a in registry.all() if a.section]
+    """(area name, section module) for every registered area that has a section, in brief order
+    (`section_order`, then registry order)."""
+    ranked = sorted((a for a in registry.all() if a.section), key=lambda a: a.section_order)  # stable
+    return [(a.name, a.section_module()) for a in ranked]
 
 
 def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:

@@ -106,6 +106,7 @@ COMMAND_GROUPS = (
     "serve",       # serve (API + dashboard)
     "mcp",         # mcp (the agent interface)
     "scenario",    # scenario
+    "stress",      # stress, episodes
     "export",      # export parquet
 )
 for _group in COMMAND_GROUPS:
