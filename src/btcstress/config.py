@@ -22,24 +22,43 @@ def load(path: str | os.PathLike | None = None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise InputError(f"config file {path} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"config file {path} is a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"config file {path}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"config file {path}: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise InputError(f"config file {path}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") \
+            from None
     if not isinstance(data, dict):
         raise InputError(f"config file {path}: expected a mapping at the top level")
+    for section in ("params", "sources", "api", "monitor", "spark"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise InputError(f"config file {path}: `{section}:` must be a mapping")
+    for area, given in (data.get("params") or {}).items():
+        if not isinstance(given, dict):
+            raise InputError(f"config file {path}: `params.{area}:` must be a mapping of parameter: value")
     return data
 
 
 def params(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
     """Config params with `area.name=value` overrides applied (values parsed as YAML scalars)."""
-    out: dict[str, dict[str, Any]] = {a: dict(v) for a, v in (config.get("params") or {}).items()}
+    out: dict[str, dict[str, Any]] = {a: dict(v) for a, v in (config.get("params") or {}).items()
+                                      if isinstance(v, dict)}
     for item in overrides:
         m = re.fullmatch(r"([a-z_]+)\.([a-z0-9_]+)=(.+)", item.strip())
         if not m:
             raise InputError(f"--param {item!r}: expected AREA.NAME=VALUE, e.g. miners.power_price_usd_kwh=0.06")
-        out.setdefault(m[1], {})[m[2]] = yaml.safe_load(m[3])
+        try:
+            out.setdefault(m[1], {})[m[2]] = yaml.safe_load(m[3])
+        except yaml.YAMLError:
+            raise InputError(f"--param {item!r}: the value is not a number, word or list") from None
     return out
 
 

@@ -110,6 +110,9 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InputError(f"--db {self.path}: cannot create its folder ({exc.strerror})") from None
+            if not os.access(self.path.parent, os.W_OK | os.X_OK) or (self.path.exists()
+                                                                      and not os.access(self.path, os.W_OK)):
+                raise InputError(f"--db {self.path}: not writable")
         self.ibis = connect(self.path, read_only)
         self.read_only = read_only
         self._in_tx = False
@@ -327,7 +330,9 @@ def connect(path: Path, read_only: bool, wait: float | None = None):
         except Exception as exc:  # duckdb raises IOException when another process holds the lock
             msg = str(exc)
             if "lock" not in msg.lower():
-                raise BtcstressError(f"cannot open store {path.name}: {msg.splitlines()[0] if msg else exc}") from None
+                first = msg.splitlines()[0] if msg else str(exc)
+                raise InputError(f"--db {path}: cannot open {'' if read_only else 'or create '}the store ({first})") \
+                    from None
             if time.monotonic() >= deadline:
                 raise StoreBusyError(f"store {path.name} is held by another process{_holder(msg)}"
                                      f"{f' (waited {wait:g} s)' if wait else ''}: try again when it has finished, "
