@@ -70,7 +70,7 @@ def _bars_in_week(db) -> int:
 
 
 def test_the_registry_lists_the_five_forces_and_the_scenario_in_computing_order():
-    assert areas.names() == ("price", "market", "miners", "etf", "leverage", "treasuries", "scenario")
+    assert areas.names() == ("price", "market", "miners", "etf", "leverage", "treasuries", "stress", "scenario")
     assert [a.force for a in areas.all() if a.force] == ["Market-wide selling", "Miners", "ETF flows", "Leverage",
                                                          "Corporate treasuries"]
     assert areas.of_finding("derivatives.open_interest_usd").name == "leverage"
