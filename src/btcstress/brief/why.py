@@ -1,5 +1,6 @@
-""""Why it fell": the five forces ranked by how abnormal they were against their own history.
+""""Why it fell": the forces ranked by how abnormal they were against their own history.
 
+The forces and their key findings are declared by their areas (`force`, `pressure` in btcstress.areas).
 Each force has key findings that measure *pressure* on the price (flows and forced selling), not its
 consequences (a miner margin or a treasury's P&L falls because the price fell, so they are not
 evidence of why):
@@ -37,15 +38,13 @@ class Force:
 
 
 def forces_spec() -> list[Force]:
-    """The five forces and their key findings (names as the brief prints them)."""
-    return [Force("Market-wide selling", [("market.total_cap_change_usd", None)]),
-            Force("Miners", [("miners.outflow_btc_1d", None), ("miners.to_exchange_btc_1d", None)]),
-            Force("ETF flows", [("etf.net_flow_usd", None)]),
-            Force("Leverage", [("liquidations.total_usd", "BTC+ETH"), ("derivatives.open_interest_usd", "BTC")]),
-            Force("Corporate treasuries", [("treasury.mnav", "Strategy")])]
+    """The forces and their key findings, from the area registry (names as the brief prints them)."""
+    from btcstress import areas
+    return [Force(a.force, list(a.pressure)) for a in areas.all() if a.force]
 
 
 def forces(fs: FindingSet) -> list[Force]:
+    """Every area that is a force (its `force` and `pressure` in the area registry), most abnormal first."""
     out = forces_spec()
     for force in out:
         found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None
@@ -167,8 +166,9 @@ def section(fs: FindingSet) -> Section | None:
             continue
         rows.append([str(n), force.name, f.id, fmt.ref(f, _style(f)),
                      Ref(text=stat(f), finding=f) if force.score is not None else "too little history to rank"])
-    table = TableBlock(caption="The five forces, most abnormal first", columns=["", "Force", "Evidence", "Value",
-                                                                                 "Against its own history"],
+    count = fmt.NUMBERS.get(len(ranked), str(len(ranked)))
+    table = TableBlock(caption=f"The {count} forces, most abnormal first", columns=["", "Force", "Evidence", "Value",
+                                                                                  "Against its own history"],
                        rows=rows, align=["r", "l", "l", "r", "l"])
     note = Paragraph.of("Key findings per force measure pressure on the price (flows, forced selling, the "
                         "treasury premium), not consequences of it (margins, P&L). z-scores and percentiles are "

@@ -29,16 +29,10 @@ import numpy as np
 import pandas as pd
 
 from btcstress.stress.components import FORCES, MEASURES, Measure
+from btcstress.stress.params import DEFAULTS as _ALL
 from btcstress.store import utc_naive
 
-DEFAULTS: dict[str, Any] = {
-    "history_days": 365,  # trailing calendar days each measure is standardised against
-    "min_history": 90,  # fewer days of history: the measure is missing at T
-    "clip": 8.0,  # |z| cap per measure, so one broken series cannot carry the index alone
-    "min_components": 2,  # fewer forces available: the index is not available
-    "weights": {f: 1.0 for f in FORCES},  # fixed and equal: no force is known to matter more
-    "start": "2018-01-01",  # first day of the default history (charts, episodes' candidates)
-}
+DEFAULTS: dict[str, Any] = {k: v for k, v in _ALL.items() if not k.startswith("episodes_")}
 IQR_TO_SIGMA = 1.349  # IQR of a standard normal: makes the robust score comparable to a z-score
 
 
