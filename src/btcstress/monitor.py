@@ -15,8 +15,10 @@ object, written as a line to stdout, appended to a file, and POSTed to a webhook
 How it stays fast: messages are parsed and buffered as they come; the buffer is written to the store
 every `batch_messages` messages or `batch_ms` milliseconds (one transaction), and findings are
 recomputed at most every `recompute_ms`, and only for the metric areas whose tables changed and that
-some rule reads (a liquidation message dirties `leverage`; a Binance kline pull dirties `price` and
-the areas valued at the price; mempool -> `miners`; Farside -> `etf`; EDGAR -> `treasuries`).
+some rule reads. Which source feeds which area is declared by the areas (`pulls`, `streams` in
+btcstress.areas): a liquidation message dirties `leverage`; a Binance kline pull dirties `price` (and
+the areas valued at the price), `market` and `leverage`; mempool -> `miners`; Farside -> `etf`; EDGAR
+-> `treasuries`.
 
 The clock: live, as-of is now; in replay it is the latest publication instant among the events seen
 (the stream's own time), so a recorded stream's trailing-24 h findings are those of the moment it was
@@ -26,7 +28,6 @@ recorded, and cooldowns follow the recording, not the wall clock.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import math
 import operator
@@ -40,26 +41,25 @@ from typing import IO, Any, Callable, Iterable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from btcstress import areas as registry
 from btcstress.connectors.base import now_utc
 from btcstress.connectors.streams import EventBuffer, FlushResult, RawRecorder, read_lines, sniff_venue, venue_of
 from btcstress.delivery import WebhookSink  # noqa: F401  (re-exported: a monitor sink)
 from btcstress.errors import BtcstressError, InputError
 from btcstress.findings import Finding, iso
-from btcstress.metrics import AREAS
 from btcstress.metrics.context import Context
 from btcstress.store import Store
 
 OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, "<": operator.lt, ">=": operator.ge,
                                                   "<=": operator.le}
-# Which metric area computes a finding id (by its first segment).
-AREA_OF = {"price": "price", "market": "market", "miners": "miners", "etf": "etf", "liquidations": "leverage",
-           "derivatives": "leverage", "treasuries": "treasuries", "treasury": "treasuries"}
-# Areas that value things at the observed price (ctx.price()): they need `price` computed first and
-# change when it does.
-PRICED = ("miners", "etf", "treasuries")
-# What a changed source dirties.
-SOURCE_AREAS = {"liquidations": ("leverage",), "binance": ("price", "market", "leverage"), "mempool": ("miners",),
-                "farside": ("etf",), "edgar": ("treasuries",)}
+# Which area computes a finding, which areas move with the price (`priced`) and which live source
+# dirties which area all come from the area registry (btcstress.areas).
+
+
+def area_of(finding_id: str) -> str | None:
+    """The monitored area that emits `finding_id` (by its first segment), or None."""
+    a = registry.of_finding(finding_id)
+    return a.name if a is not None and a.monitored else None
 
 
 # -- rules ----------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class Rule(BaseModel):
 
     @property
     def area(self) -> str | None:
-        return AREA_OF.get(self.finding.split(".", 1)[0])
+        return area_of(self.finding)
 
     def matches(self, f: Finding) -> bool:
         return (f.id == self.finding and f.kind != "cited" and (self.subject is None or f.subject == self.subject)
@@ -109,11 +109,19 @@ class Rule(BaseModel):
 def load_rules(path: Path | str) -> list[Rule]:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"rules file {p} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"rules file {p} is a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"rules file {p}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"rules file {p}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"rules file {p}: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where else ""
+        raise InputError(f"rules file {p}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") from None
     if isinstance(data, dict):
         data = data.get("rules")
     if not isinstance(data, list) or not data:
@@ -139,11 +147,11 @@ def validate(rules: list[Rule], *, where: str = "rules") -> None:
     code) and one the monitor recomputes: a typo under a valid prefix would otherwise never fire."""
     from btcstress.declared import finding_ids
     from btcstress.envelope import did_you_mean
-    known = {i: a for i, a in finding_ids().items() if i.split(".", 1)[0] in AREA_OF}
+    known = {i: a for i, a in finding_ids().items() if area_of(i) is not None}
     problems = []
     for n, r in enumerate(rules, start=1):
         if r.finding not in known:
-            area = AREA_OF.get(r.finding.split(".", 1)[0])
+            area = area_of(r.finding)
             what = (f"no metric area computes {r.finding!r}" if area is None else
                     f"the {area} area emits no finding {r.finding!r}")
             problems.append(f"rule {n} ({r.name}): {what}{did_you_mean(r.finding, known)}")
@@ -201,7 +209,11 @@ class Monitor:
                  params: dict[str, dict[str, Any]] | None = None, batch_messages: int = 500,
                  batch_ms: float = 1000.0, recompute_ms: float = 1000.0, clock: Literal["stream", "wall"] = "wall",
                  recorder: RawRecorder | None = None, log: Callable[[str], None] | None = None,
-                 track_latency: bool = False, lock: Any = None):
+                 track_latency: bool = False, lock: Any = None, opener: Callable[[], Store] | None = None):
+        # With `opener`, the store is opened for each batch (write, recompute) and closed after it, so
+        # other processes (the API, `findings`, an ingest) can open the file between batches; DuckDB lets
+        # one process write, or many read. Without it, `store` is held open for the monitor's life.
+        self.opener = opener
         self.store = store
         # Live, periodic pulls write from a worker thread: the monitor touches the store only when it
         # gets this lock without waiting, and keeps buffering otherwise (tick() retries).
@@ -236,9 +248,9 @@ class Monitor:
     def announce(self, sources: Iterable[str]) -> list[str]:
         """Say, at the start of a run fed by `sources` (liquidations, binance, mempool, farside, edgar),
         which rules it can never evaluate because nothing it reads changes their area."""
-        reach = {a for src in sources for a in SOURCE_AREAS.get(src, ())}
+        reach = {a for src in sources for a in registry.for_source(src)}
         if "price" in reach:
-            reach.update(PRICED)
+            reach.update(registry.priced())
         fed = ", ".join(sorted(set(sources))) or "nothing"
         self.unevaluable = [r.name for r in self.rules if r.area not in reach]
         for r in self.rules:
@@ -270,7 +282,7 @@ class Monitor:
 
     def pulled(self, source: str) -> None:
         """A periodic pull stored something new from `source`: its areas need recomputing."""
-        for a in SOURCE_AREAS.get(source, ()):
+        for a in registry.for_source(source):
             self.dirty.add(a)
         self._locked(lambda: self._evaluate(force=True))
 
@@ -284,15 +296,35 @@ class Monitor:
             self._locked(lambda: self._evaluate(force=False))
 
     def _locked(self, fn, wait: float = 0.0) -> bool:
-        if self.lock is None:
+        if self.lock is not None and not (self.lock.acquire(timeout=wait) if wait > 0 else
+                                          self.lock.acquire(blocking=False)):
+            return False
+        try:
+            return self._with_store(fn, wait)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _with_store(self, fn, wait: float) -> bool:
+        """Run fn with the store open: held open, or opened for this batch (see `opener`). A store
+        another process is reading or writing right now is retried on the next tick (the buffer keeps
+        everything) or, for the final flush, waited for up to `wait` seconds."""
+        if self.opener is None:
             fn()
             return True
-        if not self.lock.acquire(timeout=wait) if wait > 0 else not self.lock.acquire(blocking=False):
+        from btcstress.store import StoreBusyError, connect_wait
+        try:
+            with connect_wait(wait):
+                self.store = self.opener()
+        except StoreBusyError as exc:
+            if wait:
+                self.log(str(exc))
             return False
         try:
             fn()
         finally:
-            self.lock.release()
+            self.store.close()
+            self.store = None
         return True
 
     def flush(self, final: bool = True) -> FlushResult | None:
@@ -325,7 +357,7 @@ class Monitor:
             # On the stream's clock (replay) a batch moves the as-of even when its events were stored by an
             # earlier run: storage is idempotent, evaluation is not skipped.
             if res.new or res.updated or (self.clock == "stream" and res.events):
-                self.dirty.update(SOURCE_AREAS["liquidations"])
+                self.dirty.update(registry.for_source("liquidations"))
             if res.quarantined:
                 self.log(f"{res.quarantined} message(s) quarantined (see `btcstress quarantine`)")
         self._pending_arrivals += self._batch_arrivals
@@ -344,11 +376,9 @@ class Monitor:
     def _areas_to_compute(self) -> list[str]:
         dirty = set(self.dirty)
         if "price" in dirty:
-            dirty.update(PRICED)
+            dirty.update(registry.priced())
         todo = {a for a in dirty if a in self.wanted}
-        if todo & set(PRICED):
-            todo.add("price")
-        return [a for a in AREAS if a in todo]
+        return list(registry.closure(todo)) if todo else []
 
     def _evaluate(self, force: bool) -> None:
         now = time.perf_counter()
@@ -369,10 +399,10 @@ class Monitor:
         self._pending_arrivals = []
 
     def recompute(self, areas: list[str]) -> None:
-        """Recompute the findings of `areas` (in AREAS order) as of the monitor's clock."""
+        """Recompute the findings of `areas` (in the registry's order) as of the monitor's clock."""
         ctx = Context(store=self.store, as_of=self.as_of(), params=self.params)
         for area in areas:
-            mod = importlib.import_module(f"btcstress.metrics.{area}")
+            mod = registry.get(area).module()
             try:
                 found = mod.findings(ctx)
             except BtcstressError as exc:
@@ -531,7 +561,12 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
 
     def pull_once(name: str) -> None:
         with monitor.lock:
-            reps = connectors.run(monitor.store, [name], since=since or (now_utc() - dt.timedelta(days=3)), conf=conf)
+            store = monitor.opener() if monitor.opener is not None else monitor.store
+            try:
+                reps = connectors.run(store, [name], since=since or (now_utc() - dt.timedelta(days=3)), conf=conf)
+            finally:
+                if monitor.opener is not None:
+                    store.close()
         for r in reps:
             if r.error:
                 monitor.log(f"{name}: {r.error}")

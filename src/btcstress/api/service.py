@@ -6,11 +6,13 @@ import collections
 import datetime as dt
 import os
 import threading
-from concurrent.futures import Future
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
 from fastapi import Request
 
 from btcstress.findings import FindingSet, iso
@@ -79,8 +81,10 @@ class Service:
     """What the endpoints share: the store path, the parameters, one lock, the caches."""
 
     def __init__(self, db: str | os.PathLike | None, *, params: dict | None = None, cache_size: int = 64,
-                 token: str | None = None):
+                 token: str | None = None, workers: int = 2, queue: int = 8):
+        from btcstress.api.guard import Admission
         from btcstress.store import default_db_path
+        self.admission = Admission(workers=workers, queue=queue)
         self.db = Path(db) if db is not None else default_db_path()
         self.params = params or {}
         self.token = token or None
@@ -102,9 +106,20 @@ class Service:
 
     @contextmanager
     def store(self, *, write: bool = False):
-        from btcstress.store import Store
+        """The store, opened for this access and closed after it. While another process writes (an
+        ingest's transaction, a monitor's batch) the open is retried for STORE_WAIT seconds, then
+        StoreBusyError (503 with Retry-After)."""
+        from btcstress.store import Store, StoreBusyError
         with self.lock:
-            s = Store(self.db, read_only=not write)
+            deadline = time.monotonic() + STORE_WAIT
+            while True:
+                try:
+                    s = Store(self.db, read_only=not write)
+                    break
+                except StoreBusyError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
             try:
                 yield s
             finally:
@@ -122,7 +137,7 @@ class Service:
 
         def make() -> FindingSet:
             from btcstress import metrics
-            with self.store() as s:
+            with self.admission.admit(), self.store() as s:
                 self.computations += 1
                 return metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
 
@@ -139,6 +154,28 @@ class Service:
         from starlette.concurrency import run_in_threadpool
         return await run_in_threadpool(self.cached_response, key, make)
 
+    async def coverage_nowait(self) -> dict[str, Any]:
+        """/health's data coverage without waiting for a computation: the cached answer, else one
+        attempt on its own thread while the store lock is free, else "busy"."""
+        import asyncio
+        hit = self.response_cache.peek((self.version(), "coverage")) if self.response_cache.size > 0 else None
+        if hit is not None:
+            return hit
+
+        def attempt():
+            if not self.lock.acquire(blocking=False):
+                return None
+            try:
+                return self.coverage()
+            finally:
+                self.lock.release()
+        loop = asyncio.get_running_loop()
+        try:
+            got = await asyncio.wait_for(loop.run_in_executor(_HEALTH_POOL, attempt), timeout=2.0)
+        except asyncio.TimeoutError:
+            got = None
+        return got if got is not None else {"first": None, "last": None, "busy": True}
+
     def coverage(self) -> dict[str, Any]:
         def make():
             with self.store() as s:
@@ -151,11 +188,15 @@ class Service:
         return self.cached_response(("coverage",), make)
 
     def events(self) -> list[dict[str, Any]]:
+        """Named dates, each with `published`: the first instant at which every daily row dated that day
+        is published (the latest available_at over the daily tables' rows of the day), so a jump lands
+        where the day's data are all known, not before (ETF flows and Artemis rows arrive the next day)."""
         def make():
             with self.store() as s:
                 e = s.table("events").order_by("date").execute()
-            return [{"date": str(r.date)[:10], "id": r.id,
-                     "title": r.title, "category": r.category} for r in e.itertuples()]
+                published = dict(s.duck.execute(_PUBLISHED_SQL).fetchall())
+            return [{"date": str(r.date)[:10], "id": r.id, "title": r.title, "category": r.category,
+                     "published": _iso_z(published.get(pd.Timestamp(r.date).date()))} for r in e.itertuples()]
         return self.cached_response(("events",), make)
 
     def clear(self) -> None:
@@ -163,6 +204,25 @@ class Service:
         self.response_cache.clear()
 
 
+STORE_WAIT = 5.0  # seconds a request waits for a writing process to release the store
+_HEALTH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+
+
 def service(request: Request) -> Service:
     """The app's Service (a FastAPI dependency: `svc: Service = Depends(service)`)."""
     return request.app.state.service
+
+
+# The daily tables whose rows a brief reads for a day (date column, extra filter).
+_DAILY_TABLES = (("candles", "CAST(open_time AS DATE)", "interval = '1d'"), ("market_cap_daily", "date", None),
+                 ("indicators_daily", "date", None), ("network_daily", "date", None),
+                 ("miner_flows_daily", "date", None), ("liquidations_daily", "date", None),
+                 ("derivatives_daily", "date", None), ("etf_flows", "date", None), ("etf_aum", "date", None),
+                 ("treasury_valuation_daily", "date", None))
+_PUBLISHED_SQL = ("SELECT e.date, max(p.published) FROM events e JOIN (" + " UNION ALL ".join(
+    f"SELECT {col} AS day, max(available_at) AS published FROM {t}" + (f" WHERE {w}" if w else "") + f" GROUP BY {col}"
+    for t, col, w in _DAILY_TABLES) + ") p ON p.day = e.date GROUP BY e.date")
+
+
+def _iso_z(ts) -> str | None:
+    return None if ts is None else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")

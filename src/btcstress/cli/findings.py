@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 
 from btcstress import config as cfg
 from btcstress.cli import (AS_OF, BACKEND, DATE, PARAM, PRICE, app, console, fail, hypothetical_price, instant,
+                           writable_out,
                            read_store, state)
 from btcstress.errors import BtcstressError
 
@@ -63,6 +64,7 @@ def report(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Opti
     from btcstress.brief import render
     try:
         t = instant(as_of, date)
+        writable_out(out)
         with read_store(backend) as store:
             fs = metrics.compute(store, t, params=cfg.params(state.config, param), price=hypothetical_price(price),
                                  with_series=True)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from btcstress.cli import app, console, fail, open_store
-from btcstress.errors import BtcstressError
+from btcstress.errors import BtcstressError, InputError
 
 
 @app.command()
@@ -16,6 +16,8 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show"),
                as_json: bool = typer.Option(False, "--json")):
     """Rows that failed validation, with file, line, field and reason."""
     try:
+        if limit < 0:
+            raise InputError(f"--limit must be >= 0, got {limit}")
         with open_store(read_only=True) as store:
             q = store.table("quarantine").order_by(["file", "line"]).limit(limit).execute()
         if as_json:

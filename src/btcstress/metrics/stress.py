@@ -16,11 +16,17 @@ from btcstress.findings import Finding, Series, Source, not_available
 from btcstress.metrics.context import Context
 from btcstress.stress import episodes as _ep
 from btcstress.stress import index
+from btcstress.stress import params as _params
 from btcstress.stress.components import FORCE_NAMES, FORCES, MEASURES
 
 # The index's parameters and the episodes' (prefixed `episodes_`), one namespace: `--param stress.NAME=V`.
-DEFAULTS: dict[str, Any] = {**index.DEFAULTS, **{f"episodes_{k}": v for k, v in _ep.DEFAULTS.items()}}
+DEFAULTS: dict[str, Any] = dict(_params.DEFAULTS)
 _BY_NAME = {m.name: m for m in MEASURES}
+# Every id this area emits, written out once (a public contract; `declared.finding_ids` reads them).
+IDS = ("stress.index", "stress.component.price", "stress.component.market", "stress.component.miners",
+       "stress.component.etf", "stress.component.leverage", "stress.component.treasuries",
+       "stress.index_highest_since", "stress.episode", "stress.episodes.forward_return_pct")
+assert {f"stress.component.{f}" for f in FORCES} <= set(IDS)
 INDEX_METHOD = ("weighted mean of the forces' components available at T (fixed weights, renormalised over those "
                 "present); each component is the mean of its measures' robust scores: sign × (value − median) / "
                 "(IQR / 1.349) against the measure's own trailing history known at T, clipped")

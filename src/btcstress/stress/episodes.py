@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from btcstress.stress import index
 from btcstress.stress.components import FORCES
+from btcstress.stress.params import DEFAULTS as _ALL
 from btcstress.store import utc_naive
 
 HORIZONS = (1, 7, 30)
-DEFAULTS: dict[str, Any] = {"k": 5, "gap_days": 30, "recent_days": 7, "min_shared": 3}
+DEFAULTS: dict[str, Any] = {k.removeprefix("episodes_"): v for k, v in _ALL.items() if k.startswith("episodes_")}
 NOT_KNOWN = "not known yet"
 
 

@@ -18,6 +18,10 @@ components present), and says how many it used. Missing components are never fil
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import sys
+from pathlib import Path
 from typing import Any, Iterable
 
 import ibis
@@ -25,16 +29,10 @@ import numpy as np
 import pandas as pd
 
 from btcstress.stress.components import FORCES, MEASURES, Measure
+from btcstress.stress.params import DEFAULTS as _ALL
 from btcstress.store import utc_naive
 
-DEFAULTS: dict[str, Any] = {
-    "history_days": 365,  # trailing calendar days each measure is standardised against
-    "min_history": 90,  # fewer days of history: the measure is missing at T
-    "clip": 8.0,  # |z| cap per measure, so one broken series cannot carry the index alone
-    "min_components": 2,  # fewer forces available: the index is not available
-    "weights": {f: 1.0 for f in FORCES},  # fixed and equal: no force is known to matter more
-    "start": "2018-01-01",  # first day of the default history (charts, episodes' candidates)
-}
+DEFAULTS: dict[str, Any] = {k: v for k, v in _ALL.items() if not k.startswith("episodes_")}
 IQR_TO_SIGMA = 1.349  # IQR of a standard normal: makes the robust score comparable to a z-score
 
 
@@ -44,33 +42,122 @@ def end_of_days(first: dt.date, last: dt.date) -> list[dt.datetime]:
     return [(d + pd.Timedelta(days=1)).to_pydatetime() for d in days]
 
 
-def _offsets(n: int) -> ibis.Table:
-    """0..n as a table: the day offsets the calendar is joined on (equi-joins, not range joins)."""
-    return ibis.memtable(pd.DataFrame({"k": np.arange(n + 1, dtype="int64")}))
-
-
-def _measure_stats(m: Measure, store, cal: ibis.Table, upto: dt.datetime, p: dict) -> ibis.Table:
-    s = m.build(store)
-    s = s.filter(s.available_at <= upto)
-    # The value at T: the latest day in [T's date - stale_days, T's date] known at T.
-    near = cal.cross_join(_offsets(m.stale_days))
+def _current(m: Measure, s: ibis.Table, cal: ibis.Table, off: ibis.Table) -> ibis.Table:
+    """The value at each T: the latest day in [T's date - stale_days, T's date] known at T."""
+    near = cal.cross_join(off.filter(off.k <= m.stale_days))
     near = near.mutate(d=(near.day - near.k.as_interval("D")).cast("date"))
     j = near.join(s, near.d == s.date)
     j = j.filter((j.available_at <= j.t) & (j.valid_until.isnull() | (j.valid_until > j.t)))
     j = j.mutate(rn=ibis.row_number().over(group_by=j.t, order_by=[j.date.desc(), j.available_at.desc()]))
-    cur = j.filter(j.rn == 0).select(t=j.t, cdate=j.date, cval=j.value, corigin=j.origin, cavail=j.available_at)
-    # Its history: the days [cdate - history_days, cdate) as known at T (the vintage valid at T).
-    back = cur.select("t", "cdate").cross_join(_offsets(int(p["history_days"])).filter(lambda o: o.k > 0))
+    return j.filter(j.rn == 0).select(t=j.t, cdate=j.date, cval=j.value, corigin=j.origin, cavail=j.available_at)
+
+
+def _history_per_day(s: ibis.Table, hd: int) -> ibis.Table:
+    """Fast path: the trailing window of each day as FINALLY known (rows never superseded), one window
+    function. Also the latest publication in the window, to tell when that equals the window known at T."""
+    f = s.filter(s.valid_until.isnull())
+    w = ibis.window(order_by=f.date, range=(-ibis.interval(days=hd), -ibis.interval(days=1)))
+    ws = f.select(wdate=f.date, q=f.value.quantile([0.25, 0.5, 0.75]).over(w), n=f.value.count().over(w),
+                  hfirst=f.date.min().over(w), hlast=f.date.max().over(w), wavail=f.available_at.max().over(w))
+    ws = ws.distinct(on="wdate")
+    return ws.mutate(q25=ws.q[0], median=ws.q[1], q75=ws.q[2]).drop("q")
+
+
+def _history_per_instant(s: ibis.Table, cur: ibis.Table, off: ibis.Table, hd: int) -> ibis.Table:
+    """Exact path: the window as known at each T (the vintage valid at T), one join per instant's days."""
+    back = cur.select("t", "cdate").cross_join(off.filter((off.k > 0) & (off.k <= hd)))
     back = back.mutate(hd=(back.cdate - back.k.as_interval("D")).cast("date"))
     h = s.select(hdate=s.date, hval=s.value, havail=s.available_at, hvalid=s.valid_until)
     hist = back.join(h, back.hd == h.hdate)
     hist = hist.filter((hist.havail <= hist.t) & (hist.hvalid.isnull() | (hist.hvalid > hist.t)))
     g = hist.group_by("t").aggregate(q=hist.hval.quantile([0.25, 0.5, 0.75]), n=hist.count(),
                                      hfirst=hist.hdate.min(), hlast=hist.hdate.max())
-    g = g.mutate(q25=g.q[0], median=g.q[1], q75=g.q[2]).drop("q")
-    g = g.rename(gt="t")
-    stats = cur.left_join(g, cur.t == g.gt).drop("gt")  # a value with no history at all is kept (n = 0)
-    return stats.mutate(measure=ibis.literal(m.name))
+    g = g.mutate(q25=g.q[0], median=g.q[1], q75=g.q[2]).drop("q").rename(gt="t")
+    return cur.left_join(g, cur.t == g.gt).drop("gt")  # a value with no history at all is kept (n = 0)
+
+
+def _measure_stats(m: Measure, store, cal: ibis.Table, off: ibis.Table, p: dict) -> ibis.Table:
+    """Per instant: the measure's value and its trailing history's median, quartiles and size, as known
+    at T. Most instants take the fast path (the window as finally known equals the window known at T
+    when every row in it was published by T and no superseded row in it was still valid at T); the
+    others, e.g. just after an ETF day's preliminary vintage, take the exact per-instant join."""
+    hd = int(p["history_days"])
+    s = m.build(store)
+    cur = _current(m, s, cal, off)
+    ws = _history_per_day(s, hd)
+    # superseded rows that were valid for a while (revised vintages); a flagged value never was
+    sup = s.filter(s.valid_until.notnull() & (s.valid_until > s.available_at))
+    sup = sup.select(sdate=sup.date, savail=sup.available_at, svalid=sup.valid_until)
+    c2 = cur.select(ct=cur.t, cd=cur.cdate)
+    mixed = c2.join(sup, (sup.sdate < c2.cd) & (sup.sdate >= c2.cd - ibis.interval(days=hd))
+                    & (sup.savail <= c2.ct) & (sup.svalid > c2.ct)).select(mt=c2.ct).distinct()
+    fast = cur.join(ws, cur.cdate == ws.wdate)
+    fast = fast.filter(fast.wavail.isnull() | (fast.wavail <= fast.t))
+    fast = fast.anti_join(mixed, fast.t == mixed.mt)
+    fast = fast.select("t", "cdate", "cval", "corigin", "cavail", "n", "hfirst", "hlast", "q25", "median", "q75")
+    done = fast.select(ft=fast.t)
+    slow = _history_per_instant(s, cur.anti_join(done, cur.t == done.ft), off, hd)
+    slow = slow.select("t", "cdate", "cval", "corigin", "cavail", "n", "hfirst", "hlast", "q25", "median", "q75")
+    return ibis.union(fast, slow).mutate(measure=ibis.literal(m.name))
+
+
+def _frame_expr(store, cal: ibis.Table, off: ibis.Table, p: dict) -> ibis.Table:
+    # A day's rows are published at its end (next day 00:00), so `day` includes T's own date only when
+    # a source published it intraday; the join condition `available_at <= T` decides.
+    cal = cal.mutate(day=cal.t.cast("date"))
+    return ibis.union(*[_measure_stats(m, store, cal, off, p) for m in MEASURES])
+
+
+_SQL: dict[tuple, str] = {}  # compiled query per parameter set (DuckDB): compiling costs more than running
+
+
+def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """Run the query for a calendar. On DuckDB the query is compiled once per parameter set against two
+    named inputs (the calendar and the day offsets), registered for the run; elsewhere (Spark) the same
+    expression runs with in-memory tables."""
+    kmax = max(int(p["history_days"]), *(m.stale_days for m in MEASURES))
+    off_df = pd.DataFrame({"k": np.arange(kmax + 1, dtype="int64")})
+    con = getattr(store.ibis, "con", None)
+    if not hasattr(con, "register"):
+        return store.ibis.execute(_frame_expr(store, ibis.memtable(cal_df), ibis.memtable(off_df), p))
+    key = repr(sorted((k, repr(v)) for k, v in p.items()))
+    if key not in _SQL:
+        _SQL[key] = _compiled(store, p, key)
+    con.register("_stress_calendar", cal_df)
+    con.register("_stress_offsets", off_df)
+    try:
+        return con.execute(_SQL[key]).df()
+    finally:
+        con.unregister("_stress_calendar")
+        con.unregister("_stress_offsets")
+
+
+def _compiled(store, p: dict, key: str) -> str:
+    """The DuckDB SQL of the query for parameters `p`. Compiling it takes Ibis ~1.5 s of CPU, more than
+    running it, so it is also kept on disk (BTCSTRESS_CACHE, else $XDG_CACHE_HOME/btcstress), named by a
+    hash of everything it depends on: the parameters, the code that builds it, the schema and Ibis's
+    version. A stale file cannot be read back (any change gives another name); an unwritable cache is
+    skipped."""
+    from btcstress import schema
+    from btcstress.stress import components
+    src = "".join(Path(mod.__file__).read_text() for mod in (components, schema, sys.modules[__name__]))
+    digest = hashlib.sha256(f"{key}|{ibis.__version__}|{src}".encode()).hexdigest()[:24]
+    root = Path(os.environ.get("BTCSTRESS_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                / "btcstress")
+    path = root / f"stress-{digest}.sql"
+    if path.is_file():
+        return path.read_text()
+    cal = ibis.table({"t": "timestamp"}, name="_stress_calendar")
+    off = ibis.table({"k": "int64"}, name="_stress_offsets")
+    sql = ibis.to_sql(_frame_expr(store, cal, off, p), dialect="duckdb")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(sql)
+        tmp.replace(path)  # atomic: a reader sees the whole query or none
+    except OSError:
+        pass
+    return sql
 
 
 def measures_frame(store, instants: Iterable[dt.datetime], params: dict | None = None) -> pd.DataFrame:
@@ -79,12 +166,7 @@ def measures_frame(store, instants: Iterable[dt.datetime], params: dict | None =
     ts = sorted({utc_naive(t) if t.tzinfo else t for t in instants})
     if not ts:
         return pd.DataFrame()
-    cal = ibis.memtable(pd.DataFrame({"t": pd.to_datetime(ts)}))
-    cal = cal.mutate(day=cal.t.cast("date"))
-    # A day's rows are published at its end (next day 00:00), so `day` includes T's own date only when
-    # a source published it intraday; the join condition `available_at <= T` decides.
-    exprs = [_measure_stats(m, store, cal, ts[-1], p) for m in MEASURES]
-    df = store.ibis.execute(ibis.union(*exprs)) if len(exprs) > 1 else exprs[0].execute()
+    df = _execute(store, pd.DataFrame({"t": pd.to_datetime(ts)}), p)
     if df.empty:
         return df
     df["n"] = df["n"].fillna(0).astype(int)

@@ -90,8 +90,13 @@ const CARDS = [
    spark: {series: "market.total_cap_180d", last: 120}},
   {key: "miners", title: "Miners", sub: "modelled", main: ["miners.margin_pct"], label: "all-in margin at the price",
    change: ["miners.reserve_change_30d_btc", null, null, "BTC", "reserve, 30 d"],
-   rows: [["All-in cost / BTC", "miners.production_cost_usd"], ["Hashrate under water", "miners.hashrate_underwater_pct"],
+   rows: [["All-in cost / BTC", "miners.production_cost_usd"], ["Cash cost / BTC", "miners.cash_cost_usd"],
+          ["Electricity / BTC", "miners.electricity_cost_usd"],
+          ["Hashrate under water (all-in)", "miners.hashrate_underwater_pct"],
+          ["Hashrate under water (cash)", "miners.hashrate_underwater_cash_pct"],
+          ["Network power (GW)", "miners.network_power_gw"],
           ["Outflow, last day", "miners.outflow_btc_1d"], ["Hash ribbon", "miners.hash_ribbon"]],
+   cited: "miners.published_cost_usd",
    spark: {series: "miners.hashprice_3y", last: 180}},
   {key: "etf", title: "Spot ETFs", sub: "US", main: ["etf.net_flow_usd", null, null, "usd_short"], label: "net flow, last day",
    change: ["etf.week_to_date_usd", null, null, "usd_short", "week to date"],
@@ -118,8 +123,12 @@ function renderCards(findings) {
     const main = pick(findings, mid, msub, mwin);
     const [cid, csub, cwin, cstyle, clabel] = c.change;
     const ch = pick(findings, cid, csub, cwin);
+    // Figures others published (kind "cited"): listed after the model's rows, each labelled, never mixed.
+    const cited = (c.cited ? findings.filter((f) => f.id === c.cited && f.kind === "cited") : []).map((f) =>
+      `<dt class="cited">${esc(`${f.subject} ${(f.detail || {}).published || ""} (${((f.detail || {}).definition || "definition not stated").replace("_", "-")}, cited)`)}</dt>` +
+      `<dd>${valueHTML(f)}</dd>`);
     const rows = c.rows.map(([label, id, sub, win, style]) =>
-      `<dt>${esc(label)}</dt><dd>${valueHTML(pick(findings, id, sub, win), style)}</dd>`).join("");
+      `<dt>${esc(label)}</dt><dd>${valueHTML(pick(findings, id, sub, win), style)}</dd>`).join("") + cited.join("");
     return `<article class="card ${c.key}" id="card-${c.key}" data-card="${c.key}">
       <h3>${esc(c.title)}<span class="sub">${esc(c.sub)}</span></h3>
       <div class="main">${valueHTML(main, mstyle)}</div>
@@ -458,7 +467,7 @@ async function init() {
     if (!start && h.data && h.data.last) start = new Date(h.data.last);
     const events = await getJSON("/events");
     $("#jump").innerHTML = '<option value="">Jump to…</option>' + events.filter((e) => e.date >= "2017")
-      .reverse().map((e) => `<option value="${e.date.slice(0, 10)}T23:00:00Z">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
+      .reverse().map((e) => `<option value="${e.published || e.date.slice(0, 10) + "T23:00:00Z"}">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
   } catch (e) { /* the page still works with a typed as-of */ }
   setAsOf(start || new Date(), {immediate: true});
 }
