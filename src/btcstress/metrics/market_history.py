@@ -15,6 +15,7 @@ import pandas as pd
 
 from btcstress.history import conform
 from btcstress.history.context import known_max, one_per
+from btcstress.metrics.stats import MIN_HISTORY
 
 DAY = dt.timedelta(days=1)
 
@@ -84,8 +85,9 @@ def _zscores(t: ibis.Table, days) -> pd.DataFrame:
     cur = t.join(want, t.date == want.d).select("date", "change")
     h = t.filter(t.change.notnull()).select(hdate=t.date, hchange=t.change)
     j = cur.join(h, (h.hdate < cur.date) & (h.hdate >= cur.date - ibis.interval(days=365)))
-    s = j.group_by(["date", "change"]).aggregate(mean=j.hchange.mean(), std=j.hchange.std()).execute()
-    s["zscore"] = [round((c - m) / sd, 2) if sd and pd.notna(sd) and pd.notna(c) else None
-                   for c, m, sd in zip(s["change"], s["mean"], s["std"])]
+    s = j.group_by(["date", "change"]).aggregate(mean=j.hchange.mean(), std=j.hchange.std(), n=j.count()).execute()
+    # metrics.stats.enforce: no statistic on fewer than MIN_HISTORY observations.
+    s["zscore"] = [round((c - m) / sd, 2) if sd and pd.notna(sd) and pd.notna(c) and n >= MIN_HISTORY else None
+                   for c, m, sd, n in zip(s["change"], s["mean"], s["std"], s["n"])]
     s["date"] = pd.to_datetime(s["date"])
     return s[["date", "zscore"]]

@@ -21,6 +21,7 @@ import pandas as pd
 from btcstress.history import conform
 from btcstress.history.context import known_max, one_per
 from btcstress.metrics.price import DAILY_MARKETS, MARKETS, stale_after
+from btcstress.metrics.stats import MIN_HISTORY
 from btcstress.store import interval_length
 
 DAY = dt.timedelta(days=1)
@@ -165,9 +166,9 @@ def _last_day(c, daily: ibis.Table, instants) -> pd.DataFrame:
     # The z-score's trailing year: the days in [day - 365 d, day - 1 d] (a range window per day).
     year = ibis.window(group_by=["venue", "symbol"], order_by="open_time",
                        range=(-ibis.interval(days=365), -ibis.interval(days=1)))
-    d = d.mutate(mean=d.ret.mean().over(year), std=d.ret.std().over(year))
+    d = d.mutate(mean=d.ret.mean().over(year), std=d.ret.std().over(year), n=d.ret.count().over(year))
     j = daily.left_join(d, [daily.venue == d.venue, daily.symbol == d.symbol, daily.day == d.open_time])
-    j = j.select(daily.as_of, daily.venue, daily.symbol, daily.day, d.close, d.low, d.high, d.ret, d.mean, d.std)
+    j = j.select(daily.as_of, daily.venue, daily.symbol, daily.day, d.close, d.low, d.high, d.ret, d.mean, d.std, d.n)
     df = j.execute()
     rets = d.filter(d.ret.notnull()).select("venue", "symbol", "open_time", "ret").execute()
     df["total"], df["below"] = _earlier_at_or_below(df, rets)
@@ -183,11 +184,12 @@ def _last_day(c, daily: ibis.Table, instants) -> pd.DataFrame:
                    note=[None if (o and pd.notna(v)) else (suspect if o else none) for o, v in zip(ok, df[k])])
             for k in ("low", "high")]
     has = ok & df["ret"].notna()
+    stat = has & (df["n"].fillna(0) >= MIN_HISTORY)  # metrics.stats.enforce: no statistic on a short base
     z = [round((r - m) / sd, 2) if (sd and not pd.isna(sd)) else None for r, m, sd in zip(df["ret"], df["mean"], df["std"])]
     pct = [round(100 * int(b) / int(t), 2) if t else None for b, t in zip(df["below"].fillna(0), df["total"].fillna(0))]
     out.append(_frame(df["as_of"], "price.change_1d_pct", (df["ret"] * 100).where(has), unit="pct", window=window,
                       note=[None if h else ("not available: no previous day" if o else none) for h, o in zip(has, ok)],
-                      zscore=pd.Series(z, dtype="float64").where(has), percentile=pd.Series(pct, dtype="float64").where(has)))
+                      zscore=pd.Series(z, dtype="float64").where(stat), percentile=pd.Series(pct, dtype="float64").where(stat)))
     return pd.concat(out, ignore_index=True)
 
 
