@@ -99,8 +99,8 @@ def run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.Completed
 
 
 class Soak:
-    def __init__(self, work: Path, rng: random.Random, log=print, files=FILES, monitor_s: float = 6.0):
-        self.work, self.rng, self.log, self.monitor_s = work, rng, log, monitor_s
+    def __init__(self, work: Path, rng: random.Random, log=print, files=FILES):
+        self.work, self.rng, self.log = work, rng, log
         self.results: dict[str, dict] = {}
         self.violations: list[str] = []
         self.folder = work / "snapshot"
@@ -180,31 +180,60 @@ class Soak:
     # -- monitor ----------------------------------------------------------------------------------
 
     def monitor(self, n: int) -> None:
-        port, stop = start_stream_server(frames(FRAMES))
+        port, stop, connections = start_stream_server(frames(FRAMES))
         cfg = self.work / "monitor.yaml"
         cfg.write_text(f'sources: {{binance: {{ws_stream_url: "ws://127.0.0.1:{port}/ws/x"}}}}\n')
         rules = self.work / "rules.yaml"
         rules.write_text("- {name: many, finding: liquidations.count, subject: BTC, window: '24h', op: '>=', "
                          "value: 1000000}\n")
 
-        def cmd(db, raw, duration=None):
-            c = cli("--db", str(db), "--config", str(cfg), "monitor", "--rules", str(rules), "--venues", "binance",
-                    "--pull", "", "--batch", "7", "--batch-ms", "200", "--raw-dir", str(raw))
-            return c + (["--duration", str(duration)] if duration else [])
+        def cmd(db, raw):
+            return cli("--db", str(db), "--config", str(cfg), "monitor", "--rules", str(rules), "--venues", "binance",
+                       "--pull", "", "--batch", "7", "--batch-ms", "200", "--raw-dir", str(raw))
 
         clean_db = self.work / "mon-clean.duckdb"
-        r = run(cmd(clean_db, self.work / "raw-clean", duration=self.monitor_s), self.work)
-        assert r.returncode == 0, r.stderr[-2000:]
+        t0 = time.monotonic()
+        rc, err = run_until_stored(cmd(clean_db, self.work / "raw-clean"), clean_db, FRAMES, self.work, connections)
+        span = time.monotonic() - t0
         clean = digest(clean_db, {"liquidations"})
-        assert clean["liquidations"].startswith(f"{FRAMES}:"), clean
+        assert rc == 0 and clean["liquidations"].startswith(f"{FRAMES}:"), (rc, err[-2000:], clean)
         for i in range(n):
             db, raw = self.work / f"mon-{i}.duckdb", self.work / f"raw-{i}"
-            killed, _ = kill_at(cmd(db, raw), self.rng.uniform(0.5, self.monitor_s + 2.0), self.work)
-            r = run(cmd(db, raw, duration=self.monitor_s), self.work)
+            killed, _ = kill_at(cmd(db, raw), self.rng.uniform(0.5, span), self.work)
+            rc, err = run_until_stored(cmd(db, raw), db, FRAMES, self.work, connections)
             got = digest(db, {"liquidations"})  # every frame once (stream gaps differ by design)
-            ok = r.returncode == 0 and got == clean
-            self._record("monitor", killed, ok, f"run {i}: rc={r.returncode} {r.stderr[-300:]!r} got {got} want {clean}")
+            ok = rc == 0 and got == clean
+            self._record("monitor", killed, ok, f"run {i}: rc={rc} {err[-300:]!r} got {got} want {clean}")
         stop()
+
+
+def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, timeout: float = 180
+                     ) -> tuple[int, str]:
+    """Run a live monitor until it is connected to the stream and the store holds n liquidations (read
+    between its batches: the monitor holds the file only while it writes one), then stop it with
+    SIGTERM; (exit code, stderr)."""
+    before = connections()
+    p = subprocess.Popen(cmd, env=env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.3)
+        if connections() == before:
+            continue
+        try:
+            con = duckdb.connect(str(db), read_only=True)
+        except (duckdb.Error, OSError):
+            continue
+        try:
+            have = con.execute("SELECT count(*) FROM liquidations").fetchone()[0]
+        except duckdb.Error:
+            have = 0
+        finally:
+            con.close()
+        if have >= n:
+            break
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    return p.returncode, err
 
 
 def warehouse_rows(wh: Path) -> dict[str, int]:
@@ -231,13 +260,18 @@ def frames(n: int) -> list[str]:
 def start_stream_server(msgs: list[str]):
     """A websocket server on 127.0.0.1 that sends every frame, paced, on each connection, then idles."""
     from websockets.asyncio.server import serve
-    ready, holder = threading.Event(), {}
+    ready, holder = threading.Event(), {"connections": 0}
 
     async def handler(ws):
-        for m in msgs:
-            await ws.send(m)
-            await asyncio.sleep(0.05)
-        await ws.wait_closed()
+        from websockets.exceptions import ConnectionClosed
+        holder["connections"] += 1
+        try:
+            for m in msgs:
+                await ws.send(m)
+                await asyncio.sleep(0.02)
+            await ws.wait_closed()
+        except ConnectionClosed:  # the monitor was killed: expected
+            pass
 
     async def main():
         async with serve(handler, "127.0.0.1", 0) as server:
@@ -249,20 +283,24 @@ def start_stream_server(msgs: list[str]):
 
     threading.Thread(target=lambda: asyncio.run(main()), daemon=True).start()
     ready.wait(10)
-    return holder["port"], lambda: holder["loop"].call_soon_threadsafe(holder["stop"].set)
+    return (holder["port"], lambda: holder["loop"].call_soon_threadsafe(holder["stop"].set),
+            lambda: holder["connections"])
 
 
-def soak(kills: int, seed: int, work: Path, log=print, files=FILES, monitor_s: float = 6.0) -> dict:
+def soak(kills: int, seed: int, work: Path, log=print, files=FILES) -> dict:
     rng = random.Random(seed)
-    s = Soak(work, rng, log, files=files, monitor_s=monitor_s)
+    s = Soak(work, rng, log, files=files)
     n_ingest = max(4, kills * 45 // 100)
     n_export = max(3, kills * 25 // 100)
     n_monitor = max(3, kills - n_ingest - n_export)
     db, span = s.ingest_clean()
     t0 = time.monotonic()
     s.ingest(n_ingest, span)
+    log(f"ingest done: {s.results.get('ingest')}")
     s.export(n_export, db)
+    log(f"export done: {s.results.get('export')}")
     s.monitor(n_monitor)
+    log(f"monitor done: {s.results.get('monitor')}")
     return {"seed": seed, "runs": s.results, "kills": sum(r["killed"] for r in s.results.values()),
             "violations": s.violations, "seconds": round(time.monotonic() - t0), "clean_ingest": s.clean_ingest,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}

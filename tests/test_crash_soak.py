@@ -15,7 +15,7 @@ def test_kill_9_anywhere_loses_nothing_duplicates_nothing_and_the_rerun_equals_a
     cs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cs)
     files = ["price/cryptoquant_btc_usd_ohlcv_daily.csv", "etf/farside_btc_etf_flows_daily.csv"]
-    rep = cs.soak(kills=10, seed=17, work=tmp_path, files=files, monitor_s=3.0)
+    rep = cs.soak(kills=10, seed=17, work=tmp_path, files=files)
     runs = rep["runs"]
     assert sum(r["runs"] for r in runs.values()) >= 10
     assert set(runs) == {"ingest", "export", "monitor"}

@@ -206,3 +206,27 @@ def test_readers_get_in_between_a_running_monitors_batches(tmp_path):
     finally:
         mon.terminate()
         mon.communicate(timeout=60)
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T00:00Z", "0001-01-01T00:00Z", "2026-02-30T00:00Z"])
+def test_cite_with_extreme_dates_is_refused_not_a_500(tmp_path, snapshot_db, as_of):
+    import shutil
+
+    from fastapi.testclient import TestClient
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(snapshot_db, db)
+    app = create_app(db, config={"api": {"token": "t0ken"}})
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        r = c.post("/cite", headers={"Authorization": "Bearer t0ken"},
+                   json={"finding": "liquidations.total_usd", "subject": "ALL", "value": 2.6e9, "unit": "USD",
+                         "as_of": as_of, "window": "24h", "source": "CoinGlass"})
+    assert r.status_code in (400, 422), r.text
+
+
+def test_a_non_finite_finding_never_fires_an_alert():
+    from btcstress.findings import Finding
+    from btcstress.monitor import Rule
+    rule = Rule(name="r", finding="liquidations.total_usd", op=">", value=1)
+    f = Finding(id="liquidations.total_usd", subject="BTC", value=float("inf"), unit="USD",
+                as_of="2026-02-06T00:00:00Z", window="24h", kind="computed", method="m", params={}, sources=[])
+    assert not rule.matches(f)
