@@ -117,7 +117,9 @@ BACKEND = typer.Option(None, "--backend", envvar="BTCSTRESS_BACKEND",
 COMMAND_GROUPS = (
     "ingest",      # ingest snapshot | etf | events
     "findings",    # findings, report
+    "lint",        # lint-brief
     "quarantine",  # quarantine
+    "quality",     # quality (suspect values)
     "cite",        # cite add | import | list
     "check",       # check (claims)
     "live",        # ingest live, monitor

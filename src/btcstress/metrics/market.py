@@ -63,7 +63,7 @@ def _total_cap(ctx: Context) -> list[Finding]:
         window=window, sources=[src], method="total market cap at the day's close - the previous day's",
         detail={"date": str(day), "cap_usd": float(row.cap_usd), "previous_cap_usd": float(row.prev),
                 "change_pct": round((float(row.cap_usd) / float(row.prev) - 1) * 100, 4)},
-        unusual={"zscore": None if z is None else round(z, 2),
+        unusual={"zscore": None if z is None else round(z, 2), "n": int(stats["n"]),
                  "history": f"daily changes, trailing 365 days ({int(stats['n'])})"}))
     return out
 

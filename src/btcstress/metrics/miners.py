@@ -263,7 +263,7 @@ def _priced_findings(ctx, m: Model, p: dict, price, hypo, price_sources, price_h
         prev = hm.iloc[:-1]
         unusual = {"zscore": round(float((margin - prev.mean()) / prev.std()), 2),
                    "percentile": round(float((prev <= margin).mean() * 100), 1),
-                   "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)"}
+                   "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)", "n": len(prev)}
     kwh = c.weighted(c.kwh_per_btc)
     pd_ = {"price_usd": price, "price_from": price_how}
     out = [Finding(
