@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 
 import pytest
@@ -105,7 +106,14 @@ def test_modelled_cost_shows_its_parameters_and_sensitivity(story):
     r = story[0]["c07"]
     assert r["finding"]["kind"] == "modelled"
     assert "modelled, not observed" in r["reason"] and "power_price_usd_kwh=0.045" in r["reason"]
-    assert "$0.03/kWh: $86,194" in r["reason"]  # the claim does not hold at the low power price
+    # The sensitivity band, and at which power prices "> $87,000" holds, read back from the same reason.
+    band = dict(re.findall(r"\$(0\.\d+)/kWh: \$([\d,]+)", r["reason"].split("the claim holds at")[0]))
+    assert set(band) == {"0.03", "0.045", "0.07"}
+    holds = [pp for pp, v in band.items() if int(v.replace(",", "")) > 87_000]
+    assert r["reason"].split("the claim holds at ")[1].startswith(", ".join(f"${pp}/kWh" for pp in holds))
+    # The definition compared, and the published estimates known by then, are named (cited, never mixed).
+    assert "definition: all_in at $0.045/kWh" in r["reason"]
+    assert "CryptoQuant 2026-02-05 $87,000 (all_in)" in r["reason"]
 
 
 def test_different_window_and_valuation_price_are_named(story):

@@ -1,4 +1,5 @@
-"""Miner findings as of the crash, the cost model by hand, point in time, params and the brief section."""
+"""Miner findings as of the crash: the cost definitions by hand from the store, point in time (data,
+generations and parameters), params, and the brief section with the published estimates beside the model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from btcstress import metrics
 from btcstress.errors import InputError
+from btcstress import fleet
+from btcstress.fleet import data as fleet_data
 from btcstress.metrics import miners
 from btcstress.metrics.context import Context
 
@@ -69,71 +72,91 @@ def test_puell_recomputed_matches_cryptoquant_on_the_day_and_across_the_series(s
     assert rel.median() < 0.002 and rel.quantile(0.95) < 0.01
 
 
-def test_production_cost_follows_the_formula_by_hand(store, fs):
-    cost, elec = fs.get("miners.production_cost_usd"), fs.get("miners.electricity_cost_usd")
-    p = cost.params
+def test_cost_definitions_follow_the_formulas_by_hand(store, fs):
+    elec, cash, allin, marg = (fs.get("miners.electricity_cost_usd"), fs.get("miners.cash_cost_usd"),
+                               fs.get("miners.production_cost_usd"), fs.get("miners.marginal_cost_usd"))
+    p = allin.params
     # Inputs by hand: 7-day means (2026-01-30..2026-02-05) of hashrate and BTC issued.
     t = store.table("network_daily")
     w = t.filter((t.date >= dt.date(2026, 1, 30)) & (t.date <= dt.date(2026, 2, 5)))
     h = w.filter(w.metric == "hashrate_hs").value.mean().execute()
     btc = w.filter(w.metric == "block_rewards_btc").value.mean().execute()
     thsec = h / 1e12 * 86400 / btc
-    assert cost.detail["network_th_seconds_per_btc"] == pytest.approx(thsec, rel=1e-9)
-    curve = {r["cohort"]: r for r in cost.detail["cost_curve"]}
-    s21 = curve["Antminer S21 (5nm)"]
-    kwh = thsec * 17.5 / 3.6e6 * p["pue"]
+    assert allin.detail["network_th_seconds_per_btc"] == pytest.approx(thsec, rel=1e-9)
+    curve = {r["generation"]: r for r in allin.detail["cost_curve"]}
+    # The S21 generation's J/TH is the mean of its models in the shipped file.
+    s21_j = np.mean([m.j_per_th for m in fleet_data.machines() if m.generation == "S21 / M60 (2024)"])
+    s21 = curve["S21 / M60 (2024)"]
+    kwh = thsec * s21_j / 3.6e6 * p["pue"]
     assert s21["electricity_usd_per_btc"] == pytest.approx(kwh * p["power_price_usd_kwh"], abs=1)
-    assert s21["all_in_usd_per_btc"] == pytest.approx(
-        s21["electricity_usd_per_btc"] * p["opex_multiplier"] + s21["capex_usd_per_btc"], abs=2)
+    assert s21["cash_usd_per_btc"] == pytest.approx(kwh * (p["power_price_usd_kwh"] + p["non_energy_opex_usd_kwh"]),
+                                                    abs=1)
+    assert s21["all_in_usd_per_btc"] == pytest.approx(s21["cash_usd_per_btc"] + s21["depreciation_usd_per_btc"], abs=2)
+    assert s21["depreciation_usd_per_btc"] > 0  # bought from 2024 at a sourced $14/TH, within 5 years
     # Hashrate-weighted averages over the curve; shares sum to 100 %.
     assert sum(r["share_pct"] for r in curve.values()) == pytest.approx(100, abs=0.05)
-    assert elec.value == pytest.approx(sum(r["share_pct"] / 100 * r["electricity_usd_per_btc"]
-                                           for r in curve.values()), abs=5)
-    assert cost.value == pytest.approx(sum(r["share_pct"] / 100 * r["all_in_usd_per_btc"]
-                                           for r in curve.values()), abs=5)
-    # The curve runs from the cheapest to the dearest all-in cost.
-    costs = [r["all_in_usd_per_btc"] for r in cost.detail["cost_curve"]]
-    assert costs == sorted(costs)
+    for f, key in ((elec, "electricity_usd_per_btc"), (cash, "cash_usd_per_btc"), (allin, "all_in_usd_per_btc")):
+        assert f.value == pytest.approx(sum(r["share_pct"] / 100 * r[key] for r in curve.values()), abs=5)
+        assert f.kind == "modelled" and f.detail["definition"] in ("electricity", "cash", "all_in")
+    assert elec.value < cash.value < allin.value
+    # Marginal: the cash cost of the least efficient generation running.
+    worst = max(curve.values(), key=lambda r: r["j_per_th"])
+    assert marg.detail["least_efficient_running"] == worst["generation"]
+    assert marg.value == pytest.approx(worst["cash_usd_per_btc"], abs=1)
+    # Network power = fleet J/TH x smoothed hashrate x PUE.
+    power, eff = fs.get("miners.network_power_gw"), fs.get("miners.fleet_j_per_th")
+    assert eff.value == pytest.approx(sum(r["share_pct"] / 100 * r["j_per_th"] for r in curve.values()), abs=0.1)
+    assert power.value == pytest.approx(eff.detail["fleet_j_per_th"] * h / 1e12 * p["pue"] / 1e9, rel=1e-3)
+    costs_ = [r["all_in_usd_per_btc"] for r in allin.detail["cost_curve"]]
+    assert costs_ == sorted(costs_)
 
 
-def test_default_cost_lands_above_the_story_87k_and_low_power_price_brings_it_under(fs):
-    # Written down in docs/METRICS.md: not tuned, the cited defaults give ~$104k; the story says "> $87,000".
+def test_sensitivity_grid_brackets_the_base_cost(fs):
     cost = fs.get("miners.production_cost_usd")
-    assert cost.value == pytest.approx(103_993, abs=1)
     grid = cost.detail["sensitivity"]
-    assert grid["low"]["fleet_base_weighted"] < 87_000 < grid["base"]["fleet_base_weighted"]
-    assert grid["low"]["fleet_low_most_efficient"] <= grid["low"]["fleet_base_weighted"] \
-        <= grid["low"]["fleet_high_least_efficient_running"]
+    assert grid["base"]["fleet_base_weighted"] == cost.value
+    assert grid["low"]["fleet_base_weighted"] < cost.value < grid["high"]["fleet_base_weighted"]
+    for row in grid.values():
+        assert row["fleet_low_most_efficient"] <= row["fleet_base_weighted"] <= row["fleet_high_least_efficient_running"]
 
 
-def test_margin_is_negative_and_consistent_with_price_and_cost(fs):
+def test_margin_underwater_and_breakeven_are_consistent_with_price_and_cost(fs):
     m, cost = fs.get("miners.margin_pct"), fs.get("miners.production_cost_usd")
     price = m.detail["price_usd"]
     assert 55_000 < price < 75_000  # price.last_usd, or the 2026-02-05 CryptoQuant close when absent
     assert m.value == pytest.approx((price - cost.value) / price * 100, abs=0.05)
     assert m.value < 0 and m.kind == "modelled" and not m.hypothetical
-    assert m.unusual["percentile"] < 5  # the worst margins of the trailing year
-    u = fs.get("miners.hashrate_underwater_pct")
-    assert u.value == 100.0  # every cohort's all-in cost is above ~$63k
-    assert u.detail["electricity_only_by_power_price_pct"]["base"] < u.value
+    # Under water, from the cost curve by hand, on both bases.
+    curve = cost.detail["cost_curve"]
+    for fid, key in (("miners.hashrate_underwater_pct", "all_in_usd_per_btc"),
+                     ("miners.hashrate_underwater_cash_pct", "cash_usd_per_btc")):
+        u = fs.get(fid)
+        assert u.value == pytest.approx(sum(r["share_pct"] for r in curve if r[key] > price), abs=0.1), fid
+    assert fs.value("miners.hashrate_underwater_cash_pct") <= fs.value("miners.hashrate_underwater_pct")
     be = fs.get("miners.breakeven_power_price_usd_kwh")
-    assert be.value == pytest.approx(price / (be.detail["kwh_per_btc_weighted"] * cost.params["opex_multiplier"]),
-                                     rel=1e-3)
+    assert be.value == pytest.approx(price / be.detail["kwh_per_btc_weighted"] - cost.params["non_energy_opex_usd_kwh"],
+                                     abs=1e-4)
 
 
 def test_every_finding_carries_sources_and_the_model_params(fs):
     ours = [f for f in fs if f.id.startswith("miners.")]
-    assert {f.id for f in ours} == {
-        "miners.electricity_cost_usd", "miners.production_cost_usd", "miners.margin_pct",
+    computed = {f.id for f in ours if f.kind != "cited"}
+    assert computed == {
+        "miners.electricity_cost_usd", "miners.cash_cost_usd", "miners.production_cost_usd",
+        "miners.marginal_cost_usd", "miners.network_power_gw", "miners.fleet_j_per_th", "miners.margin_pct",
         "miners.hashprice_usd_per_ph_day", "miners.revenue_usd_1d", "miners.breakeven_power_price_usd_kwh",
         "miners.reserve_btc", "miners.reserve_change_30d_btc", "miners.outflow_btc_1d", "miners.to_exchange_btc_1d",
-        "miners.hashrate_underwater_pct", "miners.hash_ribbon", "miners.puell_multiple"}
+        "miners.hashrate_underwater_pct", "miners.hashrate_underwater_cash_pct", "miners.hash_ribbon",
+        "miners.puell_multiple"}
     for f in ours:
         assert f.value is not None and f.sources, f.id
-        assert all(s.rows > 0 and s.origin.startswith("snapshot/") for s in f.sources), f.id
+        for s in f.sources:  # store rows from the snapshot, package files, or a citation with its URL
+            assert (s.origin.startswith("snapshot/") or s.table.startswith("package:")
+                    or (s.table == "citations" and "https://" in s.origin and s.note.startswith("snapshot/"))), (f.id, s)
     for fid in ("miners.production_cost_usd", "miners.margin_pct", "miners.hashrate_underwater_pct"):
-        assert fs.get(fid).params["power_price_usd_kwh"] == miners.DEFAULTS["power_price_usd_kwh"]
-        assert fs.get(fid).params["cohorts"] == miners.DEFAULTS["cohorts"]
+        assert fs.get(fid).params["power_price_usd_kwh"] == fleet.DEFAULTS["power_price_usd_kwh"]
+        assert fs.get(fid).params["depreciation_years"] == fleet.DEFAULTS["depreciation_years"]
+        assert fs.get(fid).detail["unverified_params"] == ["pue"]
 
 
 def test_params_override_changes_the_cost_and_is_echoed(store, fs):
@@ -172,28 +195,26 @@ def test_as_of_before_the_day_is_published_sees_only_the_day_before(store):
     assert after.value("miners.reserve_btc") == 1_803_858
 
 
-def test_underwater_is_a_pure_function_of_the_cost_curve():
-    curve = miners.CostCurve(date=dt.date(2026, 2, 5), names=["new", "old"], j_per_th=np.array([15.0, 30.0]),
-                             share=np.array([0.6, 0.4]), energy_kwh_per_btc=np.array([1_000_000.0, 2_000_000.0]),
-                             capex_usd_per_btc=np.array([30_000.0, 0.0]), power_price_usd_kwh=0.05,
-                             opex_multiplier=1.0, thsec_per_btc=1.0)
-    # all-in: new 50k + 30k = 80k; old 100k. At 90k only "old" is under water; at 0.02 $/kWh neither is.
-    r = miners.underwater(curve, 90_000, [0.05, 0.02])
-    assert r[0.05]["total_pct"] == pytest.approx(40.0)
-    assert r[0.05]["by_cohort"]["old"]["underwater"] and not r[0.05]["by_cohort"]["new"]["underwater"]
-    assert r[0.02]["total_pct"] == 0.0
-    assert miners.underwater(curve, 60_000, basis="electricity")[0.05]["total_pct"] == pytest.approx(40.0)
-
-
-def test_fleet_shares_sum_to_one_and_no_cohort_runs_before_its_release(store):
+def test_fleet_runs_no_generation_before_its_release_and_meets_the_observed_hashrate(store):
     m = miners.model(Context(store=store, as_of=CRASH))
-    sh = m.sim["shares"]
-    assert np.allclose(sh.sum(axis=1), 1.0)
-    dates = m.days["date"].dt.date.to_numpy()
-    for j, c in enumerate(m.cohorts):
-        assert (sh[dates < c.release, j] == 0).all(), c.name
-    # The curve at T is the model's last day.
+    f = m.fleet
+    assert np.allclose(f.running_th.sum(axis=1), m.days["h_th"].to_numpy(), rtol=1e-9)
+    dates = np.array(f.dates)
+    for j, g in enumerate(f.generations):
+        assert (f.running_th[dates < g.release, j] == 0).all(), g.name
+        assert (f.running_th[:, j] <= f.installed_th[:, j] + 1e-6).all(), g.name
     assert m.curve().date == dt.date(2026, 2, 5)
+
+
+def test_a_run_in_the_past_uses_only_generations_and_parameters_published_by_then(store):
+    past = _fs(store, as_of=utc(2024, 2, 29))
+    cost = past.get("miners.production_cost_usd")
+    assert cost.params["power_price_usd_kwh"] == 0.05  # Cambridge's 2025 report not published yet
+    assert "power_price_usd_kwh" in cost.detail["params_not_yet_published"]
+    names = {r["generation"] for r in cost.detail["cost_curve"]}
+    assert all(g.release <= dt.date(2024, 2, 28) for g in fleet_data.generations() if g.name in names)
+    assert not past.all("miners.cambridge_fleet_j_per_th")  # published 2025-04-29
+    assert {f.detail["published"] for f in past.all("miners.published_cost_usd")} == set()  # known from 03-01
 
 
 def test_backtest_script_reproduces_the_ribbon_and_bottoms_table(store):
@@ -205,18 +226,32 @@ def test_backtest_script_reproduces_the_ribbon_and_bottoms_table(store):
     assert b["2018-12"]["inside_capitulation"] and b["2018-12"]["low_close_day"] == "2018-12-14"
     assert b["2020-03"]["days_from_capitulation"] == 7 and b["2022-11"]["days_from_capitulation"] == 6
     years = {y["year"]: y for y in r["by_year"]}
-    assert years[2017]["below_all_in_pct"] == 0.0 and years[2021]["below_all_in_pct"] == 0.0
-    assert years[2026]["below_all_in_pct"] == 100.0
+    h = miners.model(Context(store=store, as_of=CRASH)).history.dropna(subset=["close"])
+    y26 = h[h["date"].dt.year == 2026]
+    assert years[2026]["days"] == len(y26) == 36
+    assert years[2026]["below_all_in_pct"] == round(100 * float((y26.close < y26.all_in).mean()), 1)
     assert "| 2018-12 |" in bt.markdown(r)
 
 
-def test_section_says_miners_are_under_water_and_carries_three_charts(store):
+def test_section_states_the_definition_and_shows_published_estimates_beside_the_model(store):
     from btcstress.brief.sections import miners as section
     fs = metrics.compute(store, CRASH, areas=("price", "miners"), with_series=True)
     s = section.build(fs)
     first = "".join(p if isinstance(p, str) else p.text for p in s.paragraphs[0].parts)
-    assert first.startswith("Miners are under water") and "below the modelled all-in cost of $103,993" in first
+    cost = fs.get("miners.production_cost_usd")
+    assert first.startswith("On an all-in basis (cash cost plus depreciation of the machines running) miners are "
+                            "under water") and f"${cost.value:,.0f}" in first
+    table = s.tables[0]
+    kinds = [r[1] for r in table.rows]
+    assert kinds == ["modelled"] * 4 + ["cited"] * len(fs.all("miners.published_cost_usd"))
+    cited = [r for r in table.rows if r[1] == "cited"]
+    # Known by 2026-02-06T08:00Z: the five estimates published by 2026-02-05 (JPMorgan 2026-02-12 is not).
+    assert [(r[0], r[3]) for r in cited] == [("JPMorgan", "2024-02-29"), ("JPMorgan", "2024-06"),
+                                             ("JPMorgan", "2025-11"), ("JPMorgan", "2026-01"),
+                                             ("CryptoQuant", "2026-02-05")]
+    assert all(r[4].finding.kind == "cited" for r in cited)
     assert [c.id for c in s.charts] == ["miners_cost", "miners_hashprice", "miners_reserve"]
-    cost = fs.series["miners.cost_vs_price_3y"]
-    assert 1090 <= len(cost.x) <= 1100 and cost.x[-1] == "2026-02-05"
-    assert all(lo <= mid <= hi for lo, mid, hi in zip(cost.extra["all_in_low"], cost.y, cost.extra["all_in_high"]))
+    series = fs.series["miners.cost_vs_price_3y"]
+    assert 1090 <= len(series.x) <= 1100 and series.x[-1] == "2026-02-05"
+    assert all(lo <= mid <= hi for lo, mid, hi in zip(series.extra["all_in_low"], series.y, series.extra["all_in_high"]))
+    assert all(e <= c <= a for e, c, a in zip(series.extra["electricity"], series.extra["cash"], series.y))

@@ -86,11 +86,13 @@ def test_webhook_on_a_loopback_server_receives_the_alert_after_a_500(tmp_path, s
 def test_a_webhook_that_stays_down_does_not_stop_the_monitor(tmp_path, http_server):
     srv, url = http_server([(503, {}, {})])
     logs = []
-    from btcstress.connectors.http import Http, RetryPolicy
-    hook = WebhookSink(url, http=Http(policy=RetryPolicy(attempts=2, backoff=0.01), default_rate=1e9),
-                       log=logs.append)
-    hook.emit({"rule": "x"})
-    assert hook.failures == 1 and "not delivered" in logs[0] and len(srv.seen) == 2
+    hook = WebhookSink(url, tmp_path / "dead.jsonl", attempts=2, backoff=0.01, log=logs.append)
+    hook.emit({"rule": "x"})  # returns at once: delivery runs on the worker thread
+    stats = hook.close()
+    assert (stats.delivered, stats.dead_lettered) == (0, 1) and len(srv.seen) == 2
+    dead = json.loads((tmp_path / "dead.jsonl").read_text())
+    assert dead["alert"] == {"rule": "x"} and dead["attempts"] == 2 and "503" in dead["error"]
+    assert any("not delivered" in m for m in logs)
 
 
 def _monitor(tmp_path, rules_file, sinks, **kw):

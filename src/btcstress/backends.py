@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -144,15 +145,27 @@ class ExportResult:
 def export_parquet(store, folder: str | os.PathLike) -> ExportResult:
     """Write every canonical table of a DuckDB store to `folder/<table>/month=YYYY-MM/*.parquet`,
     plus a manifest. Each table is written to a temporary folder first and then swapped in, so a
-    failed export never leaves a half-written table behind a good manifest."""
+    failed export never leaves a half-written table behind a good manifest.
+
+    Export only writes where it owns the place: a new or empty folder, or one holding its manifest
+    (`_btcstress.json`, the marker). A table folder is replaced only when it holds nothing but the
+    month folders and Parquet files an export writes; anything else there (a user's file) stops the
+    export before it writes or deletes anything.
+    """
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out)
     present = set(store.ibis.list_tables())
+    names = [n for n in TABLES if n in present]
+    for name in names:
+        foreign = foreign_file(out / name)
+        if foreign is not None:
+            raise InputError(f"export: {out.name}/{name}/ holds {foreign.relative_to(out)}, which btcstress did not "
+                             "write; nothing was changed (move it away or export to another folder)")
+    _clean_leftovers(out)
     rows: dict[str, int] = {}
     layout: dict[str, dict[str, Any]] = {}
-    for name, t in TABLES.items():
-        if name not in present:
-            continue
+    for name in names:
+        t = TABLES[name]
         col = partition_column(t)
         expr = store.ibis.table(name)
         expr = expr.mutate(**{PARTITION: expr[col].cast("timestamp").strftime("%Y-%m")})
@@ -173,9 +186,55 @@ def export_parquet(store, folder: str | os.PathLike) -> ExportResult:
         size = sum(f.stat().st_size for f in final.rglob("*.parquet"))
         layout[name] = {"rows": n, "bytes": size, "partition_by": col, "prunable": prunable(t)}
     manifest = {"format": FORMAT, "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "store": str(getattr(store, "path", "")), "partition": PARTITION, "tables": layout}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+                "store": Path(str(getattr(store, "path", ""))).name, "partition": PARTITION, "tables": layout}
+    tmp_manifest = out / f".{MANIFEST}.{uuid.uuid4().hex}"
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp_manifest, out / MANIFEST)  # atomic: a reader sees the old manifest or the new one
     return ExportResult(out, rows)
+
+
+_OURS = re.compile(r"month=[^/]+/[^/]+\.parquet")
+_LEFTOVER = re.compile(r"\.(?:[a-z_]+(?:\.old)?\.[0-9a-f]{32}|_btcstress\.json\.[0-9a-f]{32})")
+
+
+def claim_folder(out: Path) -> None:
+    """Make sure `out` is ours to write: new, empty, or marked by an earlier export's manifest."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"export: {out} exists and is not a folder")
+    if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
+        raise InputError(f"export: {out} is not empty and holds no {MANIFEST}: btcstress writes only into a new or "
+                         "empty folder, or one it exported to before")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".{MANIFEST}.{uuid.uuid4().hex}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"export: cannot write into {out} ({exc.strerror})") from None
+
+
+def foreign_file(folder: Path) -> Path | None:
+    """The first file under a table folder that an export would not have written (None if all ours)."""
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        return folder
+    for f in sorted(folder.rglob("*")):
+        if (f.is_file() or f.is_symlink()) and not _OURS.fullmatch(f.relative_to(folder).as_posix()):
+            return f
+    return None
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Temporary folders and manifests of an export killed mid-way (hidden, named by a uuid): ours."""
+    for p in out.iterdir():
+        if not _LEFTOVER.fullmatch(p.name):
+            continue
+        if p.is_dir():
+            if foreign_file(p) is None:
+                shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
 
 
 # -- Spark ----------------------------------------------------------------------------------------

@@ -83,6 +83,10 @@ ALTERNATIVES = {
     "price.close_usd": ("price.last_usd",),
     "etf.outflow_streak_usd": ("etf.week_to_date_usd",),
     "etf.week_to_date_usd": ("etf.outflow_streak_usd",),
+    # A production cost under another definition (docs/METRICS.md#miners): the claim names one.
+    "miners.production_cost_usd": ("miners.cash_cost_usd", "miners.electricity_cost_usd"),
+    "miners.cash_cost_usd": ("miners.production_cost_usd", "miners.electricity_cost_usd"),
+    "miners.electricity_cost_usd": ("miners.cash_cost_usd", "miners.production_cost_usd"),
 }
 # When day D is still running, these figures of D so far stand in for the daily one (if they fall in D).
 INTRADAY = {"price.low_usd": "price.low_24h_usd", "price.high_usd": "price.high_24h_usd"}
@@ -516,6 +520,13 @@ class _Judge:
                 band = ", ".join(f"${pp}/kWh: {_fmt(v, 'USD')}" for _, pp, v in rows)
                 out.append(f"power-price sensitivity ({band}): the claim holds at "
                            + (", ".join(f"${pp}/kWh" for _, pp, _ in holds) if holds else "none of them"))
+        if f.detail.get("definition") and self.id.startswith("miners."):
+            out.append(f"definition: {f.detail['definition']} at ${f.detail.get('power_price_usd_kwh')}/kWh")
+            pub = [p for p in self.fs.all("miners.published_cost_usd") if p.value is not None]
+            if pub:
+                out.append("published (cited, known by then): " + "; ".join(
+                    f"{p.subject} {p.detail.get('published')} {_fmt(p.value, 'USD')} "
+                    f"({p.detail.get('definition') or 'definition not stated'})" for p in pub))
         if self.id == "etf.net_flow_usd":
             out += self.vintage(f, ok)
         if self.id in ("etf.outflow_streak_usd", "etf.week_to_date_usd"):

@@ -67,9 +67,10 @@ def catalogue() -> tuple[dict[str, Any], ...]:
                     if isinstance(k, ast.Constant):
                         keys[k.value] = (k.lineno, v.end_lineno or k.lineno)
         prev_last, prev_source = -1, ""
+        explicit = getattr(mod, "PARAM_SOURCES", {})  # an area whose defaults are assembled, not a literal
         for name, default in defaults.items():
             first, last = keys.get(name, (0, 0))
-            source = _comments(lines, first, last) if first else ""
+            source = explicit.get(name) or (_comments(lines, first, last) if first else "")
             if not source and first == prev_last + 1:  # a key right under another shares its comment
                 source = prev_source
             prev_last, prev_source = last, source
@@ -108,6 +109,11 @@ def finding_ids() -> dict[str, str]:
     """{finding id: the area that emits it} for every id the metric code can emit."""
     from btcstress import metrics
     mods = [(m.__name__.rsplit(".", 1)[1], m) for m in metrics.modules()]
+    # An area split into helper modules (metrics/miners_flows.py, ...) emits their ids too.
+    names = {a for a, _ in mods}
+    mods += [(info.name.split("_", 1)[0], importlib.import_module(f"btcstress.metrics.{info.name}"))
+             for info in pkgutil.iter_modules(metrics.__path__) if info.name.split("_", 1)[0] in names
+             and "_" in info.name]
     try:
         import btcstress.scenario as sc
         mods += [("scenario", importlib.import_module(f"btcstress.scenario.{m.name}"))

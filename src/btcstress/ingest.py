@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from btcstress.errors import BtcstressError, ParseError, QuarantineError
+from btcstress.errors import BtcstressError, InputError, ParseError, QuarantineError
 from btcstress.sources.common import Parsed
 from btcstress.store import Store, UpsertResult
 
@@ -69,17 +69,32 @@ class RunReport:
 Job = tuple[Path | None, str, Callable[[str, str], Parsed] | Parsed]
 
 
-def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False,
+def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, allow_rewrite: bool = False,
         progress: Callable[[str], None] | None = None) -> RunReport:
     """Ingest each (path, origin, parser) job; all in one transaction.
 
     A job may carry an already-parsed result instead of a parser (path None), for connectors that
     parse what they fetched. Raises QuarantineError after committing when rows were quarantined
     and allow_quarantine is False, so the good rows are kept and the bad ones are inspectable.
+    A file that would change more than a small share of the rows it already stored is refused
+    (store.RewriteError, nothing written) unless allow_rewrite; changed values go to value_history.
     """
     report = RunReport(run_id=uuid.uuid4().hex[:12])
     pause_n, pause_s = _pause()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    store.run_id, store.allow_rewrite = report.run_id, allow_rewrite
+    try:
+        _run(store, jobs, report, now, pause_n, pause_s, progress)
+    finally:
+        store.run_id, store.allow_rewrite = None, True
+    if report.quarantined and not allow_quarantine:
+        raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
+                              "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")
+    return report
+
+
+def _run(store: Store, jobs: Iterable[Job], report: RunReport, now: dt.datetime, pause_n: int, pause_s: float,
+         progress: Callable[[str], None] | None) -> None:
     with store.transaction():
         for n, (path, origin, parser) in enumerate(jobs, start=1):
             if progress:
@@ -99,10 +114,10 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False,
         # Flags are derived from everything stored: recomputed in the same transaction.
         from btcstress import quality
         report.flags = quality.refresh(store)
-    if report.quarantined and not allow_quarantine:
-        raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
-                              "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")
-    return report
+
+
+# How a complete last line may end without a line break: a closed quoted field, a closed JSON value.
+_CLOSED = ('"', "}", "]")
 
 
 def _parse(path: Path | None, origin: str, parser) -> Parsed:
@@ -111,8 +126,38 @@ def _parse(path: Path | None, origin: str, parser) -> Parsed:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"{path}: not UTF-8 text ({exc})") from None
-    return parser(text, origin)
+        raise ParseError(f"{Path(path).name}: not UTF-8 text (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise InputError(f"{Path(path).name} is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{Path(path).name}: cannot read it ({exc.strerror})") from None
+    text, cut = split_cut_line(text)
+    parsed = parser(text, origin)
+    if cut is not None:
+        lineno, raw = cut
+        parsed.lines_in += 1
+        target = next(iter(parsed.rows), None) or next((q["target"] for q in parsed.quarantine), "*")
+        parsed.quarantine.append({
+            "target": target, "file": origin, "line": lineno, "field": "*", "value": raw[-40:],
+            "reason": "last line has no line break: the file looks cut mid-line (re-download it; if the line "
+                      "is complete, end the file with a line break)", "raw": raw})
+    return parsed
+
+
+def split_cut_line(text: str) -> tuple[str, tuple[int, str] | None]:
+    """(text without its last line, (line number, last line)) when the file ends mid-line.
+
+    A file that does not end with a line break may have been cut while it was written or copied:
+    a number cut short still parses (8.6e20 -> 8.6e2), so the last line is not trusted. It is kept
+    when it ends a closed structure (a quoted field, a JSON object) or the file is HTML. A file of a
+    single line (a header, a JSON document) is left alone.
+    """
+    if not text or text.endswith(("\n", "\r")) or text.lstrip().startswith("<"):
+        return text, None
+    head, sep, last = text.rpartition("\n")
+    if not sep or last.rstrip().endswith(_CLOSED) or not last.strip():
+        return text, None
+    return head + "\n", (head.count("\n") + 2, last)
 
 
 def _pause() -> tuple[int, float]:

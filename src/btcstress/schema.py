@@ -326,6 +326,19 @@ QUARANTINE = register(Table(
                 "header = line 1), the field, its raw value, the reason and the whole raw row.",
 ))
 
+# Nothing is overwritten without a trace: every stored value an upsert changes is kept here first.
+VALUE_HISTORY = register(Table(
+    name="value_history",
+    columns={"table_name": STR, "key": STR, "column": STR, "old_value": STR, "new_value": STR,
+             "old_origin": STR, "run_id": STR},
+    key=("table_name", "key", "column", "run_id", "origin"),
+    publication=EXPLICIT,
+    nullable=frozenset({"old_value", "new_value", "old_origin"}),
+    description="Every value an ingest changed: the table, the row's natural key (JSON), the column, the "
+                "old and new values (as text), the origin that had written the old value, the run that "
+                "changed it; origin = the file or URL that brought the new value, available_at = when.",
+))
+
 INGEST_LOG = register(Table(
     name="ingest_log",
     columns={"run_id": STR, "target": STR, "file": STR, "started_at": TS, "finished_at": TS,

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from btcstress import schema
-from btcstress.errors import BtcstressError, NoDataError
+from btcstress.errors import BtcstressError, InputError, NoDataError
 from btcstress.schema import TABLES, Table
 
 DEFAULT_DB = "data/btcstress.duckdb"
@@ -60,21 +60,63 @@ class UpsertResult:
         return self
 
 
+# A DuckDB database file carries this magic at byte 8 of its first block.
+DUCKDB_MAGIC = b"DUCK"
+
+# A re-ingest may revise a few stored values (a source's own corrections); more than this share of a
+# file's already-stored rows changing at once is a different file (swapped columns, another fund) and
+# is refused unless asked for (--allow-rewrite). Changed values always go to `value_history`.
+REWRITE_SHARE = 0.01
+REWRITE_MIN_ROWS = 5
+# Tables whose rows are bookkeeping, rewritten by design: no history, no rewrite check.
+BOOKKEEPING = frozenset({"quarantine", "ingest_log", "checkpoints", "stream_gaps", "value_history"})
+
+
+class RewriteError(BtcstressError):
+    """A re-ingest would change many already-stored values (exit 1: a data problem)."""
+
+    exit_code = 1
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse a --db that exists but is not a DuckDB database (a CSV, a text file, a folder), instead
+    of letting DuckDB fail obscurely or a caller write somewhere else."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError(f"--db {path} is a folder, not a store file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InputError(f"--db {path}: cannot read it ({exc.strerror})") from None
+    if len(head) == 0:
+        raise InputError(f"--db {path} is an empty file, not a DuckDB store: remove it or choose another path")
+    if head[8:12] != DUCKDB_MAGIC:
+        raise InputError(f"--db {path} is not a DuckDB store (it exists and holds something else): "
+                         "choose another path")
+
+
 class Store:
     def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else default_db_path()
         if read_only and not self.path.exists():
             raise NoDataError(f"no store at {self.path}: run `btcstress ingest snapshot` first "
                               "(or set --db / BTCSTRESS_DB)")
+        check_store_file(self.path)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.ibis = ibis.duckdb.connect(database=str(self.path), read_only=read_only)
-        except Exception as exc:  # duckdb raises IOException when another process holds the lock
-            raise BtcstressError(f"cannot open store {self.path}: {exc}") from exc
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"--db {self.path}: cannot create its folder ({exc.strerror})") from None
+        self.ibis = connect(self.path, read_only)
         self.read_only = read_only
         self._in_tx = False
-        if not read_only:
+        self.run_id: str | None = None  # set by ingest.run: the run that changed a value (value_history)
+        self.allow_rewrite = True  # ingest.run sets False unless --allow-rewrite
+        if read_only:
+            self._shadow_missing_tables()
+        else:
             self._create_tables()
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -94,14 +136,26 @@ class Store:
         self.close()
 
     def _create_tables(self) -> None:
+        """Create missing tables and columns in one transaction: a kill during the very first open
+        leaves no table at all rather than 4 of 21; a store left partial by an older version is
+        completed here (and shadowed on read-only opens, see _shadow_missing_tables)."""
+        existing = set(self.ibis.list_tables())
+        todo = [t for t in TABLES.values() if t.name not in existing]
+        with self.transaction():
+            for t in TABLES.values():
+                if t.name in existing:
+                    self._add_missing_columns(t)
+            for t in todo:
+                self.duck.execute(_ddl(t))
+
+    def _shadow_missing_tables(self) -> None:
+        """Read-only: a table the file lacks (a store from an older version, or one left partial)
+        reads as empty, through a temporary table with the canonical columns, instead of failing
+        every query with TableNotFound until the next write."""
         existing = set(self.ibis.list_tables())
         for t in TABLES.values():
-            if t.name in existing:
-                self._add_missing_columns(t)
-                continue
-            cols = [f'"{f.name}" {_DUCK_TYPES[f.type]}' for f in t.arrow_schema()]
-            keys = ", ".join(f'"{k}"' for k in t.key)
-            self.duck.execute(f'CREATE TABLE "{t.name}" ({", ".join(cols)}, PRIMARY KEY ({keys}))')
+            if t.name not in existing:
+                self.duck.execute(_ddl(t, temp=True))
 
     def _add_missing_columns(self, t: Table) -> None:
         have = {r[0] for r in self.duck.execute(
@@ -153,6 +207,9 @@ class Store:
                 f'count(*) FILTER (WHERE t."{keys[0]}" IS NOT NULL AND ({differs})) '
                 f'FROM "{name}" s LEFT JOIN "{t.name}" t ON {on}').fetchone()
             with self.transaction():
+                if changed and t.name not in BOOKKEEPING:
+                    self._guard_rewrite(t, rows, new, changed)
+                    self._keep_history(t, name, on, value_cols)
                 if changed:
                     sets = ", ".join(f'"{c}" = s."{c}"' for c in value_cols + ["origin", "ingested_at"])
                     self.duck.execute(f'UPDATE "{t.name}" t SET {sets} FROM "{name}" s WHERE {on} AND ({differs})')
@@ -164,6 +221,32 @@ class Store:
         finally:
             self.duck.unregister(name)
         return UpsertResult(rows_in=rows.num_rows, new=new, updated=changed, unchanged=rows.num_rows - new - changed)
+
+    def _guard_rewrite(self, t: Table, rows: pa.Table, new: int, changed: int) -> None:
+        matched = rows.num_rows - new
+        if self.allow_rewrite or changed <= max(REWRITE_MIN_ROWS, REWRITE_SHARE * matched):
+            return
+        origins = sorted(set(rows["origin"].to_pylist()))[:3]
+        raise RewriteError(
+            f"refused: {', '.join(origins)} would change {changed:,} of the {matched:,} {t.name} rows it already "
+            f"stored ({changed / matched:.0%}; more than {REWRITE_SHARE:.0%} looks like another file or swapped "
+            "columns). Nothing was written. If the source really revised them, rerun with --allow-rewrite "
+            "(old values are kept in value_history).")
+
+    def _keep_history(self, t: Table, staged: str, on: str, value_cols: list[str]) -> None:
+        """Copy every value about to change into value_history (old, new, origin, run)."""
+        run = self.run_id or f"upsert-{uuid.uuid4().hex[:12]}"
+        key = "json_object(" + ", ".join(f"'{k}', t.\"{k}\"" for k in t.key) + ")::VARCHAR"
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        for c in value_cols:
+            if c == "available_at":
+                continue
+            self.duck.execute(
+                f'INSERT OR IGNORE INTO value_history (table_name, key, "column", old_value, new_value, old_origin, '
+                f'run_id, origin, available_at, ingested_at) '
+                f"SELECT ?, {key}, ?, CAST(t.\"{c}\" AS VARCHAR), CAST(s.\"{c}\" AS VARCHAR), t.origin, ?, s.origin, "
+                f'?, ? FROM "{staged}" s JOIN "{t.name}" t ON {on} WHERE s."{c}" IS DISTINCT FROM t."{c}"',
+                [t.name, c, run, now, now])
 
     def _complete(self, t: Table, rows: pa.Table, ingested_at: dt.datetime) -> pa.Table:
         """Cast to the canonical types and fill available_at and ingested_at."""
@@ -220,6 +303,30 @@ class Store:
     def counts(self) -> dict[str, int]:
         return {name: int(self.ibis.table(name).count().execute()) for name in TABLES
                 if name in set(self.ibis.list_tables())}
+
+
+def _ddl(t: Table, temp: bool = False) -> str:
+    cols = [f'"{f.name}" {_DUCK_TYPES[f.type]}' for f in t.arrow_schema()]
+    keys = ", ".join(f'"{k}"' for k in t.key)
+    return f'CREATE {"TEMP " if temp else ""}TABLE "{t.name}" ({", ".join(cols)}, PRIMARY KEY ({keys}))'
+
+
+def connect(path: Path, read_only: bool):
+    """The Ibis DuckDB connection; a store held by another process is named in plain words."""
+    try:
+        return ibis.duckdb.connect(database=str(path), read_only=read_only)
+    except Exception as exc:  # duckdb raises IOException when another process holds the lock
+        msg = str(exc)
+        if "lock" in msg.lower():
+            raise StoreBusyError(f"store {path.name} is in use by another btcstress process (an ingest, "
+                                 "a monitor or the API writing): try again when it has finished") from None
+        raise BtcstressError(f"cannot open store {path.name}: {msg.splitlines()[0] if msg else exc}") from None
+
+
+class StoreBusyError(BtcstressError):
+    """Another process holds the store for writing."""
+
+    exit_code = 1
 
 
 def publication_time(t: Table, rows: pa.Table) -> pa.Array:

@@ -66,7 +66,8 @@ def now_utc() -> dt.datetime:
 def store_parsed(store: Store, parsed: Parsed | Iterable[Parsed], report: SourceReport) -> ingest.RunReport:
     """Upsert one or more parsed fetches in one transaction; quarantine what the parsers refused."""
     items = [parsed] if isinstance(parsed, Parsed) else list(parsed)
-    run = ingest.run(store, [(None, p.origin, p) for p in items], allow_quarantine=True)
+    # A live source's revisions are its own corrections: accepted, and the old values kept in value_history.
+    run = ingest.run(store, [(None, p.origin, p) for p in items], allow_quarantine=True, allow_rewrite=True)
     report.add_run(run)
     return run
 

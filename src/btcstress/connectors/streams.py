@@ -93,7 +93,7 @@ def is_heartbeat(venue: str, raw: str) -> bool:
     if venue == "bybit" and s.startswith("{") and ('"ping"' in s or '"pong"' in s):
         try:
             m = json.loads(s)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return False
         return isinstance(m, dict) and (m.get("op") in ("ping", "pong") or m.get("ret_msg") == "pong")
     return False
@@ -103,7 +103,7 @@ def sniff_venue(raw: str) -> str | None:
     """Which venue a recorded message came from, by its shape (for replaying mixed files)."""
     try:
         m = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(m, dict):
         return None

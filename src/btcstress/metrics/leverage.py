@@ -366,6 +366,8 @@ def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
 def _cited(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     t = ctx.table("citations")
     oldest = ctx.t - dt.timedelta(hours=p["cited_max_age_hours"])
+    # Areas that show their own cited figures (miners' published cost estimates) are left to them.
+    t = t.filter(~t.finding_id.startswith("miners."))
     rows = t.filter(t.as_of >= oldest).order_by(["finding_id", "subject", "as_of", "source"]).execute()
     out = []
     for r in rows.itertuples():

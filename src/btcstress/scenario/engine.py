@@ -7,7 +7,7 @@ findings used):
 - scenario.cascade_price_usd, scenario.cascade_extra_move_pct: the fixed point of forced selling ->
   price impact -> more liquidations, starting at P;
 - scenario.hashrate_underwater_pct: share of modelled hashrate whose all-in cost per BTC is above P,
-  by power price and ASIC cohort (metrics/miners.py's cost curve and `underwater`);
+  by power price and ASIC generation (the fleet package's cost curve and `underwater`);
 - scenario.entities_underwater: treasury companies whose average cost is above P, with their P&L
   (metrics/treasuries.py `underwater_at`), and US spot ETF holders' P&L at P;
 - scenario.ladder: the same for the shocks in `ladder_pct` from price.last_usd (the brief's table).
@@ -148,9 +148,10 @@ def liquidations(ctx: Context, p: dict, obs: Finding, price: float, window: str)
 
 
 def hashrate(ctx: Context, price: float, window: str, obs: Finding) -> Finding:
+    from btcstress.fleet import costs
     from btcstress.metrics import miners
 
-    mp = ctx.area_params(miners.AREA, miners.DEFAULTS)
+    mp = miners.params(ctx)
     m = miners.model(ctx, mp)
     if m is None:
         return not_available("scenario.hashrate_underwater_pct", ctx.as_of,
@@ -159,25 +160,28 @@ def hashrate(ctx: Context, price: float, window: str, obs: Finding) -> Finding:
     curve = m.curve()
     pps = {"low": mp["power_price_low_usd_kwh"], "base": mp["power_price_usd_kwh"],
            "high": mp["power_price_high_usd_kwh"]}
-    allin = miners.underwater(curve, price, list(pps.values()), basis="all_in")
-    cash = miners.underwater(curve, price, list(pps.values()), basis="electricity")
+    uw = {b: costs.underwater(curve, price, list(pps.values()), basis=b) for b in costs.BASES}
     ref = ctx.finding("miners.production_cost_usd") or ctx.finding("miners.hashrate_underwater_pct")
     sources = list(ref.sources) if ref is not None else []
     params = {k: mp[k] for k in ("power_price_usd_kwh", "power_price_low_usd_kwh", "power_price_high_usd_kwh",
-                                  "pue", "opex_multiplier", "capex_amortisation_years")}
+                                  "pue", "non_energy_opex_usd_kwh", "depreciation_years")}
+    base = uw["all_in"][pps["base"]]["by_generation"]
     return Finding(
-        id="scenario.hashrate_underwater_pct", value=round(allin[pps["base"]]["total_pct"], 1), unit="pct",
-        method="share of modelled hashrate whose all-in cost per BTC (electricity x opex multiplier + capex) is "
-               "above the scenario price, on the miners model's cost curve of the last complete day",
+        id="scenario.hashrate_underwater_pct", value=round(uw["all_in"][pps["base"]]["total_pct"], 1), unit="pct",
+        method="share of the running hashrate whose all-in cost per BTC (electricity + non-energy opex + "
+               "depreciation of the running machines) is above the scenario price, on the miners model's cost "
+               "curve of the last complete day",
         sources=sources,
         detail={"scenario_usd": price, "curve_date": str(curve.date),
-                "all_in_by_power_price_pct": {k: round(allin[v]["total_pct"], 1) for k, v in pps.items()},
-                "electricity_only_by_power_price_pct": {k: round(cash[v]["total_pct"], 1) for k, v in pps.items()},
-                "by_cohort": {n: {"share_pct": round(c["share_pct"], 2), "all_in_usd_per_btc": round(c["cost_usd_per_btc"], 0),
-                                  "underwater": c["underwater"],
-                                  "electricity_usd_per_btc": round(cash[pps["base"]]["by_cohort"][n]["cost_usd_per_btc"], 0),
-                                  "underwater_on_electricity": cash[pps["base"]]["by_cohort"][n]["underwater"]}
-                              for n, c in allin[pps["base"]]["by_cohort"].items()}},
+                **{f"{b}_by_power_price_pct": {k: round(uw[b][v]["total_pct"], 1) for k, v in pps.items()}
+                   for b in costs.BASES},
+                "by_generation": {n: {"share_pct": round(c["share_pct"], 2),
+                                      "all_in_usd_per_btc": round(c["cost_usd_per_btc"], 0),
+                                      "underwater": c["underwater"],
+                                      "cash_usd_per_btc": round(uw["cash"][pps["base"]]["by_generation"][n]
+                                                                ["cost_usd_per_btc"], 0),
+                                      "underwater_on_cash": uw["cash"][pps["base"]]["by_generation"][n]["underwater"]}
+                                  for n, c in base.items()}},
         **_base(ctx, window, params))
 
 
@@ -234,8 +238,8 @@ def ladder(ctx: Context, shocks_pct: list[float], *, p: dict | None = None) -> F
             if f is not None and f.value is None and f.note:
                 notes.append(f"{fid}: {f.note}")
         h, e = fs.get("scenario.hashrate_underwater_pct"), fs.get("scenario.entities_underwater")
-        row["hashrate_underwater_electricity_pct"] = (
-            h.detail["electricity_only_by_power_price_pct"]["base"] if h is not None and h.value is not None else None)
+        row["hashrate_underwater_cash_pct"] = (
+            h.detail["cash_by_power_price_pct"]["base"] if h is not None and h.value is not None else None)
         row["treasuries_underwater_names"] = e.detail.get("names") if e is not None and e.value is not None else None
         row["treasury_pnl_usd"] = e.detail.get("treasury_pnl_usd") if e is not None and e.value is not None else None
         etf = e.detail.get("etf_holders") if e is not None and e.value is not None else None

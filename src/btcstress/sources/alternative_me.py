@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from btcstress.sources.common import Invalid, Parsed, day, integer, read_csv
+from btcstress.sources.common import Invalid, Parsed, check_width, day, integer, read_csv
 
 CLASSES = {"Extreme Fear", "Fear", "Neutral", "Greed", "Extreme Greed"}
 
@@ -17,6 +17,7 @@ def parse(text: str, origin: str) -> Parsed:
     for line, row, raw in read_csv(text, origin, ("date", "fng_value", "fng_classification")):
         out.lines_in += 1
         try:
+            check_width(row, 3)
             d = day(row, "date")
             v = integer(row, "fng_value")
             if not 0 <= v <= 100:

@@ -21,7 +21,7 @@ import json
 from collections import defaultdict
 
 from btcstress.errors import ParseError
-from btcstress.sources.common import Invalid, Parsed
+from btcstress.sources.common import Invalid, Parsed, strict_float
 from btcstress.sources.liquidation_feed import millis
 
 TARGET = "derivatives_daily"
@@ -30,21 +30,16 @@ TARGET = "derivatives_daily"
 def _array(text: str, origin: str) -> list:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"{origin}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ParseError(f"{origin}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
     if not isinstance(data, list):
         raise ParseError(f"{origin}: expected a JSON array, got {type(data).__name__}")
     return data
 
 
 def _num(obj: dict, name: str, *, positive: bool = False) -> float:
-    raw = obj.get(name)
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(name, raw, "not a number") from None
-    if v != v or v in (float("inf"), float("-inf")):
-        raise Invalid(name, raw, "not a finite number")
+    raw = obj.get(name) if isinstance(obj, dict) else None
+    v = strict_float(raw, name)
     if positive and v <= 0:
         raise Invalid(name, raw, "must be > 0")
     return v

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from btcstress.sources.common import Invalid, Parsed
-from btcstress.sources.liquidation_feed import TARGET, each, event, field, messages, millis, positive
+from btcstress.sources.liquidation_feed import TARGET, each, event, field, millis, parse_lines, positive, text_field
 
 VENUE = "binance-usdm"
 COVERAGE = ("lower bound: Binance's forceOrder stream pushes at most the latest liquidation per symbol "
@@ -30,30 +30,31 @@ _SIDE = {"SELL": "long", "BUY": "short"}
 
 
 def parse(text: str, origin: str) -> Parsed:
-    out = Parsed(origin=origin)
-    for line, msg, raw in messages(text, out):
-        payloads = msg.get("data", msg) if "stream" in msg else msg
-        if isinstance(payloads, dict) and "e" not in payloads and ("result" in payloads or "id" in payloads):
-            out.skip("not a liquidation message (subscription response)")
+    return parse_lines(text, origin, _message)
+
+
+def _message(out: Parsed, line: int, msg: dict, raw: str) -> None:
+    payloads = msg.get("data", msg) if "stream" in msg else msg
+    if isinstance(payloads, dict) and "e" not in payloads and ("result" in payloads or "id" in payloads):
+        out.skip("not a liquidation message (subscription response)")
+        return
+    for i, payload in enumerate(payloads if isinstance(payloads, list) else [payloads]):
+        prefix = f"data[{i}]." if isinstance(payloads, list) else ("data." if "stream" in msg else "")
+        if isinstance(payload, dict) and payload.get("e") not in (None, "forceOrder"):
+            out.skip(f"not a forceOrder event (e={str(payload.get('e'))[:40]})")
             continue
-        for i, payload in enumerate(payloads if isinstance(payloads, list) else [payloads]):
-            prefix = f"data[{i}]." if isinstance(payloads, list) else ("data." if "stream" in msg else "")
-            if isinstance(payload, dict) and payload.get("e") not in (None, "forceOrder"):
-                out.skip(f"not a forceOrder event (e={payload.get('e')})")
-                continue
-            each(out, line, raw, lambda p=payload, pre=prefix: _one(out, line, p, pre))
-    return out
+        each(out, line, raw, lambda p=payload, pre=prefix: _one(out, line, p, pre))
 
 
 def _one(out: Parsed, line: int, payload: dict, pre: str) -> None:
     if not isinstance(payload, dict):
         raise Invalid(pre.rstrip(".") or "data", None, "expected a JSON object")
     o = field(payload, "o", pre + "o")
-    symbol = str(field(o, "s", pre + "o.s"))
+    symbol = text_field(o, "s", pre + "o.s")
     m = _SYMBOL.match(symbol)
     if not m:
         raise Invalid(pre + "o.s", symbol, "not a USD-M symbol (COIN-M quantities are contracts: not supported)")
-    order_side = field(o, "S", pre + "o.S")
+    order_side = text_field(o, "S", pre + "o.S")
     if order_side not in _SIDE:
         raise Invalid(pre + "o.S", order_side, "order side must be BUY or SELL")
     price = positive(o, "ap", pre + "o.ap")

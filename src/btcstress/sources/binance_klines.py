@@ -9,11 +9,11 @@ the file's majority unit wins and a row in another unit is quarantined, never re
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from btcstress.errors import ParseError
-from btcstress.sources.common import Invalid, Parsed, detect_file_unit, epoch_unit, from_epoch, ohlc
+from btcstress.sources.common import (Invalid, csv_rows, Parsed, detect_file_unit, epoch_unit, from_epoch, ohlc, strict_float,
+                                       strict_int)
 
 COLUMNS = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "trades",
            "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
@@ -26,7 +26,7 @@ _INTERVALS = {dt.timedelta(minutes=m): f"{m}m" for m in (1, 3, 5, 15, 30)} | {
 def parse(text: str, origin: str, *, venue: str, symbol: str) -> Parsed:
     """Klines of one symbol on one venue ('binance' spot or 'binance-usdm')."""
     out = Parsed(origin=origin)
-    rows = list(csv.reader(text.splitlines()))
+    rows = [v if v is not None else ["\x00unreadable"] for _, v in csv_rows(text.splitlines())]
     if not rows:
         raise ParseError(f"{origin}: empty file")
     first_line = 1
@@ -70,9 +70,9 @@ def _row(v: list[str], unit: str, venue: str, symbol: str) -> dict:
 def _epoch(rec: dict, name: str, unit: str) -> dt.datetime:
     raw = rec[name]
     try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(name, raw, "not an integer epoch timestamp") from None
+        value = strict_int(raw, name)
+    except Invalid:
+        raise Invalid(name, raw[:64], "not an integer epoch timestamp") from None
     try:
         row_unit = epoch_unit(value)
     except ValueError:
@@ -91,12 +91,7 @@ def _price(rec: dict, name: str) -> float:
 
 def _num(rec: dict, name: str) -> float:
     raw = rec.get(name, "")
-    try:
-        v = float(raw)
-    except ValueError:
-        raise Invalid(name, raw, "not a number") from None
-    if v != v or v in (float("inf"), float("-inf")):
-        raise Invalid(name, raw, "not a finite number")
+    v = strict_float(raw, name)
     if v < 0:
         raise Invalid(name, raw, "must be >= 0")
     return v
@@ -104,7 +99,7 @@ def _num(rec: dict, name: str) -> float:
 
 def _is_number(s: str) -> bool:
     try:
-        float(s)
+        strict_float(s, "open_time")
         return True
-    except ValueError:
+    except Invalid:
         return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from btcstress.sources.common import Invalid, Parsed
-from btcstress.sources.liquidation_feed import TARGET, each, event, field, messages, millis, positive
+from btcstress.sources.liquidation_feed import TARGET, each, event, millis, parse_lines, positive, text_field
 
 VENUE = "bybit"
 COVERAGE = ("Bybit allLiquidation pushes every liquidation in 500 ms batches (the older liquidation topic "
@@ -30,27 +30,28 @@ _SIDE = {"Buy": "long", "Sell": "short"}
 
 
 def parse(text: str, origin: str) -> Parsed:
-    out = Parsed(origin=origin)
-    for line, msg, raw in messages(text, out):
-        topic = msg.get("topic")
-        if topic is None:
-            out.skip("not a liquidation message (no topic: subscription response or pong)")
-            continue
-        if not isinstance(topic, str) or not topic.startswith(("allLiquidation.", "liquidation.")):
-            out.skip(f"not a liquidation topic ({topic})")
-            continue
-        data = msg.get("data")
-        if topic.startswith("allLiquidation."):
-            if not isinstance(data, list):
-                each(out, line, raw, lambda: _raise("data", data, "expected a list of liquidations"))
-                continue
-            for i, item in enumerate(data):
-                each(out, line, raw, lambda it=item, i=i: _one(out, line, msg, it, f"data[{i}].",
-                                                              ("T", "s", "S", "v", "p")))
-        else:
-            each(out, line, raw, lambda: _one(out, line, msg, data, "data.",
-                                              ("updatedTime", "symbol", "side", "size", "price")))
-    return out
+    return parse_lines(text, origin, _message)
+
+
+def _message(out: Parsed, line: int, msg: dict, raw: str) -> None:
+    topic = msg.get("topic")
+    if topic is None:
+        out.skip("not a liquidation message (no topic: subscription response or pong)")
+        return
+    if not isinstance(topic, str) or not topic.startswith(("allLiquidation.", "liquidation.")):
+        out.skip(f"not a liquidation topic ({str(topic)[:40]})")
+        return
+    data = msg.get("data")
+    if topic.startswith("allLiquidation."):
+        if not isinstance(data, list):
+            each(out, line, raw, lambda: _raise("data", str(data)[:60], "expected a list of liquidations"))
+            return
+        for i, item in enumerate(data):
+            each(out, line, raw, lambda it=item, i=i: _one(out, line, msg, it, f"data[{i}].",
+                                                          ("T", "s", "S", "v", "p")))
+    else:
+        each(out, line, raw, lambda: _one(out, line, msg, data, "data.",
+                                          ("updatedTime", "symbol", "side", "size", "price")))
 
 
 def _raise(path, value, reason):
@@ -61,8 +62,8 @@ def _one(out: Parsed, line: int, msg: dict, item, pre: str, names: tuple[str, ..
     t_name, s_name, side_name, size_name, price_name = names
     if not isinstance(item, dict):
         raise Invalid(pre.rstrip("."), None, "expected a JSON object")
-    symbol = str(field(item, s_name, pre + s_name))
-    side = field(item, side_name, pre + side_name)
+    symbol = text_field(item, s_name, pre + s_name)
+    side = text_field(item, side_name, pre + side_name)
     if side not in _SIDE:
         raise Invalid(pre + side_name, side, "position side must be Buy or Sell")
     price = positive(item, price_name, pre + price_name)

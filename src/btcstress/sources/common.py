@@ -12,6 +12,8 @@ import csv
 import datetime as dt
 import json
 import math
+import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -44,7 +46,15 @@ class Parsed:
     lines_in: int = 0  # data lines read (header excluded)
 
     def add(self, target: str, row: dict) -> None:
+        """Keep a canonical row, unless a value breaks its series' physical bounds (sources/bounds.py):
+        then the row goes to quarantine. Every row of every importer passes this gate."""
         row.setdefault("origin", self.origin)
+        from btcstress.sources import bounds
+        try:
+            bounds.check(target, row)
+        except Invalid as exc:
+            self.refuse(target, row.get("_line", 0), exc, {k: v for k, v in row.items() if k != "_line"})
+            return
         self.rows[target].append(row)
 
     def refuse(self, target: str, line: int, exc: Invalid, raw: Any) -> None:
@@ -97,24 +107,51 @@ class Parsed:
         return kept
 
 
+# A field longer than this is not a value of any series (the csv module's default limit is 128 KiB and
+# raises past it; the DefiLlama snapshot's JSON cells are the longest real fields, a few KiB).
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+MAX_FIELD = 1 << 20
+
+
+def csv_rows(lines: list[str]) -> Iterator[tuple[int, list[str] | None]]:
+    """(line number, fields) per physical line; a line the csv module cannot split (a stray quote
+    spanning lines is read per line, a NUL byte, a huge field) yields None instead of raising."""
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            values = next(csv.reader([line]), [])
+        except csv.Error:
+            yield lineno, None
+            continue
+        if any(len(v) > MAX_FIELD for v in values):
+            yield lineno, None
+            continue
+        yield lineno, values
+
+
 def read_csv(text: str, origin: str, required: Iterable[str]) -> Iterator[tuple[int, dict[str, str], str]]:
     """Yield (line number, row dict, raw line) for each data line; line 1 is the header.
 
+    One physical line is one row (no CSV file here has line breaks inside a field), so a stray quote
+    cannot swallow the lines after it. A line the csv module cannot split comes back as a row of the
+    wrong width, which every parser quarantines.
     Raises ParseError when the header lacks a required column (the file is not what we think).
     """
     lines = text.splitlines()
-    reader = csv.reader(lines)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ParseError(f"{origin}: empty file") from None
+    rows = csv_rows(lines)
+    first = next(rows, None)
+    if first is None or first[1] is None:
+        raise ParseError(f"{origin}: empty file" if first is None else f"{origin}: line 1: unreadable header")
+    header = [h.strip() for h in first[1]]
     missing = [c for c in required if c not in header]
     if missing:
-        raise ParseError(f"{origin}: line 1: missing column(s) {missing}; header is {header}")
-    for lineno, values in enumerate(reader, start=2):
+        raise ParseError(f"{origin}: line 1: missing column(s) {missing[:10]}; header is {header[:20]}")
+    for lineno, values in rows:
+        raw = lines[lineno - 1]
+        if values is None:
+            yield lineno, {"__width__": "unreadable"}, raw
+            continue
         if not values or all(not v.strip() for v in values):
             continue
-        raw = lines[lineno - 1] if lineno - 1 < len(lines) else ",".join(values)
         if len(values) != len(header):
             yield lineno, {"__width__": str(len(values)), **dict(zip(header, values))}, raw
             continue
@@ -123,10 +160,53 @@ def read_csv(text: str, origin: str, required: Iterable[str]) -> Iterator[tuple[
 
 def check_width(row: dict[str, str], expected: int) -> None:
     if "__width__" in row:
+        if row["__width__"] == "unreadable":
+            raise Invalid("*", None, "line cannot be split into CSV fields (stray quote, NUL byte or huge field)")
         raise Invalid("*", row["__width__"], f"row has {row['__width__']} fields, header has {expected}")
 
 
 # -- field validators ---------------------------------------------------------------------------
+
+# A plain decimal number in ASCII: an optional sign, digits with an optional point, an optional
+# exponent. Python's float() is more lenient (it takes "95_000", full-width or Arabic-Indic digits,
+# "inf", "nan", surrounding whitespace); a data file never means any of those.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
+_INTEGER = re.compile(r"[+-]?\d{1,30}", re.ASCII)
+
+
+def strict_float(raw: Any, field: str) -> float:
+    """A finite float from a data cell or a JSON value, strictly: a JSON number (not a boolean) or a
+    plain ASCII decimal string. Raises Invalid otherwise (never OverflowError, never inf or nan)."""
+    if isinstance(raw, bool):
+        raise Invalid(field, raw, "not a number (a boolean)")
+    if isinstance(raw, int):
+        if abs(raw) > 10**300:
+            raise Invalid(field, str(raw)[:40], "not a finite number")
+        return float(raw)
+    if isinstance(raw, float):
+        v = raw
+    elif isinstance(raw, str):
+        if len(raw) > 64 or not _DECIMAL.fullmatch(raw):
+            raise Invalid(field, raw[:64], "not a number")
+        v = float(raw)
+    else:
+        raise Invalid(field, None if raw is None else str(raw)[:64], "not a number")
+    if not math.isfinite(v):
+        raise Invalid(field, raw, "not a finite number")
+    return v
+
+
+def strict_int(raw: Any, field: str) -> int:
+    """An integer from a data cell or a JSON value (epoch timestamps, counts): an int (not a
+    boolean) or a plain ASCII digit string; "1_000", "１２", "1e3" and floats are refused."""
+    if isinstance(raw, bool):
+        raise Invalid(field, raw, "not an integer (a boolean)")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw):
+        return int(raw)
+    raise Invalid(field, None if raw is None else str(raw)[:64], "not an integer")
+
 
 def number(row: dict[str, str], name: str, *, positive: bool = False, non_negative: bool = False,
            optional: bool = False) -> float | None:
@@ -135,12 +215,7 @@ def number(row: dict[str, str], name: str, *, positive: bool = False, non_negati
         if optional:
             return None
         raise Invalid(name, raw, "missing value")
-    try:
-        v = float(raw)
-    except ValueError:
-        raise Invalid(name, raw, "not a number") from None
-    if not math.isfinite(v):
-        raise Invalid(name, raw, "not a finite number")
+    v = strict_float(raw, name)
     if positive and v <= 0:
         raise Invalid(name, raw, "must be > 0")
     if non_negative and v < 0:
@@ -150,11 +225,8 @@ def number(row: dict[str, str], name: str, *, positive: bool = False, non_negati
 
 def positive_value(raw: Any, field: str) -> float:
     """A value from a JSON payload that must be a finite number > 0 (prices, sizes, hashrates)."""
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(field, raw, "not a number") from None
-    if not v > 0 or v == float("inf"):
+    v = strict_float(raw, field)
+    if not v > 0:
         raise Invalid(field, raw, "must be a finite number > 0")
     return v
 
@@ -169,8 +241,10 @@ def integer(row: dict[str, str], name: str, *, optional: bool = False) -> int | 
 
 
 def day(row: dict[str, str], name: str, *, latest: dt.date | None = None) -> dt.date:
-    raw = row.get(name, "")
+    raw = row.get(name) or ""
     try:
+        if not raw.isascii() or len(raw) > 32:
+            raise ValueError(raw)
         d = dt.date.fromisoformat(raw[:10]) if len(raw) >= 10 else dt.date.fromisoformat(raw)
     except ValueError:
         raise Invalid(name, raw, "not a date (YYYY-MM-DD)") from None
@@ -222,8 +296,8 @@ def detect_file_unit(values: Iterable[str]) -> str | None:
     counts: Counter = Counter()
     for v in values:
         try:
-            counts[epoch_unit(float(v))] += 1
-        except ValueError:
+            counts[epoch_unit(strict_float(v, "ts"))] += 1
+        except (Invalid, ValueError):
             continue
     return counts.most_common(1)[0][0] if counts else None
 

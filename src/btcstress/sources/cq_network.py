@@ -28,12 +28,12 @@ def parse_metric(text: str, origin: str, *, target: str, metric: str, column: st
     started = not leading_zeros_empty
     for line, row, raw in read_csv(text, origin, ("date", column)):
         out.lines_in += 1
-        if row.get(column, "") == "" and "__width__" not in row:
-            out.skip("blank value")
-            continue
         try:
             check_width(row, 2)
             d = day(row, "date")
+            if row.get(column, "") == "":
+                out.skip("blank value")
+                continue
             v = number(row, column, positive=sign == "positive", non_negative=sign == "non_negative")
             if not started:
                 if v == 0:

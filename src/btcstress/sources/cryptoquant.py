@@ -15,15 +15,18 @@ def parse_ohlcv(text: str, origin: str, *, symbol: str = "BTC-USD") -> Parsed:
     fields = ("Open", "High", "Low", "Close")
     for line, row, raw in read_csv(text, origin, ("date",) + fields + ("Volume",)):
         out.lines_in += 1
-        if all(row.get(f, "") == "" for f in fields):
-            out.skip("no price yet (blank OHLC)")
-            continue
         try:
+            # A blank price row is only "no price yet" when the line itself is well formed (its width
+            # and date); garbage with empty fields is quarantined like any malformed line.
             check_width(row, 6)
+            d = day(row, "date")
+            if all(row.get(f, "") == "" for f in fields) and row.get("Volume", "") in ("", "0", "0.0"):
+                out.skip("no price yet (blank OHLC)")
+                continue
             o, h, l, c = (number(row, f, positive=True) for f in fields)
             ohlc(o, h, l, c)
             out.add("candles", {"venue": "cryptoquant", "symbol": symbol, "interval": "1d",
-                                "open_time": _midnight(day(row, "date")), "open": o, "high": h, "low": l,
+                                "open_time": _midnight(d), "open": o, "high": h, "low": l,
                                 "close": c, "volume": number(row, "Volume", non_negative=True, optional=True),
                                 "quote_volume": None, "trades": None, "_line": line})
         except Invalid as exc:
@@ -45,18 +48,19 @@ def parse_series(text: str, origin: str, *, target: str, value_field: str, fixed
     column = column or (header[1].strip() if len(header) > 1 else "value")
     for line, row, raw in read_csv(text, origin, ("date", column)):
         out.lines_in += 1
-        if row.get(column, "") == "" and "__width__" not in row:
-            out.skip("blank value")
-            continue
         try:
             check_width(row, len(header))
+            d = day(row, "date")
+            if row.get(column, "") == "":
+                out.skip("blank value")
+                continue
             v = number(row, column, positive=positive and not zero_is_empty, non_negative=non_negative)
             if zero_is_empty and v == 0:
                 out.skip("zero before the series starts")
                 continue
             if positive and v <= 0:
                 raise Invalid(column, row[column], "must be > 0")
-            out.add(target, {"date": day(row, "date"), value_field: v * scale, **fixed, "_line": line})
+            out.add(target, {"date": d, value_field: v * scale, **fixed, "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
     return out

@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any, Callable, Iterator
 
-from btcstress.sources.common import Invalid, Parsed, epoch_unit, from_epoch, positive_value
+from btcstress.sources.common import Invalid, Parsed, epoch_unit, from_epoch, positive_value, strict_int
 
 TARGET = "liquidations"
 SIDES = ("long", "short")
@@ -23,22 +23,61 @@ SIDES = ("long", "short")
 _EARLIEST = dt.datetime(2017, 1, 1)
 
 
+MAX_MESSAGE = 1 << 20  # bytes; the venues' largest real messages are a few KiB
+
+
 def messages(text: str, out: Parsed) -> Iterator[tuple[int, Any, str]]:
     """(line number, decoded JSON, raw line) for each non-blank line; bad JSON is quarantined."""
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         out.lines_in += 1
+        if len(raw) > MAX_MESSAGE:
+            out.refuse(TARGET, lineno, Invalid("json", raw[:60], f"message longer than {MAX_MESSAGE} bytes"),
+                       raw[:1000])
+            continue
         try:
             msg = json.loads(raw)
         except json.JSONDecodeError as exc:
             out.refuse(TARGET, lineno, Invalid("json", raw[:60], f"not valid JSON ({exc.msg} at column {exc.colno})"),
                        raw)
             continue
+        except RecursionError:
+            out.refuse(TARGET, lineno, Invalid("json", raw[:60], "JSON nested too deeply"), raw[:1000])
+            continue
         if not isinstance(msg, dict):
             out.refuse(TARGET, lineno, Invalid("json", raw[:60], "a message must be a JSON object"), raw)
             continue
         yield lineno, msg, raw
+
+
+def parse_lines(text: str, origin: str, one: Callable[[Parsed, int, dict, str], None]) -> Parsed:
+    """Run a venue's `one(out, line, message, raw)` on every message of a recorded feed.
+
+    A message of an unexpected shape (a list where a string belongs, an object where a number does)
+    is quarantined with its line, never fatal: one bad frame must not stop a file or a live stream.
+    """
+    out = Parsed(origin=origin)
+    for line, msg, raw in messages(text, out):
+        before = len(out.quarantine)
+        try:
+            one(out, line, msg, raw)
+        except Invalid as exc:
+            out.refuse(TARGET, line, exc, raw)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+            if len(out.quarantine) == before:
+                out.refuse(TARGET, line, Invalid("*", None, f"malformed message ({type(exc).__name__})"), raw)
+    return out
+
+
+def text_field(obj: Any, name: str, path: str, max_len: int = 64) -> str:
+    """A string field (a symbol, a side): present, a string, and short."""
+    v = field(obj, name, path)
+    if not isinstance(v, str):
+        raise Invalid(path, str(v)[:60], "expected a string")
+    if len(v) > max_len:
+        raise Invalid(path, v[:40] + "...", f"longer than {max_len} characters")
+    return v
 
 
 def field(obj: Any, name: str, path: str) -> Any:
@@ -56,9 +95,9 @@ def millis(obj: Any, name: str, path: str) -> dt.datetime:
     """An epoch-milliseconds field (int or numeric string) -> naive UTC datetime."""
     raw = field(obj, name, path)
     try:
-        v = int(str(raw))
-    except ValueError:
-        raise Invalid(path, raw, "not an integer timestamp") from None
+        v = strict_int(raw, path)
+    except Invalid:
+        raise Invalid(path, str(raw)[:60], "not an integer timestamp") from None
     try:
         unit = epoch_unit(v)
     except ValueError:

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 
 from btcstress.errors import ParseError
-from btcstress.sources.common import EARLIEST_DATE, Invalid, Parsed, positive_value
+from btcstress.sources.common import EARLIEST_DATE, Invalid, Parsed, positive_value, strict_int
 
 TARGET = "network_daily"
 SATS = 100_000_000
@@ -40,14 +40,14 @@ def subsidy_sats(height: int) -> int:
 def _json(text: str, origin: str):
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(f"{origin}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ParseError(f"{origin}: not JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
 
 
 def _day_of(raw, field: str) -> dt.date:
     try:
-        s = int(raw)
-    except (TypeError, ValueError):
+        s = strict_int(raw, field)
+    except Invalid:
         raise Invalid(field, raw, "not an integer epoch (seconds)") from None
     if not 1_230_000_000 <= s <= 10_000_000_000:
         raise Invalid(field, raw, "not an epoch in seconds")
@@ -62,7 +62,7 @@ def parse_hashrate(text: str, origin: str, *, complete_before: dt.date) -> Parse
     adjustments: list[tuple[int, float]] = []
     for i, a in enumerate(data.get("difficulty") or [], start=1):
         try:
-            t = int(a.get("time")) if isinstance(a, dict) else None
+            t = strict_int(a.get("time"), "difficulty.time") if isinstance(a, dict) else None
             if t is None:
                 raise Invalid("difficulty.time", None, "missing field")
             adjustments.append((t, positive_value(a.get("difficulty"), "difficulty.difficulty")))
@@ -115,12 +115,12 @@ def parse_day_blocks(text: str, origin: str, *, day: dt.date) -> Parsed:
             if not isinstance(b, dict):
                 raise Invalid("*", b, "expected a JSON object")
             h = b.get("avgHeight")
-            if not isinstance(h, int) or h < 0:
+            if not isinstance(h, int) or isinstance(h, bool) or h < 0:
                 raise Invalid("avgHeight", h, "not a whole block height (two blocks in one second?)")
             if _day_of(b.get("timestamp"), "timestamp") != day:
                 raise Invalid("timestamp", b.get("timestamp"), f"block outside the day asked for ({day})")
             f = b.get("avgFees")
-            if not isinstance(f, int) or f < 0:
+            if not isinstance(f, int) or isinstance(f, bool) or f < 0:
                 raise Invalid("avgFees", f, "not a whole number of sats >= 0")
             if h in heights:
                 out.skip("a block listed twice")
@@ -135,7 +135,7 @@ def parse_day_blocks(text: str, origin: str, *, day: dt.date) -> Parsed:
         reward = subsidy_sats(h) + f
         rewards += reward
         price = b.get("USD")
-        if isinstance(price, (int, float)) and price > 0:
+        if isinstance(price, (int, float)) and not isinstance(price, bool) and 0 < price < float("inf"):
             usd += reward / SATS * float(price)
         else:
             usd_ok = False

@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 
 from btcstress.sources.common import Invalid, Parsed
-from btcstress.sources.liquidation_feed import TARGET, each, event, field, messages, millis, positive
+from btcstress.sources.liquidation_feed import TARGET, each, event, millis, parse_lines, positive, text_field
 
 VENUE = "okx"
 COVERAGE = ("OKX liquidation-orders: one subscription per instrument type; only instruments with a known "
@@ -39,42 +39,44 @@ def contract_values() -> dict[str, tuple[float, str]]:
 
 def parse(text: str, origin: str, *, contracts: dict[str, tuple[float, str]] | None = None) -> Parsed:
     contracts = contract_values() if contracts is None else contracts
-    out = Parsed(origin=origin)
-    for line, msg, raw in messages(text, out):
-        arg = msg.get("arg") if isinstance(msg.get("arg"), dict) else {}
-        if "event" in msg:
-            out.skip(f"not a liquidation message (event={msg['event']})")
+    return parse_lines(text, origin, lambda out, line, msg, raw: _message(out, line, msg, raw, contracts))
+
+
+def _message(out: Parsed, line: int, msg: dict, raw: str, contracts) -> None:
+    arg = msg.get("arg") if isinstance(msg.get("arg"), dict) else {}
+    if "event" in msg:
+        out.skip(f"not a liquidation message (event={str(msg['event'])[:40]})")
+        return
+    if arg.get("channel") != "liquidation-orders":
+        out.skip(f"not the liquidation-orders channel ({str(arg.get('channel'))[:40]})")
+        return
+    data = msg.get("data")
+    if not isinstance(data, list):
+        raise Invalid("data", None, "expected a list")
+    for i, inst in enumerate(data):
+        details = inst.get("details") if isinstance(inst, dict) else None
+        if not isinstance(details, list):
+            each(out, line, raw, lambda i=i: (_ for _ in ()).throw(
+                Invalid(f"data[{i}].details", None, "missing field")))
             continue
-        if arg.get("channel") != "liquidation-orders":
-            out.skip(f"not the liquidation-orders channel ({arg.get('channel')})")
-            continue
-        data = msg.get("data")
-        if not isinstance(data, list):
-            each(out, line, raw, lambda: (_ for _ in ()).throw(Invalid("data", None, "expected a list")))
-            continue
-        for i, inst in enumerate(data):
-            details = inst.get("details") if isinstance(inst, dict) else None
-            if not isinstance(details, list):
-                each(out, line, raw, lambda i=i: (_ for _ in ()).throw(
-                    Invalid(f"data[{i}].details", None, "missing field")))
-                continue
-            for j, d in enumerate(details):
-                each(out, line, raw, lambda inst=inst, d=d, i=i, j=j: _one(out, line, inst, d, i, j, contracts))
-    return out
+        for j, d in enumerate(details):
+            each(out, line, raw, lambda inst=inst, d=d, i=i, j=j: _one(out, line, inst, d, i, j, contracts))
 
 
 def _one(out: Parsed, line: int, inst: dict, d, i: int, j: int, contracts) -> None:
     pre = f"data[{i}].details[{j}]."
     if not isinstance(d, dict):
         raise Invalid(pre.rstrip("."), None, "expected a JSON object")
-    inst_id = str(field(inst, "instId", f"data[{i}].instId"))
+    inst_id = text_field(inst, "instId", f"data[{i}].instId")
     price = positive(d, "bkPx", pre + "bkPx")
     sz = positive(d, "sz", pre + "sz")
     ts = millis(d, "ts", pre + "ts")
-    order_side = field(d, "side", pre + "side")
+    order_side = text_field(d, "side", pre + "side")
     if order_side not in ("buy", "sell"):
         raise Invalid(pre + "side", order_side, "side must be buy or sell")
     pos_side = d.get("posSide") or "net"
+    if not isinstance(pos_side, str):
+        raise Invalid(pre + "posSide", str(pos_side)[:60], "posSide must be long, short or net")
     implied = "long" if order_side == "sell" else "short"
     if pos_side == "net":
         side = implied

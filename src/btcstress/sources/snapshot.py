@@ -16,6 +16,7 @@ from btcstress.sources import cq_network  # miners (issue 3)
 from btcstress.sources import artemis_etf, farside  # etf (issue 4)
 from btcstress.sources import cryptoquant_derivatives  # leverage (issue 5)
 from btcstress.sources import treasury  # treasuries (issue 6)
+from btcstress.sources import published_costs  # miners' published cost estimates (issue 20)
 from btcstress.sources.common import Parsed
 
 Parser = Callable[[str, str], Parsed]
@@ -77,6 +78,8 @@ IMPORTERS: dict[str, Parser] = {
     "network/cryptoquant_btc_miners_position_index_daily.csv":
         partial(cq_network.parse_metric, target="indicators_daily", metric="miners_position_index",
                 column="Miners' Position Index (MPI)", sign="any", name_field="name", fixed={"label": None}),
+    # Published production-cost estimates -> citations (kind="cited" findings; issue 20).
+    "miners/published_production_cost_estimates.csv": published_costs.parse,
     "network/cryptoquant_btc_puell_multiple_daily.csv":
         partial(cq_network.parse_metric, target="indicators_daily", metric="puell_multiple",
                 column="Puell Multiple", name_field="name", fixed={"label": None}),

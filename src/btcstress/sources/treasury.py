@@ -242,8 +242,8 @@ def parse_defillama_institutions(text: str, origin: str, *, published: dt.dateti
             entity = canonical(name=row["name"], ticker=row["ticker"])
             try:
                 holdings = json.loads(row["holdings"])
-            except json.JSONDecodeError as exc:
-                raise Invalid("holdings", row["holdings"][:80], f"not JSON ({exc.msg})") from None
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise Invalid("holdings", row["holdings"][:80], f"not JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
             if not isinstance(holdings, dict):
                 raise Invalid("holdings", row["holdings"][:80], "not a JSON object of assets")
             h = holdings.get(asset)

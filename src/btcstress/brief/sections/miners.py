@@ -1,5 +1,5 @@
-"""The miners section: price against the modelled all-in production cost, hashprice, miner reserve
-and selling. Words and formatting only: every number is a finding or a series."""
+"""The miners section: price against the modelled production cost (electricity, cash, all-in, marginal)
+beside the published estimates (cited), hashprice, miner reserve and selling. Words and formatting only: every number is a finding or a series."""
 
 from __future__ import annotations
 
@@ -34,33 +34,12 @@ def highlights(fs: FindingSet) -> list[Highlight]:
 
 def build(fs: FindingSet) -> Section | None:
     g = fs.get
-    cost, margin, under = g("miners.production_cost_usd"), g("miners.margin_pct"), g("miners.hashrate_underwater_pct")
+    cost = g("miners.production_cost_usd")
     if cost is None and g("miners.reserve_btc") is None:
         return None
     paras: list[Paragraph] = []
-    if cost is not None and cost.value is not None and margin is not None and margin.value is not None:
-        d = margin.detail
-        gap = d["price_vs_cost_pct"]
-        water, side = ("under water", "below") if gap < 0 else ("above water", "above")
-        p = [f"Miners are {water}: at ", Ref(text=fmt.usd(d["price_usd"]), finding=margin),
-             " the price is ", Ref(text=fmt.pct(abs(gap)), finding=margin),
-             f" {side} the modelled all-in cost of ", fmt.ref(cost), " per BTC (a margin of ", fmt.ref(margin, "pct"),
-             " of revenue)"]
-        if under is not None and under.value is not None:
-            p += ["; ", fmt.ref(under, "pct", digits=0), " of the modelled hashrate has an all-in cost above the price"]
-        p.append(".")
-        if margin.hypothetical:
-            p.append(" (Hypothetical price.)")
-        paras.append(Paragraph(parts=p))
-        elec, be = g("miners.electricity_cost_usd"), g("miners.breakeven_power_price_usd_kwh")
-        if elec is not None and elec.value is not None:
-            q = ["Electricity alone costs ", fmt.ref(elec), " per BTC at ",
-                 Ref(text=f"${cost.params['power_price_usd_kwh']}/kWh", finding=cost), " for a fleet averaging ",
-                 Ref(text=f"{cost.detail['fleet_j_per_th']:.1f} J/TH", finding=cost)]
-            if be is not None and be.value is not None:
-                q += ["; the average fleet covers its cash costs below ", Ref(text=f"${be.value:.3f}/kWh", finding=be)]
-            q.append(".")
-            paras.append(Paragraph(parts=q))
+    if cost is not None and cost.value is not None:
+        paras += _cost_paragraphs(fs)
     hp, rev = g("miners.hashprice_usd_per_ph_day"), g("miners.revenue_usd_1d")
     if hp is not None and hp.value is not None:
         p = ["Hashprice was ", Ref(text=f"${hp.value:,.2f} per PH/s per day", finding=hp), " on ",
@@ -91,19 +70,12 @@ def build(fs: FindingSet) -> Section | None:
             p += ["; Puell multiple ", fmt.ref(puell, digits=2)]
         p.append(".")
         paras.append(Paragraph(parts=p))
-    tables = []
-    if cost is not None and cost.value is not None:
-        grid = cost.detail.get("sensitivity", {})
-        rows = [[f"{k} (${v['power_price_usd_kwh']}/kWh)",
-                 Ref(text=fmt.usd(v["fleet_low_most_efficient"]), finding=cost),
-                 Ref(text=fmt.usd(v["fleet_base_weighted"]), finding=cost),
-                 Ref(text=fmt.usd(v["fleet_high_least_efficient_running"]), finding=cost)] for k, v in grid.items()]
-        tables.append(TableBlock(caption="Modelled all-in cost per BTC: power price x fleet efficiency",
-                                 columns=["power price", "most efficient cohort", "fleet mix (base)",
-                                          "least efficient running"], rows=rows, align=["l", "r", "r", "r"]))
-    notes = [Paragraph.of("Production cost is modelled, not observed: ASIC cohorts with cited efficiencies and prices, "
-                          "cited power price, PUE and opex multiplier; see docs/METRICS.md#miners for every "
-                          "parameter and where the model is weak.")]
+    tables = [t for t in (_comparison(fs), _sensitivity(cost)) if t is not None]
+    notes = [Paragraph.of("Production cost is modelled, not observed: sourced ASIC generations (efficiency, release, "
+                          "price per TH), a spread of sourced power prices for which machines run, a stated power "
+                          "price for the cost itself, and a sourced depreciation schedule. Published estimates are "
+                          "cited beside it, never mixed in; see docs/METRICS.md#miners for every parameter, its "
+                          "source and the walk-forward validation against the published estimates.")]
     return Section(id="miners", title="Miners", paragraphs=paras, tables=tables, charts=_charts(fs), notes=notes)
 
 
@@ -127,14 +99,23 @@ def _charts(fs: FindingSet) -> list[Chart]:
              "fill": "tonexty", "fillcolor": BAND_COLOR, "name": f"cost band ({e['band']})"},
             {"type": "scatter", "mode": "lines", "x": s.x, "y": s.y, "name": "modelled all-in cost",
              "line": {"color": COST_COLOR, "width": 2}},
+            {"type": "scatter", "mode": "lines", "x": s.x, "y": e["cash"], "name": "cash cost",
+             "line": {"color": COST_COLOR, "width": 1, "dash": "dash"}},
             {"type": "scatter", "mode": "lines", "x": s.x, "y": e["electricity"], "name": "electricity only",
              "line": {"color": COST_COLOR, "width": 1, "dash": "dot"}},
             {"type": "scatter", "mode": "lines", "x": s.x, "y": e["price"], "name": "BTC close",
              "line": {"color": PRICE_COLOR, "width": 1.5}}],
             "layout": charts.layout(yaxis_title="USD per BTC", height=300, showlegend=True)}
+        pub = [p for p in e.get("published_cited", []) if p["date"] >= s.x[0]]
+        if pub:
+            fig["data"].append({"type": "scatter", "mode": "markers", "x": [p["date"] for p in pub],
+                                "y": [p["value_usd"] for p in pub], "name": "published estimates (cited)",
+                                "text": [f"{p['publisher']} {p['date']}: {p['definition'] or 'definition not stated'}"
+                                         for p in pub], "marker": {"symbol": "diamond", "size": 9, "color": PRICE_COLOR}})
         out.append(Chart(id="miners_cost", title=s.title, figure=fig, sources=s.sources, height=300,
-                         caption="Daily close against the modelled all-in cost; the band spans the power-price "
-                                 "sensitivity at the base fleet mix."))
+                         caption="Daily close against the modelled all-in, cash and electricity cost; the band spans "
+                                 "the power-price sensitivity at the base fleet mix; diamonds are published estimates "
+                                 "(cited, each with its own definition)."))
     for name, cid, color in (("miners.hashprice_3y", "miners_hashprice", COST_COLOR),
                              ("miners.reserve_3y", "miners_reserve", PRICE_COLOR)):
         s = fs.series.get(name)
@@ -145,3 +126,85 @@ def _charts(fs: FindingSet) -> list[Chart]:
                "layout": charts.layout(yaxis_title=s.unit, height=260)}
         out.append(Chart(id=cid, title=s.title, figure=fig, sources=s.sources, height=260))
     return out
+
+
+DEFINITION_LABEL = {"electricity": "electricity only", "cash": "cash cost", "all_in": "all-in",
+                    "marginal": "marginal (least efficient running)", None: "definition not stated"}
+
+
+def _cost_paragraphs(fs: FindingSet) -> list[Paragraph]:
+    g = fs.get
+    cost, margin, under, under_cash = (g("miners.production_cost_usd"), g("miners.margin_pct"),
+                                       g("miners.hashrate_underwater_pct"), g("miners.hashrate_underwater_cash_pct"))
+    elec, cash, marg = g("miners.electricity_cost_usd"), g("miners.cash_cost_usd"), g("miners.marginal_cost_usd")
+    pp = Ref(text=f"${cost.detail['power_price_usd_kwh']}/kWh", finding=cost)
+    out = []
+    if margin is not None and margin.value is not None:
+        d = margin.detail
+        gap = d["price_vs_cost_pct"]
+        water, side = ("under water", "below") if gap < 0 else ("above water", "above")
+        p = [f"On an all-in basis (cash cost plus depreciation of the machines running) miners are {water}: at ",
+             Ref(text=fmt.usd(d["price_usd"]), finding=margin), " the price is ", Ref(text=fmt.pct(abs(gap)), finding=margin),
+             f" {side} the modelled all-in cost of ", fmt.ref(cost), " per BTC at ", pp]
+        if under is not None and under.value is not None:
+            p += ["; ", fmt.ref(under, "pct", digits=0), " of the running hashrate has an all-in cost above the price"]
+        if under_cash is not None and under_cash.value is not None:
+            p += [", ", fmt.ref(under_cash, "pct", digits=0), " a cash cost above it"]
+        p.append(".")
+        if margin.hypothetical:
+            p.append(" (Hypothetical price.)")
+        out.append(Paragraph(parts=p))
+    q = ["The same fleet costs ", fmt.ref(elec), " per BTC in electricity alone and ", fmt.ref(cash),
+         " in cash (electricity and other operating costs); its least efficient running machines (",
+         Ref(text=str((marg.detail if marg is not None else {}).get("least_efficient_running", "n/a")), finding=marg or cost),
+         ") cost ", fmt.ref(marg), " in cash"]
+    power, eff = g("miners.network_power_gw"), g("miners.fleet_j_per_th")
+    if power is not None and power.value is not None:
+        q += [". Modelled network power: ", Ref(text=f"{power.value:.1f} GW", finding=power), " at ",
+              Ref(text=f"{eff.value:.1f} J/TH", finding=eff) if eff is not None and eff.value is not None else fmt.NA]
+        cam = [f for f in fs.all("miners.cambridge_fleet_j_per_th") + fs.all("miners.cambridge_electricity_twh")]
+        if cam:
+            q.append(" (Cambridge, cited: ")
+            for i, c in enumerate(sorted(cam, key=lambda c: (c.subject, c.unit))):
+                q += ["; " if i else "", Ref(text=f"{c.value:g} {c.unit} in {c.subject}", finding=c)]
+            q.append(")")
+    q.append(".")
+    out.append(Paragraph(parts=q))
+    return out
+
+
+def _comparison(fs: FindingSet) -> TableBlock | None:
+    """The model's definitions beside the published estimates known at T, each labelled; never mixed."""
+    rows = []
+    for fid, label in (("miners.electricity_cost_usd", "electricity"), ("miners.cash_cost_usd", "cash"),
+                       ("miners.production_cost_usd", "all_in"), ("miners.marginal_cost_usd", "marginal")):
+        f = fs.get(fid)
+        if f is None or f.value is None:
+            continue
+        rows.append(["btcstress model", "modelled", DEFINITION_LABEL[label] + f" at ${f.detail['power_price_usd_kwh']}/kWh",
+                     fmt.long_date(f.detail["day"]), fmt.ref(f)])
+    for f in sorted(fs.all("miners.published_cost_usd"), key=lambda f: f.detail.get("known_from", "")):
+        d = f.detail
+        how = DEFINITION_LABEL.get(d.get("definition"), "definition not stated")
+        if d.get("definition_from", "stated") != "stated":
+            how += f" ({d['definition_from']})"
+        rows.append([d.get("publisher", f.subject), "cited", how, d.get("published", ""), fmt.ref(f)])
+    if not rows:
+        return None
+    return TableBlock(caption="Production cost per BTC: the model's definitions and the estimates published by "
+                              "then (cited, as published)",
+                      columns=["source", "kind", "definition", "as of", "USD per BTC"], rows=rows,
+                      align=["l", "l", "l", "l", "r"])
+
+
+def _sensitivity(cost) -> TableBlock | None:
+    if cost is None or cost.value is None:
+        return None
+    grid = cost.detail.get("sensitivity", {})
+    rows = [[f"{k} (${v['power_price_usd_kwh']}/kWh)",
+             Ref(text=fmt.usd(v["fleet_low_most_efficient"]), finding=cost),
+             Ref(text=fmt.usd(v["fleet_base_weighted"]), finding=cost),
+             Ref(text=fmt.usd(v["fleet_high_least_efficient_running"]), finding=cost)] for k, v in grid.items()]
+    return TableBlock(caption="Modelled all-in cost per BTC: power price x fleet efficiency",
+                      columns=["power price", "most efficient generation", "fleet mix (base)",
+                               "least efficient running"], rows=rows, align=["l", "r", "r", "r"])

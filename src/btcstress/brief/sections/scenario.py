@@ -25,7 +25,7 @@ def build(fs: FindingSet) -> Section | None:
         "error against realized crash-day liquidations is stated in docs/METRICS.md (Scenario: backtest). "
         "The cascade assumes every liquidated long is market-sold into a market whose depth is derived from the "
         "square-root impact law on recent volume and volatility. Hashrate under water uses the miners model's "
-        "cost curve (all-in cost, and electricity only, at the base power price). Treasuries under water counts "
+        "cost curve (all-in cost, and cash cost, at the base power price). Treasuries under water counts "
         "only companies whose average cost is published."))
     if f.note:
         section.notes.append(Paragraph.of(f"Not available in part: {f.note}."))
@@ -50,8 +50,8 @@ def _lead(f: Finding, rows: list[dict]) -> Paragraph:
                   " (a further ", _r(f, worst["cascade_extra_move_pct"], "pct"), ")."]
     if worst.get("hashrate_underwater_pct") is not None:
         parts += [" ", _r(f, worst["hashrate_underwater_pct"], "pct", digits=0), " of the hashrate would be mining "
-                  "below its all-in cost, ", _r(f, worst["hashrate_underwater_electricity_pct"], "pct", digits=0),
-                  " below its electricity cost alone."]
+                  "below its all-in cost, ", _r(f, worst["hashrate_underwater_cash_pct"], "pct", digits=0),
+                  " below its cash cost (electricity and other operating costs)."]
     names = worst.get("treasuries_underwater_names")
     if names:
         parts += [f" {', '.join(names)} would be under water, with an unrealized P&L of ",
@@ -75,11 +75,11 @@ def _table(f: Finding, rows: list[dict]) -> TableBlock:
                     _r(f, r.get("cascade_price_usd"), "USD"),
                     _r(f, r.get("cascade_extra_move_pct"), "pct"),
                     _r(f, r.get("hashrate_underwater_pct"), "pct", digits=0),
-                    _r(f, r.get("hashrate_underwater_electricity_pct"), "pct", digits=0),
+                    _r(f, r.get("hashrate_underwater_cash_pct"), "pct", digits=0),
                     under,
                     _r(f, r.get("etf_holders_pnl_pct"), "pct", signed=True)])
     return TableBlock(caption="Price ladder from the last price (hypothetical, modelled)",
                       columns=["Shock", "Price", "Long liquidations", "Cascade price", "Cascade move",
-                               "Hashrate under water (all-in)", "(electricity only)", "Treasuries under water",
+                               "Hashrate under water (all-in)", "(cash cost)", "Treasuries under water",
                                "ETF holders P&L"],
                       rows=out, align=["r", "r", "r", "r", "r", "r", "r", "l", "r"])

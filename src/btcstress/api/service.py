@@ -1,0 +1,168 @@
+"""The state the endpoints share (store path, parameters, one lock, the caches), injected with `Depends(service)`."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import threading
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import Request
+
+from btcstress.findings import FindingSet, iso
+
+
+class LRU:
+    """A small thread-safe LRU with single-flight: one computation per key however many ask."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.data: collections.OrderedDict = collections.OrderedDict()
+        self.inflight: dict[Any, Future] = {}
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def peek(self, key) -> Any:
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                self.hits += 1
+                return self.data[key]
+        return None
+
+    def get(self, key, make: Callable[[], Any]) -> Any:
+        if self.size <= 0:
+            self.misses += 1
+            return make()
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                self.hits += 1
+                return self.data[key]
+            fut = self.inflight.get(key)
+            owner = fut is None
+            if owner:
+                fut = self.inflight[key] = Future()
+                self.misses += 1
+            else:
+                self.hits += 1
+        if not owner:
+            return fut.result()
+        try:
+            value = make()
+        except BaseException as exc:
+            with self.lock:
+                self.inflight.pop(key, None)
+            fut.set_exception(exc)
+            raise
+        with self.lock:
+            self.data[key] = value
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+            self.inflight.pop(key, None)
+        fut.set_result(value)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+    def stats(self) -> dict[str, int]:
+        return {"size": self.size, "entries": len(self.data), "hits": self.hits, "misses": self.misses}
+
+
+class Service:
+    """What the endpoints share: the store path, the parameters, one lock, the caches."""
+
+    def __init__(self, db: str | os.PathLike | None, *, params: dict | None = None, cache_size: int = 64,
+                 token: str | None = None):
+        from btcstress.store import default_db_path
+        self.db = Path(db) if db is not None else default_db_path()
+        self.params = params or {}
+        self.token = token or None
+        self.lock = threading.RLock()
+        self.findings_cache = LRU(cache_size)
+        self.response_cache = LRU(cache_size * 4)
+        self.computations = 0
+
+    def version(self) -> tuple:
+        """Changes whenever the store file changes (an ingest, a cite)."""
+        parts = []
+        for p in (self.db, self.db.with_name(self.db.name + ".wal")):
+            try:
+                st = p.stat()
+                parts.append((st.st_mtime_ns, st.st_size))
+            except FileNotFoundError:
+                parts.append(None)
+        return tuple(parts)
+
+    @contextmanager
+    def store(self, *, write: bool = False):
+        from btcstress.store import Store
+        with self.lock:
+            s = Store(self.db, read_only=not write)
+            try:
+                yield s
+            finally:
+                s.close()
+
+    def findings(self, as_of: dt.datetime, price: float | None = None, *, series: bool = False) -> FindingSet:
+        version = self.version()
+        key = (version, as_of, price)
+        if price is None:
+            series = True  # the dashboard asks for findings, series and the brief of one instant together
+        if not series:  # a set computed with series answers a question without them
+            hit = self.findings_cache.peek((*key, True))
+            if hit is not None:
+                return hit
+
+        def make() -> FindingSet:
+            from btcstress import metrics
+            with self.store() as s:
+                self.computations += 1
+                return metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
+
+        return self.findings_cache.get((*key, series), make)
+
+    def cached_response(self, key: tuple, make: Callable[[], Any]) -> Any:
+        return self.response_cache.get((self.version(), *key), make)
+
+    async def answer(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """A cached response straight from the event loop; anything else computes in a worker thread."""
+        hit = self.response_cache.peek((self.version(), *key)) if self.response_cache.size > 0 else None
+        if hit is not None:
+            return hit
+        from starlette.concurrency import run_in_threadpool
+        return await run_in_threadpool(self.cached_response, key, make)
+
+    def coverage(self) -> dict[str, Any]:
+        def make():
+            with self.store() as s:
+                c = s.table("candles")
+                first, last = c.open_time.min().execute(), c.available_at.max().execute()
+            import pandas as pd
+            if first is None or pd.isna(first):
+                return {"first": None, "last": None}
+            return {"first": iso(pd.Timestamp(first).to_pydatetime()), "last": iso(pd.Timestamp(last).to_pydatetime())}
+        return self.cached_response(("coverage",), make)
+
+    def events(self) -> list[dict[str, Any]]:
+        def make():
+            with self.store() as s:
+                e = s.table("events").order_by("date").execute()
+            return [{"date": str(r.date)[:10], "id": r.id,
+                     "title": r.title, "category": r.category} for r in e.itertuples()]
+        return self.cached_response(("events",), make)
+
+    def clear(self) -> None:
+        self.findings_cache.clear()
+        self.response_cache.clear()
+
+
+def service(request: Request) -> Service:
+    """The app's Service (a FastAPI dependency: `svc: Service = Depends(service)`)."""
+    return request.app.state.service

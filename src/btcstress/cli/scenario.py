@@ -1,0 +1,116 @@
+"""`btcstress scenario`: what happens if BTC goes to a price (the scenario engine's findings)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Optional
+
+import typer
+from rich.table import Table as RichTable
+
+from btcstress import config as cfg
+from btcstress.cli import AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, read_store, state
+from btcstress.cli.findings import print_findings
+from btcstress.errors import BtcstressError, InputError
+
+
+@app.command()
+def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
+             price: Optional[float] = typer.Option(None, "--price", help="Scenario price in USD"),
+             shock: Optional[str] = typer.Option(None, "--shock", help="Scenario as a change from price.last_usd, "
+                                                                      "e.g. -20%"),
+             ladder: Optional[str] = typer.Option(None, "--ladder", help="Several shocks from price.last_usd, e.g. "
+                                                                        "-10,-20,-30"),
+             param: list[str] = PARAM,
+             as_json: bool = typer.Option(False, "--json", help="JSON array of every finding on stdout"),
+             backend: Optional[str] = BACKEND):
+    """What happens if BTC goes to a price: liquidations and their cascade, hashrate and companies under
+    water, and every price-dependent finding re-valued (marked hypothetical)."""
+    from btcstress import metrics
+    from btcstress.scenario import shock as sh
+    try:
+        given = [n for n, v in (("--price", price), ("--shock", shock), ("--ladder", ladder)) if v is not None]
+        if len(given) != 1:
+            raise InputError("give exactly one of --price USD, --shock PCT or --ladder PCT,PCT,..."
+                             + (f" (got {', '.join(given)})" if given else ""))
+        t = instant(as_of, date)
+        params = cfg.params(state.config, param)
+        from btcstress.scenario.params import DEFAULTS as scenario_defaults
+        unknown = set(params.get("scenario", {})) - set(scenario_defaults)
+        if unknown:  # before computing anything
+            raise InputError(f"unknown scenario parameter(s) {sorted(unknown)}; known: {sorted(scenario_defaults)}")
+        rungs = sh.parse_ladder(ladder) if ladder is not None else None
+        pct = sh.parse_shock(shock) if shock is not None else None
+        p = sh.check_price(price) if price is not None else None
+        with read_store(backend) as store:
+            if pct is not None:
+                now = metrics.compute(store, t, params=params, areas=("price",)).get("price.last_usd")
+                if now is None or now.value is None:
+                    from btcstress.errors import NoDataError
+                    raise NoDataError(f"no observed price (price.last_usd) at {t:%Y-%m-%dT%H:%MZ} to apply --shock to")
+                p = sh.shocked_price(float(now.value), pct)
+            if rungs is not None:
+                params.setdefault("scenario", {})["ladder_pct"] = rungs
+            fs = metrics.compute(store, t, params=params, price=p)
+        if as_json:
+            sys.stdout.write(json.dumps(fs.to_json(), indent=2) + "\n")
+            return
+        if rungs is not None:
+            _print_ladder(fs.get("scenario.ladder"), t)
+            return
+        _print_scenario(fs, t)
+    except BtcstressError as exc:
+        fail(exc)
+
+
+def _print_scenario(fs, t: dt.datetime) -> None:
+    from btcstress.brief.fmt import text
+    table = RichTable(title=f"scenario as of {t:%Y-%m-%d %H:%M}Z (hypothetical)")
+    for c in ("id", "value", "window", "detail"):
+        table.add_column(c, overflow="fold")
+    for f in fs:
+        if not f.id.startswith("scenario.") or f.id == "scenario.ladder":
+            continue
+        value = f.note if f.value is None else text(f.value, "usd_short" if f.unit == "USD" and abs(f.value) >= 1e8
+                                                    else f.unit)
+        d = f.detail
+        extra = ""
+        if f.id == "scenario.cascade_price_usd" and f.value is not None:
+            extra = (f"depth {text(d['depth_usd_per_pct'], 'usd_short')} per 1%, "
+                     f"{text(d['liquidations_with_cascade_usd'], 'usd_short')} liquidated incl. cascade")
+        elif f.id == "scenario.hashrate_underwater_pct" and f.value is not None:
+            extra = (f"all-in by power price {d['all_in_by_power_price_pct']}; cash cost "
+                     f"{d['cash_by_power_price_pct']}")
+        elif f.id == "scenario.entities_underwater" and f.value is not None:
+            extra = "; ".join(f"{e['entity']} {text(e['pnl_usd'], 'usd_short')} ({e['pnl_pct']:+.1f}%)"
+                              for e in d["entities"])
+            if d.get("etf_holders"):
+                extra += f"; ETF holders {d['etf_holders']['pnl_pct']:+.1f}%"
+        elif f.id == "scenario.liquidations_usd" and f.value is not None:
+            extra = (f"{d['current_usd']:,.0f} -> {d['scenario_usd']:,.0f}; open interest "
+                     f"{text(d['open_interest_usd'], 'usd_short')} ({d['open_interest_date']})")
+        table.add_row(f.id, value, f.window, extra)
+    console.print(table)
+    print_findings([f for f in fs if f.hypothetical and not f.id.startswith("scenario.")], t)
+
+
+def _print_ladder(f, t: dt.datetime) -> None:
+    from btcstress.brief.fmt import text
+    if f is None or f.value is None:
+        console.print(f"scenario.ladder: {f.note if f is not None else 'not available'}", highlight=False)
+        return
+    table = RichTable(title=f"price ladder as of {t:%Y-%m-%d %H:%M}Z from {f.detail['current_usd']:,.0f} (hypothetical)")
+    for c in ("shock", "price", "long liquidations", "cascade price", "cascade move", "hashrate under water "
+              "(all-in / cash)", "treasuries under water", "ETF holders P&L"):
+        table.add_column(c, justify="right")
+    for r in f.value:
+        table.add_row(f"{r['shock_pct']:+.0f}%", text(r["price_usd"], "USD"), text(r["liquidations_usd"], "usd_short"),
+                      text(r["cascade_price_usd"], "USD"), text(r["cascade_extra_move_pct"], "pct"),
+                      f"{text(r['hashrate_underwater_pct'], 'pct')} / {text(r['hashrate_underwater_cash_pct'], 'pct')}",
+                      f"{r['treasuries_underwater']} ({', '.join(r['treasuries_underwater_names'] or [])})"
+                      if r["treasuries_underwater"] is not None else text(None, ""),
+                      text(r["etf_holders_pnl_pct"], "pct"))
+    console.print(table)
+

@@ -1,0 +1,37 @@
+"""`btcstress serve`: the HTTP API and the dashboard (btcstress.api)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from btcstress.cli import app, err, fail, state
+from btcstress.errors import BtcstressError, InputError
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on"),
+          port: int = typer.Option(8000, "--port", help="TCP port"),
+          cache_size: Optional[int] = typer.Option(None, "--cache-size",
+                                                   help="Finding sets kept in memory (0 = no cache) [default: 64]")):
+    """Serve the HTTP API (OpenAPI at /docs) and the dashboard (at /). Read-only unless api.token
+    (btcstress.yaml) or BTCSTRESS_API_TOKEN is set."""
+    try:
+        if not 0 < port < 65536:
+            raise InputError(f"--port must be 1..65535, got {port}")
+        if cache_size is not None and cache_size < 0:
+            raise InputError(f"--cache-size must be >= 0, got {cache_size}")
+        from btcstress.store import Store, default_db_path
+        db = state.db or default_db_path()
+        Store(db, read_only=True).close()  # fail now, clearly, when there is no store
+        import uvicorn
+
+        from btcstress.api import create_app
+        application = create_app(db, config=state.config, cache_size=cache_size)
+        err.print(f"btcstress API on http://{host}:{port}/ (dashboard), /docs (OpenAPI); store {db}; writes "
+                  f"{'on (bearer token)' if application.state.service.token else 'off'}", highlight=False)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    except BtcstressError as exc:
+        fail(exc)
+
