@@ -150,6 +150,14 @@ class Service:
             return {"first": iso(pd.Timestamp(first).to_pydatetime()), "last": iso(pd.Timestamp(last).to_pydatetime())}
         return self.cached_response(("coverage",), make)
 
+    def latest(self) -> dt.datetime:
+        """The latest data: when the store's newest price bar was published (what "now" answers at)."""
+        last = self.coverage()["last"]
+        if last is None:
+            from btcstress.errors import NoDataError
+            raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
+        return dt.datetime.fromisoformat(last)
+
     def events(self) -> list[dict[str, Any]]:
         def make():
             with self.store() as s:

@@ -72,7 +72,7 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
                published_at: Optional[str] = typer.Option(
                    None, "--published-at",
                    help="When this version of the table was published (UTC instant): every day in the file "
-                        "is stored as that vintage. Without it, each day's vintage is its date + --delay-hours."),
+                        "is stored as that vintage. Without it, each day's vintage is its date + --delay-hours. [default: none]"),
                delay_hours: float = typer.Option(24.0, "--delay-hours",
                                                  help="Publication rule when --published-at is not given: a "
                                                       "day's flows count from 00:00 UTC of its date + this"),

@@ -31,7 +31,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
         application = create_app(db, config=state.config, cache_size=cache_size)
         err.print(f"btcstress API on http://{host}:{port}/ (dashboard), /docs (OpenAPI); store {db}; writes "
                   f"{'on (bearer token)' if application.state.service.token else 'off'}", highlight=False)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        # Access log on stderr (one line per request), unless -q; -vv adds uvicorn's debug output.
+        level = {-1: "error", 0: "info", 1: "info"}.get(state.verbosity, "debug")
+        uvicorn.run(application, host=host, port=port, log_level=level, access_log=state.verbosity >= 0)
     except BtcstressError as exc:
         fail(exc)
 
