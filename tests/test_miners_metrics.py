@@ -250,7 +250,10 @@ def test_section_states_the_definition_and_shows_published_estimates_beside_the_
                                              ("JPMorgan", "2025-11"), ("JPMorgan", "2026-01"),
                                              ("CryptoQuant", "2026-02-05")]
     assert all(r[4].finding.kind == "cited" for r in cited)
-    assert [c.id for c in s.charts] == ["miners_cost", "miners_hashprice", "miners_reserve"]
+    assert [c.id for c in s.charts] == ["miners_cost", "miners_fleet", "miners_hashprice", "miners_reserve"]
+    fleet_chart = next(c for c in s.charts if c.id == "miners_fleet")
+    cited = [d for d in fleet_chart.figure["data"] if "cited" in d["name"]]
+    assert cited and cited[0]["y"] == [fs.get("miners.cambridge_electricity_twh", "2024").detail["average_power_gw"]]
     series = fs.series["miners.cost_vs_price_3y"]
     assert 1090 <= len(series.x) <= 1100 and series.x[-1] == "2026-02-05"
     assert all(lo <= mid <= hi for lo, mid, hi in zip(series.extra["all_in_low"], series.y, series.extra["all_in_high"]))

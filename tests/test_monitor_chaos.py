@@ -261,3 +261,21 @@ def load_rules_text(text: str):
         p = Path(d) / "r.yaml"
         p.write_text(text)
         return load_rules(p)
+
+
+def test_replay_of_a_file_with_nested_and_mistyped_messages_keeps_going(tmp_path):
+    from typer.testing import CliRunner
+
+    from btcstress.cli import app
+    now_ms = int(time.time() * 1000)
+    lines = [frame(now_ms - 5000, "0.1"), *MALFORMED, frame(now_ms - 4000, "0.2")]
+    f = tmp_path / "binance-capture.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    rules = tmp_path / "r.yaml"
+    rules.write_text("- {name: a, finding: liquidations.count, op: '>', value: 1000}\n")
+    db = tmp_path / "m.duckdb"
+    r = CliRunner().invoke(app, ["--db", str(db), "monitor", "--rules", str(rules), "--replay", str(f)])
+    assert r.exit_code == 0, r.output
+    with Store(db, read_only=True) as s:
+        assert s.table("liquidations").count().execute() == 2
+        assert s.table("quarantine").count().execute() == len(MALFORMED)

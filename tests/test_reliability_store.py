@@ -238,3 +238,30 @@ def test_etf_reingest_with_two_funds_swapped_needs_allow_rewrite(tmp_path):
     with Store(db, read_only=True) as s:
         h = s.table("value_history").execute()
     assert len(h) == 2 * 20 and set(h.column) == {"net_flow_usd"}
+
+
+def test_an_ingest_waits_for_a_busy_store_and_then_names_what_holds_it(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    from btcstress.store import StoreBusyError
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    hold = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}, "
+                             "read_only=True); print('held', flush=True); time.sleep(4)"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert hold.stdout.readline().strip() == "held"
+        monkeypatch.setenv("BTCSTRESS_STORE_WAIT", "0.5")
+        with pytest.raises(StoreBusyError) as e:
+            Store(db)
+        assert "held by another process" in str(e.value) and "BTCSTRESS_STORE_WAIT" in str(e.value)
+        monkeypatch.setenv("BTCSTRESS_STORE_WAIT", "60")  # long enough: the holder lets go after 4 s
+        r = runner.invoke(app, ["--db", str(db), "ingest", "events", str(_events_file(tmp_path)), "--venue",
+                                "binance"])
+        assert r.exit_code == 0, r.output
+    finally:
+        hold.kill()
+    with Store(db, read_only=True) as s:
+        assert s.table("liquidations").count().execute() == 1

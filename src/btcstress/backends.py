@@ -185,11 +185,10 @@ def export_parquet(store, folder: str | os.PathLike) -> ExportResult:
         rows[name] = n
         size = sum(f.stat().st_size for f in final.rglob("*.parquet"))
         layout[name] = {"rows": n, "bytes": size, "partition_by": col, "prunable": prunable(t)}
-    manifest = {"format": FORMAT, "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "store": Path(str(getattr(store, "path", ""))).name, "partition": PARTITION, "tables": layout}
-    tmp_manifest = out / f".{MANIFEST}.{uuid.uuid4().hex}"
-    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp_manifest, out / MANIFEST)  # atomic: a reader sees the old manifest or the new one
+    _write_manifest(out, {"format": FORMAT,
+                          "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                          "store": Path(str(getattr(store, "path", ""))).name, "partition": PARTITION,
+                          "tables": layout, "complete": True})
     return ExportResult(out, rows)
 
 
@@ -201,16 +200,30 @@ def claim_folder(out: Path) -> None:
     """Make sure `out` is ours to write: new, empty, or marked by an earlier export's manifest."""
     if out.exists() and not out.is_dir():
         raise InputError(f"export: {out} exists and is not a folder")
-    if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
+    if out.is_dir() and not (out / MANIFEST).is_file() and not all(_ours(p) for p in out.iterdir()):
         raise InputError(f"export: {out} is not empty and holds no {MANIFEST}: btcstress writes only into a new or "
                          "empty folder, or one it exported to before")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        if not (out / MANIFEST).is_file():  # the marker first, so an export killed mid-way left an owned folder
+            _write_manifest(out, {"format": FORMAT, "exported_at": None, "partition": PARTITION, "tables": {},
+                                  "complete": False})
         probe = out / f".{MANIFEST}.{uuid.uuid4().hex}"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise InputError(f"export: cannot write into {out} ({exc.strerror})") from None
+
+
+def _ours(p: Path) -> bool:
+    """An entry an export (maybe killed) wrote: its temporary folders, or a table folder of its files."""
+    return bool(_LEFTOVER.fullmatch(p.name)) or (p.name in TABLES and p.is_dir() and foreign_file(p) is None)
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    tmp = out / f".{MANIFEST}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, out / MANIFEST)  # atomic: a reader sees the old manifest or the new one
 
 
 def foreign_file(folder: Path) -> Path | None:

@@ -22,24 +22,43 @@ def load(path: str | os.PathLike | None = None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise InputError(f"config file {path} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"config file {path} is a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"config file {path}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"config file {path}: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise InputError(f"config file {path}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") \
+            from None
     if not isinstance(data, dict):
         raise InputError(f"config file {path}: expected a mapping at the top level")
+    for section in ("params", "sources", "api", "monitor", "spark"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise InputError(f"config file {path}: `{section}:` must be a mapping")
+    for area, given in (data.get("params") or {}).items():
+        if not isinstance(given, dict):
+            raise InputError(f"config file {path}: `params.{area}:` must be a mapping of parameter: value")
     return data
 
 
 def params(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
     """Config params with `area.name=value` overrides applied (values parsed as YAML scalars)."""
-    out: dict[str, dict[str, Any]] = {a: dict(v) for a, v in (config.get("params") or {}).items()}
+    out: dict[str, dict[str, Any]] = {a: dict(v) for a, v in (config.get("params") or {}).items()
+                                      if isinstance(v, dict)}
     for item in overrides:
         m = re.fullmatch(r"([a-z_]+)\.([a-z0-9_]+)=(.+)", item.strip())
         if not m:
             raise InputError(f"--param {item!r}: expected AREA.NAME=VALUE, e.g. miners.power_price_usd_kwh=0.06")
-        out.setdefault(m[1], {})[m[2]] = yaml.safe_load(m[3])
+        try:
+            out.setdefault(m[1], {})[m[2]] = yaml.safe_load(m[3])
+        except yaml.YAMLError:
+            raise InputError(f"--param {item!r}: the value is not a number, word or list") from None
     return out
 
 
@@ -59,8 +78,18 @@ def parse_instant(text: str) -> dt.datetime:
             ts = dt.datetime.strptime(s2, fmt)
         except ValueError:
             continue
+        if not EARLIEST_YEAR <= ts.year <= LATEST_YEAR:
+            break
         return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
-    raise InputError(f"not a timestamp: {text!r} (use e.g. 2026-02-06T08:00Z)")
+    if _YEAR.match(s) and not EARLIEST_YEAR <= int(s[:4]) <= LATEST_YEAR:
+        raise InputError(f"timestamp {text[:40]!r} out of range: years {EARLIEST_YEAR}..{LATEST_YEAR}")
+    raise InputError(f"not a timestamp: {text[:40]!r} (use e.g. 2026-02-06T08:00Z)")
+
+
+# Instants a question may be asked at: wide, but away from the calendar's edges (0001, 9999), where
+# adding a day or a time zone overflows.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+_YEAR = re.compile(r"\d{4}-")
 
 
 def end_of_day(day: str) -> dt.datetime:
@@ -68,5 +97,7 @@ def end_of_day(day: str) -> dt.datetime:
     try:
         d = dt.date.fromisoformat(day.strip())
     except ValueError:
-        raise InputError(f"not a date: {day!r} (use YYYY-MM-DD)") from None
+        raise InputError(f"not a date: {day[:40]!r} (use YYYY-MM-DD)") from None
+    if not EARLIEST_YEAR <= d.year <= LATEST_YEAR:
+        raise InputError(f"date {day[:40]!r} out of range: years {EARLIEST_YEAR}..{LATEST_YEAR}")
     return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc) + dt.timedelta(days=1)

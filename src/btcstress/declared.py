@@ -26,7 +26,7 @@ from typing import Any
 from btcstress.errors import InputError
 
 # Where each area's DEFAULTS dict literal is written (the scenario area re-exports its own).
-_DEFAULTS_MODULE = {"scenario": "btcstress.scenario.params"}
+_DEFAULTS_MODULE = {"scenario": "btcstress.scenario.params", "stress": "btcstress.stress.params"}
 
 
 def _comments(lines: list[str], first: int, last: int) -> str:
@@ -101,7 +101,7 @@ def check(params: dict[str, dict[str, Any]]) -> None:
         raise InputError("; ".join(problems) + " (`btcstress params` lists them)")
 
 
-_ID = re.compile(r"^[a-z]+\.[a-z0-9_]+$")
+_ID = re.compile(r"^[a-z]+(\.[a-z0-9_]+)+$")  # two or more parts: stress.component.price
 
 
 @functools.cache

@@ -109,11 +109,19 @@ class Rule(BaseModel):
 def load_rules(path: Path | str) -> list[Rule]:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"rules file {p} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"rules file {p} is a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"rules file {p}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"rules file {p}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"rules file {p}: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where else ""
+        raise InputError(f"rules file {p}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") from None
     if isinstance(data, dict):
         data = data.get("rules")
     if not isinstance(data, list) or not data:
@@ -201,7 +209,11 @@ class Monitor:
                  params: dict[str, dict[str, Any]] | None = None, batch_messages: int = 500,
                  batch_ms: float = 1000.0, recompute_ms: float = 1000.0, clock: Literal["stream", "wall"] = "wall",
                  recorder: RawRecorder | None = None, log: Callable[[str], None] | None = None,
-                 track_latency: bool = False, lock: Any = None):
+                 track_latency: bool = False, lock: Any = None, opener: Callable[[], Store] | None = None):
+        # With `opener`, the store is opened for each batch (write, recompute) and closed after it, so
+        # other processes (the API, `findings`, an ingest) can open the file between batches; DuckDB lets
+        # one process write, or many read. Without it, `store` is held open for the monitor's life.
+        self.opener = opener
         self.store = store
         # Live, periodic pulls write from a worker thread: the monitor touches the store only when it
         # gets this lock without waiting, and keeps buffering otherwise (tick() retries).
@@ -284,15 +296,35 @@ class Monitor:
             self._locked(lambda: self._evaluate(force=False))
 
     def _locked(self, fn, wait: float = 0.0) -> bool:
-        if self.lock is None:
+        if self.lock is not None and not (self.lock.acquire(timeout=wait) if wait > 0 else
+                                          self.lock.acquire(blocking=False)):
+            return False
+        try:
+            return self._with_store(fn, wait)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _with_store(self, fn, wait: float) -> bool:
+        """Run fn with the store open: held open, or opened for this batch (see `opener`). A store
+        another process is reading or writing right now is retried on the next tick (the buffer keeps
+        everything) or, for the final flush, waited for up to `wait` seconds."""
+        if self.opener is None:
             fn()
             return True
-        if not self.lock.acquire(timeout=wait) if wait > 0 else not self.lock.acquire(blocking=False):
+        from btcstress.store import StoreBusyError, connect_wait
+        try:
+            with connect_wait(wait):
+                self.store = self.opener()
+        except StoreBusyError as exc:
+            if wait:
+                self.log(str(exc))
             return False
         try:
             fn()
         finally:
-            self.lock.release()
+            self.store.close()
+            self.store = None
         return True
 
     def flush(self, final: bool = True) -> FlushResult | None:
@@ -531,7 +563,12 @@ async def run_live(monitor: Monitor, *, venues: list[str], pulls: list[str], con
 
     def pull_once(name: str) -> None:
         with monitor.lock:
-            reps = connectors.run(monitor.store, [name], since=since or (now_utc() - dt.timedelta(days=3)), conf=conf)
+            store = monitor.opener() if monitor.opener is not None else monitor.store
+            try:
+                reps = connectors.run(store, [name], since=since or (now_utc() - dt.timedelta(days=3)), conf=conf)
+            finally:
+                if monitor.opener is not None:
+                    store.close()
         for r in reps:
             if r.error:
                 monitor.log(f"{name}: {r.error}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,9 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InputError(f"--db {self.path}: cannot create its folder ({exc.strerror})") from None
+            if not os.access(self.path.parent, os.W_OK | os.X_OK) or (self.path.exists()
+                                                                      and not os.access(self.path, os.W_OK)):
+                raise InputError(f"--db {self.path}: not writable")
         self.ibis = connect(self.path, read_only)
         self.read_only = read_only
         self._in_tx = False
@@ -311,16 +315,60 @@ def _ddl(t: Table, temp: bool = False) -> str:
     return f'CREATE {"TEMP " if temp else ""}TABLE "{t.name}" ({", ".join(cols)}, PRIMARY KEY ({keys}))'
 
 
-def connect(path: Path, read_only: bool):
-    """The Ibis DuckDB connection; a store held by another process is named in plain words."""
+def connect(path: Path, read_only: bool, wait: float | None = None):
+    """The Ibis DuckDB connection. A store another process holds (DuckDB allows one writing process,
+    or readers) is waited for: up to `wait` seconds (BTCSTRESS_STORE_WAIT, default 30 for writes and
+    0 for reads), then StoreBusyError naming what holds it."""
+    if wait is None:
+        wait = getattr(_WAIT, "seconds", None)
+    if wait is None:
+        wait = float(os.environ.get("BTCSTRESS_STORE_WAIT", 0 if read_only else 30))
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ibis.duckdb.connect(database=str(path), read_only=read_only)
+        except Exception as exc:  # duckdb raises IOException when another process holds the lock
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                first = msg.splitlines()[0] if msg else str(exc)
+                raise InputError(f"--db {path}: cannot open {'' if read_only else 'or create '}the store ({first})") \
+                    from None
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(f"store {path.name} is held by another process{_holder(msg)}"
+                                     f"{f' (waited {wait:g} s)' if wait else ''}: try again when it has finished, "
+                                     "or set BTCSTRESS_STORE_WAIT to wait longer") from None
+            time.sleep(0.2)
+
+
+_WAIT = __import__("threading").local()
+
+
+@contextlib.contextmanager
+def connect_wait(seconds: float):
+    """Within this block, Store() waits up to `seconds` for a busy store (the monitor's batches)."""
+    old = getattr(_WAIT, "seconds", None)
+    _WAIT.seconds = seconds
     try:
-        return ibis.duckdb.connect(database=str(path), read_only=read_only)
-    except Exception as exc:  # duckdb raises IOException when another process holds the lock
-        msg = str(exc)
-        if "lock" in msg.lower():
-            raise StoreBusyError(f"store {path.name} is in use by another btcstress process (an ingest, "
-                                 "a monitor or the API writing): try again when it has finished") from None
-        raise BtcstressError(f"cannot open store {path.name}: {msg.splitlines()[0] if msg else exc}") from None
+        yield
+    finally:
+        _WAIT.seconds = old
+
+
+def _holder(msg: str) -> str:
+    """' (btcstress monitor, pid 123)' from DuckDB's lock message, when the process can be named."""
+    import re
+    m = re.search(r"PID (\d+)", msg)
+    if not m:
+        return ""
+    try:
+        cmd = Path(f"/proc/{m[1]}/cmdline").read_bytes().split(b"\0")
+        words = [w.decode(errors="replace") for w in cmd if w]
+        verbs = ("ingest", "monitor", "serve", "export", "cite", "findings", "report", "check", "scenario", "quality")
+        verb = next((w for w in words if w in verbs), None)
+        what = f"btcstress {verb}" if verb else Path(words[0]).name if words else "a process"
+    except OSError:
+        what = "a process"
+    return f" ({what}, pid {m[1]})"
 
 
 class StoreBusyError(BtcstressError):

@@ -25,7 +25,7 @@ def client(api_app):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    with TestClient(api_app) as c:
+    with TestClient(api_app, base_url="http://127.0.0.1") as c:  # a loopback Host (the allow-list)
         yield c
 
 

@@ -184,7 +184,7 @@ def writable_client(snapshot_db, tmp_path):
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
     app = create_app(db, config={"api": {"token": "s3cret"}})
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c, app, db
 
 

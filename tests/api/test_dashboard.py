@@ -48,6 +48,10 @@ def test_dashboard_at_the_crash_with_a_55k_scenario(browser, live_server, tmp_pa
     assert page.inner_text("#card-price .main") == "$64,856"
     assert page.inner_text("#card-price dl").count("$60,000") == 1  # the 24 h low
     assert page.inner_text("#card-etf .main") == "-$434.1M"
+    # The miners card: the model's definitions, then the published estimates known by then, labelled cited.
+    miners_card = page.inner_text("#card-miners dl")
+    assert "Cash cost / BTC" in miners_card and "CryptoQuant 2026-02-05 (all-in, cited)" in miners_card
+    assert "$87,000" in miners_card and "JPMorgan 2026-02-12" not in miners_card
     strategy = "[data-scenario='treasury.unrealized_pnl_usd|Strategy'] .v"
     assert page.inner_text(strategy) == "-$7.99B"  # observed, before any scenario
 

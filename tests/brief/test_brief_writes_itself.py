@@ -84,7 +84,8 @@ def test_why_it_fell_ranks_the_five_forces_by_their_z_scores(crash):
 def test_every_number_in_the_why_table_links_to_its_finding(crash):
     _, b = crash
     html = render.html(b, inline_js=False)
-    why_html = html[html.index('<section id="why">'):html.index('<section id="price">')]
+    start = html.index('<section id="why">')
+    why_html = html[start:html.index('<section id=', start + 1)]  # up to the next section
     cells = re.findall(r"<td[^>]*>(.*?)</td>", why_html)
     shown = lambda c: re.sub(r"<sup>.*?</sup>|<[^>]+>", "", c)  # noqa: E731
     numbers = [c for c in cells if re.match(r"[-+]?\$?\d", shown(c)) and not re.fullmatch(r"\d", shown(c))]

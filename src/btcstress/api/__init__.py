@@ -6,7 +6,7 @@ values (instants, prices, ids) and looked up in what the metrics returned; no SQ
 from them.
 
 Layout: one router per concern (`meta`: /health, /events; `findings`: /findings, /brief, /series;
-`check`: POST /check; `scenario`: /scenario; `write`: POST /cite; `dashboard`: / and its assets),
+`stress`: /stress, /episodes; `check`: POST /check; `scenario`: /scenario; `write`: POST /cite; `dashboard`: / and its assets),
 each a module with `router = APIRouter()`. What they share is the `Service` (service.py), put on
 `app.state.service` here and injected into every handler with `Depends(service)`; request parsing
 and limits are in inputs.py, the error bodies in errors.py, the response models in models.py.
@@ -31,16 +31,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from btcstress import config as cfg
-from btcstress.api import errors
+from btcstress.errors import InputError
+from btcstress.api import errors, guard
 from btcstress.api.service import LRU, Service, service
 
 # The routers, in the order their paths appear in the OpenAPI document. One line per group.
-ROUTERS = ("meta", "findings", "check", "scenario", "write", "dashboard")
+ROUTERS = ("meta", "findings", "stress", "check", "scenario", "write", "dashboard")
 
 
 def create_app(db: str | os.PathLike | None = None, *, config: dict | None = None, cache_size: int | None = None,
-               token: str | None = None) -> FastAPI:
-    """The FastAPI app over the store `db`; `token` (or api.token / BTCSTRESS_API_TOKEN) turns writes on."""
+               token: str | None = None, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The FastAPI app over the store `db`; `token` (or api.token / BTCSTRESS_API_TOKEN) turns writes on.
+    `allowed_hosts` (or api.allowed_hosts) are the Host names it answers to (default: loopback names)."""
     from fastapi_offline import FastAPIOffline
 
     from btcstress.api.dashboard import WEB
@@ -56,7 +58,17 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
         description="Bitcoin market stress from raw public data: findings with provenance, the brief, scenarios. "
                     "Every question is asked as of a UTC instant (`as_of`, e.g. 2026-02-06T08:00Z; a bare date "
                     "means the end of that UTC day; omitted means now). Read-only unless an API token is configured.")
-    app.state.service = Service(db, params=cfg.params(config, []), cache_size=cache_size, token=token)
+    if token is not None and not isinstance(token, str):
+        raise InputError("api.token must be a string (quote it in btcstress.yaml)")
+    hosts = allowed_hosts if allowed_hosts is not None else api_cfg.get("allowed_hosts", list(guard.LOOPBACK))
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise InputError("api.allowed_hosts must be a list of host names")
+    limits = api_cfg.get("limits") or {}
+    app.state.service = Service(db, params=cfg.params(config, []), cache_size=cache_size, token=token,
+                                workers=int(limits.get("workers", 2)), queue=int(limits.get("queue", 8)))
+    app.add_middleware(guard.Guard, allowed_hosts=hosts, max_body=int(limits.get("max_body", guard.MAX_BODY)),
+                       body_timeout=float(limits.get("body_timeout", guard.BODY_TIMEOUT)),
+                       writes_on=lambda: app.state.service.token is not None)
     errors.install(app)
     for name in ROUTERS:  # a router that fails to import fails the app, loudly
         app.include_router(importlib.import_module(f"{__name__}.{name}").router)

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from btcstress.api.guard import Busy
 from btcstress.errors import BtcstressError, InputError, NoDataError
+from btcstress.store import StoreBusyError
 
 
 class ApiError(Exception):
@@ -31,7 +33,8 @@ ERRORS = {400: {"model": ErrorBody, "description": "Malformed input (a bad times
 
 def error_response(status: int, error: str, message: str, detail: Any = None,
                    headers: dict | None = None) -> JSONResponse:
-    body = {"error": error, "message": message}
+    from btcstress.api.guard import scrub
+    body = {"error": error, "message": scrub(message)}
     if detail is not None:
         body["detail"] = detail
     return JSONResponse(body, status_code=status, headers=headers)
@@ -52,10 +55,19 @@ def install(app: FastAPI) -> None:
     async def _input(request: Request, exc: InputError):
         return error_response(400, "bad_request", str(exc))
 
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy):
+        return error_response(503, "busy", str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(StoreBusyError)
+    async def _store_busy(request: Request, exc: StoreBusyError):
+        return error_response(503, "store_busy", "the store is being written by another btcstress process (an "
+                              "ingest or a monitor batch); retry in a moment", headers={"Retry-After": "2"})
+
     @app.exception_handler(BtcstressError)
     async def _other(request: Request, exc: BtcstressError):
         # e.g. the store file is locked by an ingest running in another process
-        return error_response(503, "unavailable", f"{exc} (retry in a moment)")
+        return error_response(503, "unavailable", f"{exc} (retry in a moment)", headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

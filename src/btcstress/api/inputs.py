@@ -20,6 +20,7 @@ ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$")
 SERIES_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 MAX_BODY = 1_000_000  # bytes of claims per POST /check
 MAX_CLAIMS = 500
+MAX_INSTANTS = 31  # distinct instants one request may make the server compute findings at
 CLAIMS_EXAMPLE = ("claim_id,finding_id,subject,comparator,value,unit,as_of,window,quote\n"
                   "c1,price.low_24h_usd,BTC,approx,60000,USD,2026-02-06,24h,Bitcoin touched $60,000\n")
 
@@ -41,6 +42,8 @@ def instant(text: str | None, name: str = "as_of", *, bare_date: str = "end",
     try:
         if bare_date == "start" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
             d = dt.date.fromisoformat(text.strip())
+            if not cfg.EARLIEST_YEAR <= d.year <= cfg.LATEST_YEAR:
+                raise InputError(f"{text!r} out of range: years {cfg.EARLIEST_YEAR}..{cfg.LATEST_YEAR}")
             return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc)
         t = cfg.parse_instant(text)
         t.astimezone(dt.timezone.utc).replace(tzinfo=None)  # out-of-range instants fail here, not later

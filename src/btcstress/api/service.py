@@ -6,7 +6,8 @@ import collections
 import datetime as dt
 import os
 import threading
-from concurrent.futures import Future
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
@@ -79,8 +80,10 @@ class Service:
     """What the endpoints share: the store path, the parameters, one lock, the caches."""
 
     def __init__(self, db: str | os.PathLike | None, *, params: dict | None = None, cache_size: int = 64,
-                 token: str | None = None):
+                 token: str | None = None, workers: int = 2, queue: int = 8):
+        from btcstress.api.guard import Admission
         from btcstress.store import default_db_path
+        self.admission = Admission(workers=workers, queue=queue)
         self.db = Path(db) if db is not None else default_db_path()
         self.params = params or {}
         self.token = token or None
@@ -102,9 +105,20 @@ class Service:
 
     @contextmanager
     def store(self, *, write: bool = False):
-        from btcstress.store import Store
+        """The store, opened for this access and closed after it. While another process writes (an
+        ingest's transaction, a monitor's batch) the open is retried for STORE_WAIT seconds, then
+        StoreBusyError (503 with Retry-After)."""
+        from btcstress.store import Store, StoreBusyError
         with self.lock:
-            s = Store(self.db, read_only=not write)
+            deadline = time.monotonic() + STORE_WAIT
+            while True:
+                try:
+                    s = Store(self.db, read_only=not write)
+                    break
+                except StoreBusyError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
             try:
                 yield s
             finally:
@@ -122,7 +136,7 @@ class Service:
 
         def make() -> FindingSet:
             from btcstress import metrics
-            with self.store() as s:
+            with self.admission.admit(), self.store() as s:
                 self.computations += 1
                 return metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
 
@@ -138,6 +152,28 @@ class Service:
             return hit
         from starlette.concurrency import run_in_threadpool
         return await run_in_threadpool(self.cached_response, key, make)
+
+    async def coverage_nowait(self) -> dict[str, Any]:
+        """/health's data coverage without waiting for a computation: the cached answer, else one
+        attempt on its own thread while the store lock is free, else "busy"."""
+        import asyncio
+        hit = self.response_cache.peek((self.version(), "coverage")) if self.response_cache.size > 0 else None
+        if hit is not None:
+            return hit
+
+        def attempt():
+            if not self.lock.acquire(blocking=False):
+                return None
+            try:
+                return self.coverage()
+            finally:
+                self.lock.release()
+        loop = asyncio.get_running_loop()
+        try:
+            got = await asyncio.wait_for(loop.run_in_executor(_HEALTH_POOL, attempt), timeout=2.0)
+        except asyncio.TimeoutError:
+            got = None
+        return got if got is not None else {"first": None, "last": None, "busy": True}
 
     def coverage(self) -> dict[str, Any]:
         def make():
@@ -169,6 +205,10 @@ class Service:
     def clear(self) -> None:
         self.findings_cache.clear()
         self.response_cache.clear()
+
+
+STORE_WAIT = 5.0  # seconds a request waits for a writing process to release the store
+_HEALTH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
 
 def service(request: Request) -> Service:

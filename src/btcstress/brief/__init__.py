@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from btcstress.brief.model import Brief, DatasetUse, Paragraph, Section
 from btcstress.findings import FindingSet
 
-SECTION_ORDER = ("price", "market", "miners", "etf", "leverage", "treasuries", "scenario")
+SECTION_ORDER = ("stress", "price", "market", "miners", "etf", "leverage", "treasuries", "scenario")
 
 
 @dataclass

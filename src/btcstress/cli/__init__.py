@@ -89,7 +89,25 @@ def main(db: Optional[Path] = typer.Option(None, "--db", envvar="BTCSTRESS_DB",
     if os.environ.get("COLUMNS", "").isdigit():  # Rich reads COLUMNS once, when a console is made
         console.width = err.width = int(os.environ["COLUMNS"])
     setup_logging(verbose, quiet)
-    state.config = cfg.load(config)
+    try:
+        state.config = cfg.load(config)
+    except BtcstressError as exc:
+        fail(exc)
+
+
+def writable_out(out: Path, what: str = "--out") -> Path:
+    """A folder a command may write into: refused (exit 2) when it is an existing file or cannot be
+    created or written, before any work is done."""
+    import os
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{what} {out} is an existing file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what} {out}: cannot create it ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {out}: not writable")
+    return out
 
 
 def open_store(read_only: bool = False):
@@ -175,10 +193,12 @@ COMMAND_GROUPS = (
     "mcp",         # mcp (the agent interface)
     "catalogue",   # ids, params
     "scenario",    # scenario
+    "stress",      # stress, episodes
     "export",      # export parquet
 )
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"{__name__}.{_group}")  # a group that fails to import fails the CLI, loudly
 
-__all__ = ["app", "ingest_app", "state", "console", "err", "open_store", "read_store", "fail", "instant",
-           "hypothetical_price", "model_params", "spinner", "log", "AS_OF", "DATE", "PRICE", "PARAM", "BACKEND", "COMMAND_GROUPS"]
+__all__ = ["writable_out", "app", "ingest_app", "state", "console", "err", "open_store", "read_store", "fail",
+           "instant", "hypothetical_price", "model_params", "spinner", "log", "AS_OF", "DATE", "PRICE", "PARAM",
+           "BACKEND", "COMMAND_GROUPS"]

@@ -13,7 +13,7 @@ from rich.table import Table as RichTable
 
 from btcstress import config as cfg
 from btcstress.cli import (AS_OF, BACKEND, DATE, PARAM, PRICE, app, console, fail, hypothetical_price, instant, log,
-                           model_params, read_store, spinner, state)
+                           model_params, read_store, spinner, state, writable_out)
 from btcstress.errors import BtcstressError, InputError
 
 
@@ -132,6 +132,7 @@ def report(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Opti
     from btcstress.brief import render
     try:
         t = instant(as_of, date)
+        writable_out(out)
         with spinner("computing the brief"), read_store(backend) as store:
             fs = metrics.compute(store, t, params=model_params(param), price=hypothetical_price(price),
                                  with_series=True)

@@ -145,17 +145,21 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                                log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False))
             sinks.append(hook)
         log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
-        with open_store() as store:
-            m = mon.Monitor(store, rule_list, sinks, params=model_params(param), batch_messages=batch,
-                            batch_ms=batch_ms, recompute_ms=recompute_ms, clock="stream" if replay else "wall",
-                            recorder=None if replay else RawRecorder(raw_dir), log=log)
-            if replay:
+        if replay:  # a replay is one batch job: the store is held for it
+            with open_store() as store:
+                m = mon.Monitor(store, rule_list, sinks, params=model_params(param),
+                                batch_messages=batch, batch_ms=batch_ms, recompute_ms=recompute_ms, clock="stream",
+                                log=log)
                 stats = m.replay(replay)
-            else:
-                vs = [v.strip() for v in venues.split(",") if v.strip()]
-                ps = [p.strip() for p in pulls.split(",") if p.strip()]
-                stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
-                                                 duration=duration, intervals=mconf.get("intervals")))
+        else:  # live: the store is opened per batch, so the API and other commands can read between batches
+            open_store().close()  # created (or refused) now, not at the first batch
+            m = mon.Monitor(None, rule_list, sinks, params=model_params(param), batch_messages=batch,
+                            batch_ms=batch_ms, recompute_ms=recompute_ms, clock="wall",
+                            recorder=RawRecorder(raw_dir), log=log, opener=open_store)
+            vs = [v.strip() for v in venues.split(",") if v.strip()]
+            ps = [p.strip() for p in pulls.split(",") if p.strip()]
+            stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
+                                             duration=duration, intervals=mconf.get("intervals")))
         err.print(f"{stats.messages} messages, {stats.events} events ({stats.new} new, {stats.duplicates} repeats "
                   f"collapsed), {stats.quarantined} quarantined, {stats.recomputes} recomputes, {stats.alerts} alerts",
                   highlight=False)

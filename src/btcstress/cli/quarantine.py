@@ -12,7 +12,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from btcstress.cli import app, console, fail, open_store
-from btcstress.errors import BtcstressError
+from btcstress.errors import BtcstressError, InputError
 
 
 @app.command()
@@ -20,6 +20,8 @@ def quarantine(limit: int = typer.Option(50, "--limit", help="Rows to show"),
                as_json: bool = typer.Option(False, "--json", help="JSON list on stdout (ISO timestamps with Z)")):
     """Rows that failed validation, with file, line, field and reason."""
     try:
+        if limit < 0:
+            raise InputError(f"--limit must be >= 0, got {limit}")
         with open_store(read_only=True) as store:
             q = store.table("quarantine").order_by(["file", "line"]).limit(limit).execute()
         if as_json:

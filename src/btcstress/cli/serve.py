@@ -27,13 +27,23 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
         Store(db, read_only=True).close()  # fail now, clearly, when there is no store
         import uvicorn
 
-        from btcstress.api import create_app
-        application = create_app(db, config=state.config, cache_size=cache_size)
+        from btcstress.api import create_app, guard
+        api_cfg = state.config.get("api") or {}
+        if not isinstance(api_cfg, dict):
+            raise InputError("config `api:` must be a mapping (token, allowed_hosts, limits)")
+        hosts = api_cfg.get("allowed_hosts")
+        if hosts is None:  # the loopback names, plus the interface asked for when it is a name or an address
+            hosts = list(guard.LOOPBACK) + ([host] if host not in ("0.0.0.0", "::", *guard.LOOPBACK) else [])
+        application = create_app(db, config=state.config, cache_size=cache_size, allowed_hosts=hosts)
         err.print(f"btcstress API on http://{host}:{port}/ (dashboard), /docs (OpenAPI); store {db}; writes "
-                  f"{'on (bearer token)' if application.state.service.token else 'off'}", highlight=False)
+                  f"{'on (bearer token)' if application.state.service.token else 'off'}; answers to Host "
+                  f"{', '.join(hosts)} (api.allowed_hosts)", highlight=False)
+        # Idle keep-alive connections close after 5 s; at most 128 connections at once (more get 503);
+        # a request's header block is capped at 16 KiB. Body size and time: api.guard.
         # Access log on stderr (one line per request), unless -q; -vv adds uvicorn's debug output.
         level = {-1: "error", 0: "info", 1: "info"}.get(state.verbosity, "debug")
-        uvicorn.run(application, host=host, port=port, log_level=level, access_log=state.verbosity >= 0)
+        uvicorn.run(application, host=host, port=port, log_level=level, access_log=state.verbosity >= 0,
+                    timeout_keep_alive=5, limit_concurrency=128, h11_max_incomplete_event_size=16 * 1024)
     except BtcstressError as exc:
         fail(exc)
 

@@ -18,7 +18,7 @@ from btcstress.findings import FindingSet
 from btcstress.metrics.context import Context
 from btcstress.store import Store
 
-AREAS = ("price", "market", "miners", "etf", "leverage", "treasuries", "scenario")
+AREAS = ("price", "market", "miners", "etf", "leverage", "treasuries", "stress", "scenario")
 
 
 def modules():

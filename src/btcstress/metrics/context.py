@@ -47,6 +47,8 @@ class Context:
         if unknown:
             from btcstress.errors import InputError
             raise InputError(f"unknown {area} parameter(s) {sorted(unknown)}; known: {sorted(defaults)}")
+        for name, v in given.items():
+            check_param_type(area, name, v, defaults[name])
         merged = {**defaults, **given}
         self.params_used[area] = merged
         return merged
@@ -85,3 +87,30 @@ def source(table: str, df: pd.DataFrame, *, time_col: str, origin: str | None = 
     first = pd.Timestamp(df[time_col].min()).to_pydatetime() if len(df) else None
     last = pd.Timestamp(df[time_col].max()).to_pydatetime() if len(df) else None
     return Source(table=table, origin=origin, rows=len(df), first=first, last=last, note=note)
+
+
+def check_param_type(area: str, name: str, value: Any, default: Any) -> None:
+    """An override must be what its default is: a finite number for a number, a yes/no for a flag,
+    text for text, a list for a list (`--param miners.power_price_usd_kwh=abc` is an error, exit 2)."""
+    import math
+
+    from btcstress.errors import InputError
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        want = "a finite number"
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+        want = "text"
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+        want = "a list"
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
+        want = "a mapping"
+    else:
+        return
+    if not ok:
+        raise InputError(f"parameter {area}.{name} = {str(value)[:40]!r}: expected {want} (default {default!r})")

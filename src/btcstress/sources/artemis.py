@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Iterator
 
+from btcstress.errors import ParseError
 from btcstress.sources.common import Invalid, Parsed, check_width, day, number, read_csv
 
 
@@ -17,6 +18,8 @@ def cells(text: str, out: Parsed, target: str) -> Iterator[tuple[int, dt.date, s
     """
     header = [h.strip() for h in text.split("\n", 1)[0].strip().split(",")]
     columns = [h for h in header[1:] if h]
+    if not columns:
+        raise ParseError(f"{out.origin}: line 1: no value columns after `date`")
     for line, row, raw in read_csv(text, out.origin, ("date",)):
         out.lines_in += 1
         try:

@@ -60,6 +60,7 @@ def parse_lines(text: str, origin: str, one: Callable[[Parsed, int, dict, str], 
     out = Parsed(origin=origin)
     for line, msg, raw in messages(text, out):
         before = len(out.quarantine)
+        seen = (len(out.rows.get(TARGET, ())), sum(out.skipped.values()))
         try:
             one(out, line, msg, raw)
         except Invalid as exc:
@@ -67,6 +68,8 @@ def parse_lines(text: str, origin: str, one: Callable[[Parsed, int, dict, str], 
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
             if len(out.quarantine) == before:
                 out.refuse(TARGET, line, Invalid("*", None, f"malformed message ({type(exc).__name__})"), raw)
+        if len(out.quarantine) == before and seen == (len(out.rows.get(TARGET, ())), sum(out.skipped.values())):
+            out.skip("a liquidation message with no events in it")  # every line is accounted for
     return out
 
 

@@ -59,6 +59,8 @@ def parse_hashrate(text: str, origin: str, *, complete_before: dt.date) -> Parse
     data = _json(text, origin)
     if not isinstance(data, dict) or not isinstance(data.get("hashrates"), list):
         raise ParseError(f"{origin}: expected an object with a `hashrates` list")
+    if not isinstance(data.get("difficulty") or [], list):
+        raise ParseError(f"{origin}: `difficulty` is not a list")
     adjustments: list[tuple[int, float]] = []
     for i, a in enumerate(data.get("difficulty") or [], start=1):
         try:

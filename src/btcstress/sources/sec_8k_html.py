@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 import re
 from html.parser import HTMLParser
 
@@ -150,6 +151,8 @@ def _from_prose(text: str) -> dict | None:
 def _fmt(v: float | None) -> str:
     if v is None:
         return ""
+    if not math.isfinite(v):  # a figure too large for a float: left for the strict CSV check to refuse
+        return repr(v)
     return str(int(round(v))) if abs(v - round(v)) < 1e-6 else repr(v)
 
 

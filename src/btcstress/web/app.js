@@ -72,6 +72,12 @@ function signClass(f) { return !f || typeof f.value !== "number" ? "" : f.value 
 
 // ---- the cards: one per force ---------------------------------------------------------------------
 const CARDS = [
+  {key: "stress", title: "Stress index", sub: "forces combined", main: ["stress.index", null, null, "z"],
+   label: "robust z vs each force's own year", change: ["stress.index_highest_since", null, null, "date", "highest since"],
+   rows: [["Price move", "stress.component.price", null, null, "z"], ["Market-wide", "stress.component.market", null, null, "z"],
+          ["Miners", "stress.component.miners", null, null, "z"], ["ETF flows", "stress.component.etf", null, null, "z"],
+          ["Leverage", "stress.component.leverage", null, null, "z"], ["Treasuries", "stress.component.treasuries", null, null, "z"]],
+   spark: {series: "stress.index_daily", last: 365}},
   {key: "price", title: "Price", sub: "BTC", main: ["price.last_usd"], label: "last, primary market",
    change: ["price.change_24h_pct", null, null, "pct", "24 h"],
    rows: [["24 h low", "price.low_24h_usd"], ["24 h max drop", "price.max_drop_24h_pct"],
@@ -84,8 +90,13 @@ const CARDS = [
    spark: {series: "market.total_cap_180d", last: 120}},
   {key: "miners", title: "Miners", sub: "modelled", main: ["miners.margin_pct"], label: "all-in margin at the price",
    change: ["miners.reserve_change_30d_btc", null, null, "BTC", "reserve, 30 d"],
-   rows: [["All-in cost / BTC", "miners.production_cost_usd"], ["Hashrate under water", "miners.hashrate_underwater_pct"],
+   rows: [["All-in cost / BTC", "miners.production_cost_usd"], ["Cash cost / BTC", "miners.cash_cost_usd"],
+          ["Electricity / BTC", "miners.electricity_cost_usd"],
+          ["Hashrate under water (all-in)", "miners.hashrate_underwater_pct"],
+          ["Hashrate under water (cash)", "miners.hashrate_underwater_cash_pct"],
+          ["Network power (GW)", "miners.network_power_gw"],
           ["Outflow, last day", "miners.outflow_btc_1d"], ["Hash ribbon", "miners.hash_ribbon"]],
+   cited: "miners.published_cost_usd",
    spark: {series: "miners.hashprice_3y", last: 180}},
   {key: "etf", title: "Spot ETFs", sub: "US", main: ["etf.net_flow_usd", null, null, "usd_short"], label: "net flow, last day",
    change: ["etf.week_to_date_usd", null, null, "usd_short", "week to date"],
@@ -112,8 +123,12 @@ function renderCards(findings) {
     const main = pick(findings, mid, msub, mwin);
     const [cid, csub, cwin, cstyle, clabel] = c.change;
     const ch = pick(findings, cid, csub, cwin);
+    // Figures others published (kind "cited"): listed after the model's rows, each labelled, never mixed.
+    const cited = (c.cited ? findings.filter((f) => f.id === c.cited && f.kind === "cited") : []).map((f) =>
+      `<dt class="cited">${esc(`${f.subject} ${(f.detail || {}).published || ""} (${((f.detail || {}).definition || "definition not stated").replace("_", "-")}, cited)`)}</dt>` +
+      `<dd>${valueHTML(f)}</dd>`);
     const rows = c.rows.map(([label, id, sub, win, style]) =>
-      `<dt>${esc(label)}</dt><dd>${valueHTML(pick(findings, id, sub, win), style)}</dd>`).join("");
+      `<dt>${esc(label)}</dt><dd>${valueHTML(pick(findings, id, sub, win), style)}</dd>`).join("") + cited.join("");
     return `<article class="card ${c.key}" id="card-${c.key}" data-card="${c.key}">
       <h3>${esc(c.title)}<span class="sub">${esc(c.sub)}</span></h3>
       <div class="main">${valueHTML(main, mstyle)}</div>
@@ -202,7 +217,31 @@ const LAYOUT = {
   yaxis: {gridcolor: "#eef1f4", linecolor: "#e1e5ea", tickformat: ",.0f", tickprefix: "$", tickfont: {color: "#7b8794"}},
   hovermode: "x unified",
 };
+function drawStress(el) {
+  // The stress index at each day's end since 2018, today's value marked (both are findings).
+  const s = state.series["stress.index_daily"], now = pick(state.findings, "stress.index");
+  $("#chart-title").textContent = "Stress index · each day's end since 2018";
+  if (!s || !s.x.length) { Plotly.purge(el); el.innerHTML = '<p class="muted">not available as of this instant</p>'; return; }
+  if (!el._fullLayout) el.innerHTML = "";
+  const traces = [{type: "scatter", mode: "lines", x: s.x, y: s.y, line: {color: "#2f6690", width: 1.2}, name: "index"}];
+  if (now && typeof now.value === "number") {
+    traces.push({type: "scatter", mode: "markers+text", x: [now.as_of], y: [now.value], text: [`now ${now.value.toFixed(1)}`],
+                 textposition: "top left", marker: {color: "#c0392b", size: 9}, textfont: {color: "#c0392b"}, name: "now"});
+  }
+  for (const ep of state.findings.filter((f) => f.id === "stress.episode" && f.value)) {
+    traces.push({type: "scatter", mode: "markers", x: [ep.detail.instant], y: [ep.detail.index], name: `episode ${ep.value}`,
+                 marker: {color: "#7b8794", size: 8, symbol: "circle-open"}});
+  }
+  Plotly.react(el, traces, {...LAYOUT, yaxis: {...LAYOUT.yaxis, tickformat: ".1f", tickprefix: ""}, height: 400},
+               {displayModeBar: false, responsive: true});
+  $("#chart-source").textContent = `${s.title}. Sources: ` + s.sources.map((x) => `${x.table} (${x.note})`).join("; ");
+}
+
 function drawChart(kind) {
+  if (kind === "stress") {
+    document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.chart === kind));
+    return drawStress($("#main-chart"));
+  }
   const s = state.series[kind === "daily" ? "price.daily_180d" : "price.hourly_48h"];
   const el = $("#main-chart");
   document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.chart === kind));
@@ -404,6 +443,10 @@ async function init() {
   $("#asof").addEventListener("change", (e) => { const d = parseInput(e.target.value); if (d) setAsOf(d, {immediate: true}); });
   $("#jump").addEventListener("change", (e) => { if (e.target.value) setAsOf(new Date(e.target.value), {immediate: true}); e.target.value = ""; });
   document.querySelectorAll("#chart-tabs button").forEach((b) => b.addEventListener("click", () => { state.chart = b.dataset.chart; drawChart(state.chart); }));
+  // The stress card opens the index's history since 2018 in the main chart.
+  $("#cards").addEventListener("click", (e) => {
+    if (e.target.closest("#card-stress")) { state.chart = "stress"; drawChart(state.chart); }
+  });
   const slider = $("#scenario-slider");
   slider.addEventListener("input", () => { $("#scenario-price").textContent = usd(+slider.value); });
   slider.addEventListener("change", () => scenarioTo(+slider.value, {now: true}));

@@ -116,6 +116,26 @@ def _charts(fs: FindingSet) -> list[Chart]:
                          caption="Daily close against the modelled all-in, cash and electricity cost; the band spans "
                                  "the power-price sensitivity at the base fleet mix; diamonds are published estimates "
                                  "(cited, each with its own definition)."))
+    s = fs.series.get("miners.network_power_3y")
+    if s is not None:
+        fig = {"data": [
+            {"type": "scatter", "mode": "lines", "x": s.x, "y": s.y, "name": "modelled network power (GW)",
+             "line": {"color": COST_COLOR, "width": 1.5}},
+            {"type": "scatter", "mode": "lines", "x": s.x, "y": s.extra["fleet_j_per_th"], "yaxis": "y2",
+             "name": "modelled fleet efficiency (J/TH)", "line": {"color": PRICE_COLOR, "width": 1, "dash": "dot"}}],
+            "layout": charts.layout(yaxis_title="GW", height=260, showlegend=True,
+                                    yaxis2={"title": {"text": "J/TH"}, "overlaying": "y", "side": "right",
+                                            "showgrid": False})}
+        cam = [f for f in fs.all("miners.cambridge_electricity_twh") if f.detail.get("average_power_gw")]
+        cam = [f for f in cam if f"{f.subject}-12-31" >= s.x[0]]
+        if cam:  # Cambridge's yearly averages, cited, at mid-year
+            fig["data"].append({"type": "scatter", "mode": "markers", "x": [f"{f.subject}-07-01" for f in cam],
+                                "y": [f.detail["average_power_gw"] for f in cam],
+                                "name": "Cambridge, yearly average (cited)",
+                                "marker": {"symbol": "diamond", "size": 9, "color": PRICE_COLOR}})
+        out.append(Chart(id="miners_fleet", title=s.title, figure=fig, sources=s.sources, height=260,
+                         caption="The running fleet's power draw and hashrate-weighted efficiency, from the fleet "
+                                 "model; diamonds are Cambridge's published yearly averages (cited)."))
     for name, cid, color in (("miners.hashprice_3y", "miners_hashprice", COST_COLOR),
                              ("miners.reserve_3y", "miners_reserve", PRICE_COLOR)):
         s = fs.series.get(name)

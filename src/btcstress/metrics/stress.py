@@ -1,0 +1,206 @@
+"""The stress area: `stress.index` and `stress.component.<force>`, series-first.
+
+`findings_series(store, instants)` builds the findings of every instant from ONE set-based query
+(`stress/index.py`); the snapshot `findings(ctx)` is that function with the one instant `ctx.as_of`,
+so the finding at T is the series at T by construction. Definitions: docs/METRICS.md#stress.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+import pandas as pd
+
+from btcstress.findings import Finding, Series, Source, not_available
+from btcstress.metrics.context import Context
+from btcstress.stress import episodes as _ep
+from btcstress.stress import index
+from btcstress.stress import params as _params
+from btcstress.stress.components import FORCE_NAMES, FORCES, MEASURES
+
+# The index's parameters and the episodes' (prefixed `episodes_`), one namespace: `--param stress.NAME=V`.
+DEFAULTS: dict[str, Any] = dict(_params.DEFAULTS)
+_BY_NAME = {m.name: m for m in MEASURES}
+# Every id this area emits, written out once (a public contract; `declared.finding_ids` reads them).
+IDS = ("stress.index", "stress.component.price", "stress.component.market", "stress.component.miners",
+       "stress.component.etf", "stress.component.leverage", "stress.component.treasuries",
+       "stress.index_highest_since", "stress.episode", "stress.episodes.forward_return_pct")
+assert {f"stress.component.{f}" for f in FORCES} <= set(IDS)
+INDEX_METHOD = ("weighted mean of the forces' components available at T (fixed weights, renormalised over those "
+                "present); each component is the mean of its measures' robust scores: sign × (value − median) / "
+                "(IQR / 1.349) against the measure's own trailing history known at T, clipped")
+
+
+def findings(ctx: Context) -> list[Finding]:
+    p = ctx.area_params("stress", DEFAULTS)
+    return findings_series(ctx.store, [ctx.as_of], p)[_key(ctx.as_of)]
+
+
+def findings_series(store, instants: Iterable[dt.datetime], params: dict[str, Any] | None = None
+                    ) -> dict[dt.datetime, list[Finding]]:
+    """The stress findings at each instant (naive-UTC keys), from one query over all of them."""
+    p = {**DEFAULTS, **(params or {})}
+    keys = sorted({_key(t) for t in instants})
+    measures = index.measures_frame(store, keys, p)
+    combined = index.combine(measures, p).set_index("t") if len(measures) else pd.DataFrame()
+    by_t = {t: g for t, g in measures.groupby("t")} if len(measures) else {}
+    return {t: _at(t, by_t.get(pd.Timestamp(t)), combined.loc[pd.Timestamp(t)]
+                   if pd.Timestamp(t) in combined.index else None, p) for t in keys}
+
+
+def _key(t: dt.datetime) -> dt.datetime:
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def _as_of(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=dt.timezone.utc)
+
+
+def _source(row) -> Source:
+    m = _BY_NAME[row.measure]
+    return Source(table=m.table, origin=str(row.corigin), rows=int(row.n) + 1,
+                  first=pd.Timestamp(row.hfirst).to_pydatetime(), last=pd.Timestamp(row.cdate).to_pydatetime(),
+                  note=f"{m.name}: day {pd.Timestamp(row.cdate).date()} and its {int(row.n)}-day history")
+
+
+def _measure_detail(row) -> dict[str, Any]:
+    m = _BY_NAME[row.measure]
+    scale = (row.q75 - row.q25) / index.IQR_TO_SIGMA
+    return {"measure": m.name, "method": m.method, "unit": m.unit, "date": str(pd.Timestamp(row.cdate).date()),
+            "value": float(row.cval), "median": float(row["median"]), "scale": float(scale),
+            "history_days": int(row.n), "sign": m.sign, "z": None if pd.isna(row.z) else round(float(row.z), 4)}
+
+
+def _at(t: dt.datetime, rows: pd.DataFrame | None, comb, p: dict) -> list[Finding]:
+    as_of = _as_of(t)
+    weights = {f: float(p["weights"].get(f, 0.0)) for f in FORCES}
+    rows = rows if rows is not None else pd.DataFrame(columns=["force", "z"])
+    comps: list[Finding] = []
+    present: dict[str, float] = {}
+    for force in FORCES:
+        fid = f"stress.component.{force}"
+        mine = rows[rows.force == force]
+        scored = mine.dropna(subset=["z"])
+        if scored.empty:
+            why = ("no measure of this force published within its staleness limit by as-of" if mine.empty else
+                   f"fewer than {p['min_history']} days of history for its measures")
+            comps.append(not_available(fid, as_of, why, unit="z", window="1d",
+                                       method=f"{FORCE_NAMES[force]}: mean of its measures' robust scores"))
+            continue
+        value = float(comb[force]) if comb is not None else float(scored.z.mean())
+        present[force] = value
+        days = sorted({str(pd.Timestamp(d).date()) for d in scored.cdate})
+        comps.append(Finding(
+            id=fid, value=round(value, 4), unit="z", as_of=as_of, window=f"1d:{days[-1]}",
+            method=f"{FORCE_NAMES[force]}: mean of its measures' robust scores (sign × (value − median) / "
+                   f"(IQR / 1.349), trailing {p['history_days']} days known at T, clipped to ±{p['clip']})",
+            params={k: p[k] for k in ("history_days", "min_history", "clip")},
+            sources=[_source(r) for _, r in scored.iterrows()],
+            detail={"force": FORCE_NAMES[force], "weight": weights[force],
+                    "measures": [_measure_detail(r) for _, r in mine.iterrows()]}))
+    used = [f for f in FORCES if f in present and weights[f] > 0]
+    wsum = sum(weights[f] for f in used)
+    contributions = {f: round(weights[f] * present[f] / wsum, 4) for f in used} if wsum else {}
+    missing = [f for f in FORCES if f not in present]
+    detail = {"n_components": len(used), "components": {f: round(present[f], 4) for f in used},
+              "contributions": contributions, "weights": weights, "missing": missing}
+    if comb is None or pd.isna(comb["index"]):
+        out = not_available("stress.index", as_of, f"{len(used)} of {len(FORCES)} forces available at as-of, fewer "
+                            f"than {p['min_components']}", unit="z", window="1d", method=INDEX_METHOD)
+        out.detail = detail
+        return [out, *comps]
+    index_f = Finding(
+        id="stress.index", value=round(float(comb["index"]), 4), unit="z", as_of=as_of,
+        window=max(c.window for c in comps if c.value is not None), method=INDEX_METHOD,
+        params={k: p[k] for k in ("history_days", "min_history", "clip", "min_components", "weights")},
+        sources=[s for c in comps for s in c.sources], detail=detail,
+        note=(f"{len(used)} of {len(FORCES)} forces; not available: "
+              f"{', '.join(FORCE_NAMES[f] for f in missing)}") if missing else None)
+    return [index_f, *comps]
+
+
+def daily_with(store, as_of: dt.datetime, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One query: the components at each day's end from `start` through as-of's last complete day, and at
+    as-of itself (combined frame, per-measure frame). The row at as-of is what `findings` gives."""
+    t = _key(as_of)
+    first = dt.date.fromisoformat(str(params["start"]))
+    last_day = (t - dt.timedelta(days=1)).date()
+    grid = index.end_of_days(first, last_day) if last_day >= first else []
+    measures = index.measures_frame(store, [*grid, t], params)
+    return index.combine(measures, params), measures
+
+
+def episodes(store, as_of: dt.datetime, params: dict[str, Any] | None = None, *, k: int | None = None,
+             frames: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> list[Finding]:
+    """The episode findings as of `as_of` (see stress/episodes.py)."""
+    ep = _ep
+    p = {**DEFAULTS, **(params or {})}
+    comb, measures = frames or daily_with(store, as_of, p)
+    t = pd.Timestamp(_key(as_of))
+    now = comb[comb.t == t]
+    ep_params = {key: p.get(f"episodes_{key}", v) for key, v in ep.DEFAULTS.items()}
+    if k is not None:
+        ep_params["k"] = k
+    cand = comb[(comb.t < t)].dropna(subset=["index"])
+    return ep.findings(store, as_of, now.iloc[0] if len(now) else None, cand, measures[measures.t < t],
+                       ep_params)
+
+
+def highest_since(comb: pd.DataFrame, as_of: dt.datetime, params: dict) -> Finding:
+    """`stress.index_highest_since`: the last day (before as-of's own day) whose index was at least as-of's,
+    and the share of days since `start` at or below it."""
+    t = pd.Timestamp(_key(as_of))
+    now = comb[comb.t == t]
+    method = ("the latest day-end before as-of's day whose stress index was >= as-of's; percentile: share of "
+              f"day-ends since {params['start']} with an index <= as-of's")
+    if now.empty or pd.isna(now["index"].iloc[0]):
+        return not_available("stress.index_highest_since", _as_of(t.to_pydatetime()), "the stress index is not "
+                             "available at as-of", unit="date", method=method)
+    value = float(now["index"].iloc[0])
+    past = comb[(comb.t <= t - pd.Timedelta(days=1))].dropna(subset=["index"])
+    if past.empty:
+        return not_available("stress.index_highest_since", _as_of(t.to_pydatetime()), f"no earlier day-end with the "
+                             f"stress index since {params['start']}", unit="date", method=method)
+    higher = past[past["index"] >= value]
+    record = higher.empty
+    day = (past.t.min() if record else higher.t.max()) - pd.Timedelta(days=1)
+    pct = 100.0 * float((past["index"] <= value).mean())
+    return Finding(id="stress.index_highest_since", value=str(day.date()), unit="date",
+                   as_of=_as_of(t.to_pydatetime()), window=f"since:{params['start']}", method=method,
+                   detail={"index": round(value, 4), "highest_on_record": record, "days": len(past),
+                           "percentile": round(pct, 2), "from": str(params["start"])})
+
+
+def series(ctx: Context) -> list[Series]:
+    """The index at each day's end since `start` (the brief's chart). With series (the brief, the
+    dashboard) the area also adds the episode findings to `ctx.findings`: they need the same history,
+    computed here once."""
+    p = ctx.area_params("stress", DEFAULTS)
+    comb, measures = daily_with(ctx.store, ctx.as_of, p)
+    ctx.findings.extend(episodes(ctx.store, ctx.as_of, p, frames=(comb, measures)))
+    ctx.findings.append(highest_since(comb, ctx.as_of, p))
+    t = pd.Timestamp(ctx.t)
+    comb = comb[comb.t < t].dropna(subset=["index"]) if t.time() != dt.time(0) else comb.dropna(subset=["index"])
+    if comb.empty:
+        return []
+    sources = [Source(table=m.table, origin="; ".join(sorted(set(measures.corigin[measures.measure == m.name]))),
+                      rows=int((measures.measure == m.name).sum()),
+                      first=pd.Timestamp(comb.t.min()).to_pydatetime(), last=pd.Timestamp(comb.t.max()).to_pydatetime(),
+                      note=m.name) for m in MEASURES if (measures.measure == m.name).any()]
+    return [Series(name="stress.index_daily", title=f"Stress index at each day's end since {p['start']}", unit="z",
+                   x=[pd.Timestamp(x).isoformat() + "Z" for x in comb.t], y=[round(float(v), 4) for v in comb["index"]],
+                   sources=sources, extra={"n_components": [int(n) for n in comb.n_components]})]
+
+
+def history(hctx) -> pd.DataFrame:
+    """The history engine's series-first protocol: every stress finding at every instant, one query."""
+    from btcstress.history import COLUMNS
+    p = {**DEFAULTS, **hctx.params.get("stress", {})}
+    by_t = findings_series(hctx.store, hctx.instants, p)
+    rows = [{"as_of": t, "id": f.id, "subject": f.subject, "value": float(f.value) if f.value is not None else float("nan"),
+             "value_text": None, "unit": f.unit, "window": f.window, "kind": f.kind, "note": f.note,
+             "zscore": float("nan"), "percentile": float("nan")} for t, fs in by_t.items() for f in fs]
+    return pd.DataFrame(rows, columns=COLUMNS)
