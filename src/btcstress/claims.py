@@ -242,8 +242,6 @@ def evaluation_instant(claim: Claim, as_of: dt.datetime) -> tuple[dt.datetime, b
 
 # findings_at(instant, price=None, areas=None) -> FindingSet (areas: only those metric areas)
 FindingsAt = Callable[..., FindingSet]
-AREA_OF = {"price": "price", "market": "market", "miners": "miners", "etf": "etf", "liquidations": "leverage",
-           "derivatives": "leverage", "treasury": "treasuries"}
 
 
 def check(store, claims: list[Claim] | str | Iterable[Mapping[str, Any]], as_of: dt.datetime, *,
@@ -274,16 +272,16 @@ def check(store, claims: list[Claim] | str | Iterable[Mapping[str, Any]], as_of:
 
 
 def areas_for(claims: list[Claim]) -> tuple[str, ...] | None:
-    """The metric areas the claims need (price always: other areas value things at its price);
-    None (all areas) when a claim names an id outside the known areas."""
-    from btcstress.metrics import AREAS
+    """The metric areas the claims need (price always: other areas value things at its price), with
+    the areas they read (btcstress.areas); None (all areas) when a claim names an id no area emits."""
+    from btcstress import areas
     need = {"price"}
     for c in claims:
-        area = AREA_OF.get(ID_MAP.get(c.finding_id, c.finding_id).split(".")[0])
+        area = areas.of_finding(ID_MAP.get(c.finding_id, c.finding_id))
         if area is None:
             return None
-        need.add(area)
-    return tuple(a for a in AREAS if a in need)
+        need.add(area.name)
+    return areas.closure(need)
 
 
 def check_with(claims: list[Claim] | str | Iterable[Mapping[str, Any]], as_of: dt.datetime,
@@ -589,7 +587,9 @@ class _Judge:
             close = self.fs.get("price.close_usd")
             if close is not None and close.value is not None:
                 try:
-                    areas = tuple(dict.fromkeys(("price", AREA_OF.get(f.id.split(".")[0], "price"))))
+                    from btcstress import areas as registry
+                    area = registry.of_finding(f.id)
+                    areas = registry.closure(["price"] + ([area.name] if area else []))
                     at_close = self.findings_at(self.at, float(close.value), areas).get(f.id, f.subject)
                 except BtcstressError:
                     at_close = None

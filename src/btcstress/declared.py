@@ -50,10 +50,10 @@ def _comments(lines: list[str], first: int, last: int) -> str:
 @functools.cache
 def catalogue() -> tuple[dict[str, Any], ...]:
     """({area, name, default, source}, ...) for every parameter of every area, in area order."""
-    from btcstress import metrics
+    from btcstress import areas as registry
     out: list[dict[str, Any]] = []
-    for mod in metrics.modules():
-        area = mod.__name__.rsplit(".", 1)[1]
+    for a in registry.all():
+        area, mod = a.name, a.module()
         defaults = getattr(mod, "DEFAULTS", None)
         if not isinstance(defaults, dict):
             continue
@@ -107,13 +107,15 @@ _ID = re.compile(r"^[a-z]+(\.[a-z0-9_]+)+$")  # two or more parts: stress.compon
 @functools.cache
 def finding_ids() -> dict[str, str]:
     """{finding id: the area that emits it} for every id the metric code can emit."""
-    from btcstress import metrics
-    mods = [(m.__name__.rsplit(".", 1)[1], m) for m in metrics.modules()]
+    from btcstress import areas as registry
+    mods = [(a.name, a.module()) for a in registry.all()]
     # An area split into helper modules (metrics/miners_flows.py, ...) emits their ids too.
-    names = {a for a, _ in mods}
-    mods += [(info.name.split("_", 1)[0], importlib.import_module(f"btcstress.metrics.{info.name}"))
-             for info in pkgutil.iter_modules(metrics.__path__) if info.name.split("_", 1)[0] in names
-             and "_" in info.name]
+    for a in registry.all():
+        package, _, leaf = a.metrics.rpartition(".")
+        pkg = importlib.import_module(package) if package else None
+        if pkg is not None and hasattr(pkg, "__path__"):
+            mods += [(a.name, importlib.import_module(f"{package}.{info.name}"))
+                     for info in pkgutil.iter_modules(pkg.__path__) if info.name.startswith(leaf + "_")]
     try:
         import btcstress.scenario as sc
         mods += [("scenario", importlib.import_module(f"btcstress.scenario.{m.name}"))
@@ -125,14 +127,9 @@ def finding_ids() -> dict[str, str]:
         tree = ast.parse(inspect.getsource(mod))
         series = {n.value.value for n in ast.walk(tree)
                   if isinstance(n, ast.keyword) and n.arg == "name" and isinstance(n.value, ast.Constant)}
-        prefixes = _prefixes(area)
+        prefixes = set(registry.get(area).prefixes)
         for n in ast.walk(tree):
             if (isinstance(n, ast.Constant) and isinstance(n.value, str) and _ID.match(n.value)
                     and n.value.split(".", 1)[0] in prefixes and n.value not in series):
                 out.setdefault(n.value, area)
     return dict(sorted(out.items()))
-
-
-def _prefixes(area: str) -> set[str]:
-    """The id prefixes an area writes under (leverage writes liquidations.* and derivatives.*)."""
-    return {"leverage": {"liquidations", "derivatives"}, "treasuries": {"treasury", "treasuries"}}.get(area, {area})

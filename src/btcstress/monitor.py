@@ -15,8 +15,10 @@ object, written as a line to stdout, appended to a file, and POSTed to a webhook
 How it stays fast: messages are parsed and buffered as they come; the buffer is written to the store
 every `batch_messages` messages or `batch_ms` milliseconds (one transaction), and findings are
 recomputed at most every `recompute_ms`, and only for the metric areas whose tables changed and that
-some rule reads (a liquidation message dirties `leverage`; a Binance kline pull dirties `price` and
-the areas valued at the price; mempool -> `miners`; Farside -> `etf`; EDGAR -> `treasuries`).
+some rule reads. Which source feeds which area is declared by the areas (`pulls`, `streams` in
+btcstress.areas): a liquidation message dirties `leverage`; a Binance kline pull dirties `price` (and
+the areas valued at the price), `market` and `leverage`; mempool -> `miners`; Farside -> `etf`; EDGAR
+-> `treasuries`.
 
 The clock: live, as-of is now; in replay it is the latest publication instant among the events seen
 (the stream's own time), so a recorded stream's trailing-24 h findings are those of the moment it was
@@ -26,7 +28,6 @@ recorded, and cooldowns follow the recording, not the wall clock.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import math
 import operator
@@ -40,26 +41,25 @@ from typing import IO, Any, Callable, Iterable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from btcstress import areas as registry
 from btcstress.connectors.base import now_utc
 from btcstress.connectors.streams import EventBuffer, FlushResult, RawRecorder, read_lines, sniff_venue, venue_of
 from btcstress.delivery import WebhookSink  # noqa: F401  (re-exported: a monitor sink)
 from btcstress.errors import BtcstressError, InputError
 from btcstress.findings import Finding, iso
-from btcstress.metrics import AREAS
 from btcstress.metrics.context import Context
 from btcstress.store import Store
 
 OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, "<": operator.lt, ">=": operator.ge,
                                                   "<=": operator.le}
-# Which metric area computes a finding id (by its first segment).
-AREA_OF = {"price": "price", "market": "market", "miners": "miners", "etf": "etf", "liquidations": "leverage",
-           "derivatives": "leverage", "treasuries": "treasuries", "treasury": "treasuries"}
-# Areas that value things at the observed price (ctx.price()): they need `price` computed first and
-# change when it does.
-PRICED = ("miners", "etf", "treasuries")
-# What a changed source dirties.
-SOURCE_AREAS = {"liquidations": ("leverage",), "binance": ("price", "market", "leverage"), "mempool": ("miners",),
-                "farside": ("etf",), "edgar": ("treasuries",)}
+# Which area computes a finding, which areas move with the price (`priced`) and which live source
+# dirties which area all come from the area registry (btcstress.areas).
+
+
+def area_of(finding_id: str) -> str | None:
+    """The monitored area that emits `finding_id` (by its first segment), or None."""
+    a = registry.of_finding(finding_id)
+    return a.name if a is not None and a.monitored else None
 
 
 # -- rules ----------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ class Rule(BaseModel):
 
     @property
     def area(self) -> str | None:
-        return AREA_OF.get(self.finding.split(".", 1)[0])
+        return area_of(self.finding)
 
     def matches(self, f: Finding) -> bool:
         return (f.id == self.finding and f.kind != "cited" and (self.subject is None or f.subject == self.subject)
@@ -147,11 +147,11 @@ def validate(rules: list[Rule], *, where: str = "rules") -> None:
     code) and one the monitor recomputes: a typo under a valid prefix would otherwise never fire."""
     from btcstress.declared import finding_ids
     from btcstress.envelope import did_you_mean
-    known = {i: a for i, a in finding_ids().items() if i.split(".", 1)[0] in AREA_OF}
+    known = {i: a for i, a in finding_ids().items() if area_of(i) is not None}
     problems = []
     for n, r in enumerate(rules, start=1):
         if r.finding not in known:
-            area = AREA_OF.get(r.finding.split(".", 1)[0])
+            area = area_of(r.finding)
             what = (f"no metric area computes {r.finding!r}" if area is None else
                     f"the {area} area emits no finding {r.finding!r}")
             problems.append(f"rule {n} ({r.name}): {what}{did_you_mean(r.finding, known)}")
@@ -248,9 +248,9 @@ class Monitor:
     def announce(self, sources: Iterable[str]) -> list[str]:
         """Say, at the start of a run fed by `sources` (liquidations, binance, mempool, farside, edgar),
         which rules it can never evaluate because nothing it reads changes their area."""
-        reach = {a for src in sources for a in SOURCE_AREAS.get(src, ())}
+        reach = {a for src in sources for a in registry.for_source(src)}
         if "price" in reach:
-            reach.update(PRICED)
+            reach.update(registry.priced())
         fed = ", ".join(sorted(set(sources))) or "nothing"
         self.unevaluable = [r.name for r in self.rules if r.area not in reach]
         for r in self.rules:
@@ -282,7 +282,7 @@ class Monitor:
 
     def pulled(self, source: str) -> None:
         """A periodic pull stored something new from `source`: its areas need recomputing."""
-        for a in SOURCE_AREAS.get(source, ()):
+        for a in registry.for_source(source):
             self.dirty.add(a)
         self._locked(lambda: self._evaluate(force=True))
 
@@ -357,7 +357,7 @@ class Monitor:
             # On the stream's clock (replay) a batch moves the as-of even when its events were stored by an
             # earlier run: storage is idempotent, evaluation is not skipped.
             if res.new or res.updated or (self.clock == "stream" and res.events):
-                self.dirty.update(SOURCE_AREAS["liquidations"])
+                self.dirty.update(registry.for_source("liquidations"))
             if res.quarantined:
                 self.log(f"{res.quarantined} message(s) quarantined (see `btcstress quarantine`)")
         self._pending_arrivals += self._batch_arrivals
@@ -376,11 +376,9 @@ class Monitor:
     def _areas_to_compute(self) -> list[str]:
         dirty = set(self.dirty)
         if "price" in dirty:
-            dirty.update(PRICED)
+            dirty.update(registry.priced())
         todo = {a for a in dirty if a in self.wanted}
-        if todo & set(PRICED):
-            todo.add("price")
-        return [a for a in AREAS if a in todo]
+        return list(registry.closure(todo)) if todo else []
 
     def _evaluate(self, force: bool) -> None:
         now = time.perf_counter()
@@ -401,10 +399,10 @@ class Monitor:
         self._pending_arrivals = []
 
     def recompute(self, areas: list[str]) -> None:
-        """Recompute the findings of `areas` (in AREAS order) as of the monitor's clock."""
+        """Recompute the findings of `areas` (in the registry's order) as of the monitor's clock."""
         ctx = Context(store=self.store, as_of=self.as_of(), params=self.params)
         for area in areas:
-            mod = importlib.import_module(f"btcstress.metrics.{area}")
+            mod = registry.get(area).module()
             try:
                 found = mod.findings(ctx)
             except BtcstressError as exc:

@@ -63,6 +63,8 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
     hosts = allowed_hosts if allowed_hosts is not None else api_cfg.get("allowed_hosts", list(guard.LOOPBACK))
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
         raise InputError("api.allowed_hosts must be a list of host names")
+    from btcstress import areas
+    areas.all()  # a missing or broken area fails here, at start, not at the first request
     limits = api_cfg.get("limits") or {}
     app.state.service = Service(db, params=cfg.params(config, []), cache_size=cache_size, token=token,
                                 workers=int(limits.get("workers", 2)), queue=int(limits.get("queue", 8)))

@@ -1,26 +1,26 @@
 """The brief: findings -> headline, highlights, sections, datasets -> Markdown, HTML, JSON.
 
-Sections live in brief/sections/<area>.py with `build(fs) -> Section | None` and, optionally,
-`highlights(fs) -> list[Highlight]`. Highlights are ranked by how unusual their finding is against
-its own history (|z-score| or an extreme percentile, stated in the text).
+Each area's section (named by its declaration in the area registry, btcstress.areas; the built-in
+ones are brief/sections/<area>.py) has `build(fs) -> Section | None` and, optionally,
+`highlights(fs) -> list[Highlight]`; sections appear in the areas' `section_order`, then the registry's order. Highlights are ranked
+by how unusual their finding is against its own history (|z-score| or an extreme percentile, stated
+in the text).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
+from btcstress import areas as registry
 from btcstress.brief.model import Brief, DatasetUse, Paragraph, Section
 from btcstress.findings import FindingSet
-
-SECTION_ORDER = ("stress", "price", "market", "miners", "etf", "leverage", "treasuries", "scenario")
 
 
 @dataclass
 class Highlight:
     score: float  # how unusual (|z|, or an equivalent from a percentile); higher comes first
     paragraph: Paragraph
-    area: str = ""  # set by build(): the section module that proposed it
+    area: str = ""  # set by build(): the area whose section proposed it
 
 # Highlights: at most one per area, those at least this unusual (|z|) first, then the next best to
 # reach MIN_HIGHLIGHTS; never more than MAX_HIGHLIGHTS.
@@ -29,14 +29,10 @@ MIN_HIGHLIGHTS, MAX_HIGHLIGHTS = 3, 5
 
 
 def section_modules():
-    out = []
-    for name in SECTION_ORDER:
-        try:
-            out.append(importlib.import_module(f"btcstress.brief.sections.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"btcstress.brief.sections.{name}":
-                raise
-    return out
+    """(area name, section module) for every registered area that has a section, in brief order
+    (`section_order`, then registry order)."""
+    ranked = sorted((a for a in registry.all() if a.section), key=lambda a: a.section_order)  # stable
+    return [(a.name, a.section_module()) for a in ranked]
 
 
 def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
@@ -45,13 +41,13 @@ def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
 
     sections: list[Section] = []
     highlights: list[Highlight] = []
-    for mod in section_modules():
+    for area, mod in section_modules():
         s = mod.build(fs)
         if s is not None:
             sections.append(s)
         if hasattr(mod, "highlights"):
             for h in mod.highlights(fs):
-                h.area = h.area or mod.__name__.rsplit(".", 1)[1]
+                h.area = h.area or area
                 highlights.append(h)
     w = why.section(fs)
     if w is not None:

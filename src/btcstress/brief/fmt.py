@@ -69,7 +69,5 @@ def long_date(v: Any) -> str:
     return f"{v:%B} {v.day}, {v.year}" if isinstance(v, dt.date) else str(v)
 
 
-def month_year(v: Any) -> str:
-    if isinstance(v, str):
-        v = dt.date.fromisoformat(v[:10])
-    return f"{v:%B %Y}"
+# Small counts are written as words in the text ("five forces", "three funds").
+NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}

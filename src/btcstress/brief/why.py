@@ -1,5 +1,6 @@
-""""Why it fell": the five forces ranked by how abnormal they were against their own history.
+""""Why it fell": the forces ranked by how abnormal they were against their own history.
 
+The forces and their key findings are declared by their areas (`force`, `pressure` in btcstress.areas).
 Each force has key findings that measure *pressure* on the price (flows and forced selling), not its
 consequences (a miner margin or a treasury's P&L falls because the price fell, so they are not
 evidence of why):
@@ -36,11 +37,9 @@ class Force:
 
 
 def forces(fs: FindingSet) -> list[Force]:
-    out = [Force("Market-wide selling", [("market.total_cap_change_usd", None)]),
-           Force("Miners", [("miners.outflow_btc_1d", None), ("miners.to_exchange_btc_1d", None)]),
-           Force("ETF flows", [("etf.net_flow_usd", None)]),
-           Force("Leverage", [("liquidations.total_usd", "BTC+ETH"), ("derivatives.open_interest_usd", "BTC")]),
-           Force("Corporate treasuries", [("treasury.mnav", "Strategy")])]
+    """Every area that is a force (its `force` and `pressure` in the area registry), most abnormal first."""
+    from btcstress import areas
+    out = [Force(a.force, list(a.pressure)) for a in areas.all() if a.force]
     for force in out:
         found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None]
         scored = [f for f in found if _z(f) is not None]
@@ -139,8 +138,9 @@ def section(fs: FindingSet) -> Section | None:
             rows.append([str(n), force.name, fmt.NA, fmt.NA, fmt.NA])
             continue
         rows.append([str(n), force.name, f.id, fmt.ref(f, _style(f)), Ref(text=stat(f), finding=f)])
-    table = TableBlock(caption="The five forces, most abnormal first", columns=["", "Force", "Evidence", "Value",
-                                                                                 "Against its own history"],
+    count = fmt.NUMBERS.get(len(ranked), str(len(ranked)))
+    table = TableBlock(caption=f"The {count} forces, most abnormal first", columns=["", "Force", "Evidence", "Value",
+                                                                                  "Against its own history"],
                        rows=rows, align=["r", "l", "l", "r", "l"])
     note = Paragraph.of("Key findings per force measure pressure on the price (flows, forced selling, the "
                         "treasury premium), not consequences of it (margins, P&L). z-scores and percentiles are "

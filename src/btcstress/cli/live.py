@@ -21,8 +21,9 @@ def ingest_live(since: Optional[str] = typer.Option(None, "--since",
                                                     help="UTC date or instant to fetch from [default: two years ago, "
                                                          "or sources.live_days]; "
                                                          "each source resumes from its checkpoint when later"),
-                sources: str = typer.Option(",".join(("binance", "mempool", "farside", "edgar")), "--sources",
-                                            help="Comma-separated: binance, mempool, farside, edgar"),
+                sources: Optional[str] = typer.Option(None, "--sources",
+                                                      help="Comma-separated pulls (binance, mempool, ...) "
+                                                           "[default: every pull the areas declare]"),
                 allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
                                                       help="Exit 0 even when rows were quarantined")):
     """Fetch from the primary public sources into the store (resumable, idempotent, gaps backfilled)."""
@@ -30,10 +31,10 @@ def ingest_live(since: Optional[str] = typer.Option(None, "--since",
 
     from btcstress import connectors, ingest
     try:
-        names = [n.strip() for n in sources.split(",") if n.strip()]
-        unknown = [n for n in names if n not in connectors.PULLS]
+        names = list(connectors.pulls()) if sources is None else [n.strip() for n in sources.split(",") if n.strip()]
+        unknown = [n for n in names if n not in connectors.pulls()]
         if unknown or not names:
-            raise InputError(f"--sources {sources!r}: unknown {unknown}; known: {', '.join(connectors.PULLS)}")
+            raise InputError(f"--sources {sources!r}: unknown {unknown}; known: {', '.join(connectors.pulls())}")
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
         conf = state.config.get("sources") or {}
         if since is None:
@@ -97,8 +98,9 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                                                help="json (the alert) or slack (adds Slack's `text` field: the "
                                                     "one-line message)"),
             venues: str = typer.Option("binance,bybit,okx", "--venues", help="Liquidation streams to connect"),
-            pulls: str = typer.Option("binance,mempool,farside,edgar", "--pull",
-                                      help="Periodic REST pulls ('' for none)"),
+            pulls: Optional[str] = typer.Option(None, "--pull",
+                                                help="Periodic REST pulls ('' for none) [default: every pull the "
+                                                     "areas declare]"),
             raw_dir: Path = typer.Option(Path("data/raw"), "--raw-dir", help="Where raw messages are kept (gzip JSONL)"),
             batch: int = typer.Option(500, "--batch", help="Write to the store every N messages ..."),
             batch_ms: float = typer.Option(1000.0, "--batch-ms", help="... or every T milliseconds"),
@@ -156,8 +158,9 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             m = mon.Monitor(None, rule_list, sinks, params=model_params(param), batch_messages=batch,
                             batch_ms=batch_ms, recompute_ms=recompute_ms, clock="wall",
                             recorder=RawRecorder(raw_dir), log=log, opener=open_store)
+            from btcstress import connectors
             vs = [v.strip() for v in venues.split(",") if v.strip()]
-            ps = [p.strip() for p in pulls.split(",") if p.strip()]
+            ps = list(connectors.pulls()) if pulls is None else [p.strip() for p in pulls.split(",") if p.strip()]
             stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
                                              duration=duration, intervals=mconf.get("intervals")))
         err.print(f"{stats.messages} messages, {stats.events} events ({stats.new} new, {stats.duplicates} repeats "

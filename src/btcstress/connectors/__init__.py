@@ -3,8 +3,9 @@
 `sources/` parses (pure, fixture-tested); `connectors/` fetches (HTTP, websockets), resumes from
 checkpoints, finds and backfills gaps. The core never imports a connector; the CLI and the monitor do.
 
-PULLS are the periodic REST sources (`btcstress ingest live --sources ...`); the liquidation streams are
-in connectors.streams (`btcstress monitor`).
+The periodic REST sources (`btcstress ingest live --sources ...`) are the `pulls` the areas declare in
+the area registry (`pulls()`: binance, mempool, farside, edgar); each is `connectors/<name>.py` with
+`connector(http, conf)`. The liquidation streams are in connectors.streams (`btcstress monitor`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from btcstress.connectors.base import Progress, SourceReport, no_progress
 from btcstress.connectors.http import FetchError, Http
 from btcstress.errors import BtcstressError, InputError
 
-PULLS = ("binance", "mempool", "farside", "edgar")
+
+
+def pulls() -> tuple[str, ...]:
+    """The periodic REST sources, as the areas declare them (btcstress.areas), in area order."""
+    from btcstress import areas
+    return areas.pulls()
 
 
 def build(name: str, http: Http, conf: dict[str, Any] | None = None):
-    if name not in PULLS:
-        raise InputError(f"unknown source {name!r}; known: {', '.join(PULLS)}")
+    if name not in pulls():
+        raise InputError(f"unknown source {name!r}; known: {', '.join(pulls())}")
     return importlib.import_module(f"btcstress.connectors.{name}").connector(http, conf)
 
 
@@ -56,4 +62,4 @@ def run(store, names: list[str], *, since: dt.datetime, until: dt.datetime | Non
     return reports
 
 
-__all__ = ["FetchError", "Http", "PULLS", "SourceReport", "build", "http_for", "run"]
+__all__ = ["FetchError", "Http", "SourceReport", "build", "http_for", "pulls", "run"]

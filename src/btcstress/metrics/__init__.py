@@ -1,8 +1,9 @@
 """Metrics: pure functions (store as of T, params) -> findings.
 
-Each area is a module here with `findings(ctx) -> list[Finding]` and, optionally,
-`series(ctx) -> list[Series]` for charts. They run in AREAS order, so a later area can read an
-earlier one's findings from `ctx.findings` (treasuries value holdings at `price.last_usd`).
+Each area (declared once in the area registry, btcstress.areas) names a module here with
+`findings(ctx) -> list[Finding]` and, optionally, `series(ctx) -> list[Series]` for charts. They run
+in the registry's order, so a later area can read an earlier one's findings from `ctx.findings`
+(treasuries value holdings at `price.last_usd`).
 Metric code is Ibis expressions over `ctx.table(...)`, never SQL strings, so it runs on any
 Ibis backend.
 """
@@ -10,27 +11,18 @@ Ibis backend.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from typing import Any
 
+from btcstress import areas as registry
 from btcstress.errors import NoDataError
 from btcstress.findings import FindingSet
 from btcstress.metrics.context import Context
 from btcstress.store import Store
 
-AREAS = ("price", "market", "miners", "etf", "leverage", "treasuries", "stress", "scenario")
-
 
 def modules():
-    """The area modules that exist, in order."""
-    out = []
-    for area in AREAS:
-        try:
-            out.append(importlib.import_module(f"btcstress.metrics.{area}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"btcstress.metrics.{area}":
-                raise
-    return out
+    """Every registered area's metrics module, in computing order (a broken one raises AreaError)."""
+    return [a.module() for a in registry.all()]
 
 
 def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any]] | None = None,
@@ -41,15 +33,18 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
     ctx = Context(store=store, as_of=as_of, params=params or {}, price_override=price)
     ctx.require_data()
     series = {}
-    for mod in modules():
-        area = mod.__name__.rsplit(".", 1)[1]
-        if areas and area not in areas:
+    for area in registry.all():
+        if areas and area.name not in areas:
             continue
+        mod = area.module()
         ctx.findings.extend(mod.findings(ctx))
-        if with_series and hasattr(mod, "series"):
+        if with_series and area.charts:
             for s in mod.series(ctx):
+                if not area.owns_series(s.name):
+                    raise registry.AreaError(f"area {area.name} drew series {s.name!r}, outside its namespace "
+                                             f"({', '.join(dict.fromkeys((area.name, *area.prefixes)))})")
                 series[s.name] = s
     return FindingSet(ctx.as_of, ctx.findings, series, ctx.params_used)
 
 
-__all__ = ["AREAS", "Context", "NoDataError", "compute", "modules"]
+__all__ = ["Context", "NoDataError", "compute", "modules"]
