@@ -85,6 +85,7 @@ def main(db: Optional[Path] = typer.Option(None, "--db", envvar="BTCSTRESS_DB",
                                       help="Print the version and exit")):
     state.db = db
     state.verbosity = -1 if quiet else verbose
+    state.as_of_basis = "given"  # until instant() finds no --as-of (one process may run several commands)
     import os
     if os.environ.get("COLUMNS", "").isdigit():  # Rich reads COLUMNS once, when a console is made
         console.width = err.width = int(os.environ["COLUMNS"])
