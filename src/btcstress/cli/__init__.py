@@ -186,7 +186,9 @@ BACKEND = typer.Option(None, "--backend", envvar="BTCSTRESS_BACKEND",
 COMMAND_GROUPS = (
     "ingest",      # ingest snapshot | etf | events
     "findings",    # findings, report
+    "lint",        # lint-brief
     "quarantine",  # quarantine
+    "quality",     # quality (suspect values)
     "cite",        # cite add | import | list
     "check",       # check (claims)
     "live",        # ingest live, monitor
@@ -195,6 +197,7 @@ COMMAND_GROUPS = (
     "catalogue",   # ids, params
     "scenario",    # scenario
     "stress",      # stress, episodes
+    "history",     # history (a finding's point-in-time series)
     "export",      # export parquet
 )
 for _group in COMMAND_GROUPS:
