@@ -2,78 +2,56 @@
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
+from cachetools import LRUCache, cached
 from fastapi import Request
 
 from btcstress.findings import FindingSet, iso
 
 
 class LRU:
-    """A small thread-safe LRU with single-flight: one computation per key however many ask."""
+    """A thread-safe LRU with single-flight (one computation per key however many ask), on cachetools:
+    its LRUCache evicts, and its `cached` with a Condition makes concurrent misses for one key wait for
+    the first one's result instead of computing it again. `peek` answers from the cache only."""
 
     def __init__(self, size: int):
         self.size = size
-        self.data: collections.OrderedDict = collections.OrderedDict()
-        self.inflight: dict[Any, Future] = {}
-        self.lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.data: LRUCache = LRUCache(maxsize=max(1, size))
+        self.cond = threading.Condition()
+        self.peek_hits = self.uncached = 0
+        self._get = cached(self.data, key=lambda key, make: key, condition=self.cond, info=True)(
+            lambda key, make: make())
 
     def peek(self, key) -> Any:
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                self.hits += 1
-                return self.data[key]
-        return None
+        with self.cond:
+            value = self.data.get(key)
+            if value is not None:
+                self.peek_hits += 1
+            return value
 
     def get(self, key, make: Callable[[], Any]) -> Any:
-        if self.size <= 0:
-            self.misses += 1
+        if self.size <= 0:  # caching off: every call computes
+            self.uncached += 1
             return make()
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                self.hits += 1
-                return self.data[key]
-            fut = self.inflight.get(key)
-            owner = fut is None
-            if owner:
-                fut = self.inflight[key] = Future()
-                self.misses += 1
-            else:
-                self.hits += 1
-        if not owner:
-            return fut.result()
-        try:
-            value = make()
-        except BaseException as exc:
-            with self.lock:
-                self.inflight.pop(key, None)
-            fut.set_exception(exc)
-            raise
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-            self.inflight.pop(key, None)
-        fut.set_result(value)
-        return value
+        return self._get(key, make)
 
     def clear(self) -> None:
-        with self.lock:
+        with self.cond:
             self.data.clear()
 
     def stats(self) -> dict[str, int]:
-        return {"size": self.size, "entries": len(self.data), "hits": self.hits, "misses": self.misses}
+        info = self._get.cache_info()
+        return {"size": self.size, "entries": len(self.data), "hits": info.hits + self.peek_hits,
+                "misses": info.misses + self.uncached}
 
 
 class Service:
@@ -186,12 +164,24 @@ class Service:
             return {"first": iso(pd.Timestamp(first).to_pydatetime()), "last": iso(pd.Timestamp(last).to_pydatetime())}
         return self.cached_response(("coverage",), make)
 
+    def latest(self) -> dt.datetime:
+        """The latest data: when the store's newest price bar was published (what "now" answers at)."""
+        last = self.coverage()["last"]
+        if last is None:
+            from btcstress.errors import NoDataError
+            raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
+        return dt.datetime.fromisoformat(last)
+
     def events(self) -> list[dict[str, Any]]:
+        """Named dates, each with `published`: the first instant at which every daily row dated that day
+        is published (the latest available_at over the daily tables' rows of the day), so a jump lands
+        where the day's data are all known, not before (ETF flows and Artemis rows arrive the next day)."""
         def make():
             with self.store() as s:
                 e = s.table("events").order_by("date").execute()
-            return [{"date": str(r.date)[:10], "id": r.id,
-                     "title": r.title, "category": r.category} for r in e.itertuples()]
+                published = dict(s.duck.execute(_PUBLISHED_SQL).fetchall())
+            return [{"date": str(r.date)[:10], "id": r.id, "title": r.title, "category": r.category,
+                     "published": _iso_z(published.get(pd.Timestamp(r.date).date()))} for r in e.itertuples()]
         return self.cached_response(("events",), make)
 
     def clear(self) -> None:
@@ -206,3 +196,18 @@ _HEALTH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 def service(request: Request) -> Service:
     """The app's Service (a FastAPI dependency: `svc: Service = Depends(service)`)."""
     return request.app.state.service
+
+
+# The daily tables whose rows a brief reads for a day (date column, extra filter).
+_DAILY_TABLES = (("candles", "CAST(open_time AS DATE)", "interval = '1d'"), ("market_cap_daily", "date", None),
+                 ("indicators_daily", "date", None), ("network_daily", "date", None),
+                 ("miner_flows_daily", "date", None), ("liquidations_daily", "date", None),
+                 ("derivatives_daily", "date", None), ("etf_flows", "date", None), ("etf_aum", "date", None),
+                 ("treasury_valuation_daily", "date", None))
+_PUBLISHED_SQL = ("SELECT e.date, max(p.published) FROM events e JOIN (" + " UNION ALL ".join(
+    f"SELECT {col} AS day, max(available_at) AS published FROM {t}" + (f" WHERE {w}" if w else "") + f" GROUP BY {col}"
+    for t, col, w in _DAILY_TABLES) + ") p ON p.day = e.date GROUP BY e.date")
+
+
+def _iso_z(ts) -> str | None:
+    return None if ts is None else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
