@@ -323,7 +323,8 @@ def _below_events(hctx, c, daily: ibis.Table, price: pd.DataFrame) -> pd.DataFra
         ev = ev.select(edate=ev.date, eid=ev.id, eavail=ev.available_at)
         d = _series(c.filter(c.interval == "1d"), DAILY_MARKETS)
         d = d.select(dv=d.venue, ds=d.symbol, dday=d.open_time.date(), davail=d.available_at, close=d.close)
-        j = p.join(ev, ev.eavail <= p.as_of)
+        # As the snapshot: an event on the day described (or the day before) is no reference point for it.
+        j = p.join(ev, (ev.eavail <= p.as_of) & (ev.edate < (p.as_of - ibis.interval(days=2)).date()))
         j = j.join(d, [d.dv == j.venue, d.ds == j.symbol, d.dday == j.edate, d.davail <= j.as_of])
         j = j.filter(j.close > j.price).select(as_of=j.as_of, date=j.edate, id=j.eid)
         hits = j.execute()
