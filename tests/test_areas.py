@@ -15,11 +15,13 @@ from tests.conftest import CRASH
 
 TOY_INIT = '''
 """A toy force: how many daily bars the store knows in the week before the as-of instant."""
-from btcstress.areas import Area
+from btcstress.areas import Area, FindingSpec as F
 
 AREA = Area(name="toy", title="Toy", prefixes=("toy",), metrics="toyforce.metrics", section="toyforce.section",
             charts=True, priced=True, pulls=("binance",), force="Toy pressure",
-            pressure=(("toy.pressure_usd", None),))
+            pressure=(("toy.pressure_usd", None),),
+            findings=(F("toy.bars_7d", "bars", "BTC", "daily bars stored for the 7 days before T"),
+                      F("toy.pressure_usd", "USD", "BTC", "the price, as a toy pressure")))
 '''
 TOY_METRICS = '''
 import datetime as dt
@@ -103,6 +105,8 @@ def test_a_toy_area_is_computed_written_ranked_checked_and_monitored(toy, store,
     assert claims.check(store, c, CRASH)[0].verdict == "supported"
 
     assert monitor.area_of("toy.bars_7d") == "toy"
+    monitor.validate([monitor.Rule(name="t", finding="toy.bars_7d", op=">", value=1)])  # raises when unknown
+    assert areas.finding("toy.bars_7d").unit == "bars"
     assert "toy" in areas.for_source("binance") and "toy" in areas.priced()
     assert connectors.pulls() == ("binance", "mempool", "farside", "edgar")  # binance was declared already
     declared.finding_ids.cache_clear()
