@@ -108,6 +108,14 @@ class Soak:
             (self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
             os.symlink(SNAPSHOT / rel, self.folder / rel)
 
+    def _runs(self, phase: str, kills: int):
+        """Run numbers until `kills` runs were really killed mid-way (a run may end before its kill
+        instant), at most 2 x kills runs."""
+        i = 0
+        while self.results.get(phase, {}).get("killed", 0) < kills and i < 2 * kills:
+            yield i
+            i += 1
+
     def _record(self, phase: str, killed: bool, ok: bool, note: str = "") -> None:
         r = self.results.setdefault(phase, {"runs": 0, "killed": 0, "violations": 0})
         r["runs"] += 1
@@ -128,7 +136,7 @@ class Soak:
         return db, time.monotonic() - t0
 
     def ingest(self, n: int, span: float) -> None:
-        for i in range(n):
+        for i in self._runs("ingest", n):
             db = self.work / f"ingest-{i}.duckdb"
             second = i % 2 == 1  # odd runs: kill a re-ingest over a complete store (must stay complete)
             if second:
@@ -160,7 +168,7 @@ class Soak:
         assert run(cli("--db", str(db), "export", "parquet", str(clean)), self.work).returncode == 0
         span = time.monotonic() - t0
         want = warehouse_rows(clean)
-        for i in range(n):
+        for i in self._runs("export", n):
             wh = self.work / f"wh-{i}"
             first = i % 2 == 0
             if not first:  # odd runs: kill an export over an existing warehouse holding a user's file
@@ -197,7 +205,7 @@ class Soak:
         span = time.monotonic() - t0
         clean = digest(clean_db, {"liquidations"})
         assert rc == 0 and clean["liquidations"].startswith(f"{FRAMES}:"), (rc, err[-2000:], clean)
-        for i in range(n):
+        for i in self._runs("monitor", n):
             db, raw = self.work / f"mon-{i}.duckdb", self.work / f"raw-{i}"
             killed, _ = kill_at(cmd(db, raw), self.rng.uniform(0.5, span), self.work)
             rc, err = run_until_stored(cmd(db, raw), db, FRAMES, self.work, connections)

@@ -31,9 +31,9 @@ EXPECTED = {
     "c06": "supported",     # below the 2024-11-05 close of 69,380
     "c07": "supported",     # modelled all-in cost 103,993 > 87,000
     "c08": "supported",     # reserve 1,803,858 BTC
-    "c09": "contradicted",  # final -434.1M; -258.8M is the total before IBIT reported
+    "c09": "supported",     # at 08:00Z IBIT had not reported (it counts from 18:00Z): preliminary -258.8M
     "c10": "supported",     # -544.9M on 02-04
-    "c11": "supported",     # streak 02-03..05: -1,251.0M < -1.07B
+    "c11": "supported",     # streak 02-03..05 with IBIT missing on 02-05: -1,075.7M < -1.07B
     "c12": "unverifiable",  # all coins; we have BTC+ETH ($1.36B)
     "c13": "unverifiable",  # a share over all coins
     "c14": "unverifiable",  # no event-level liquidations
@@ -53,7 +53,7 @@ def story(snapshot_db):
 def test_story_claims_get_the_pinned_verdicts(story):
     by_id, out = story
     assert {k: v["verdict"] for k, v in by_id.items()} == EXPECTED
-    assert out["counts"] == {"supported": 9, "contradicted": 4, "unverifiable": 3}
+    assert out["counts"] == {"supported": 10, "contradicted": 3, "unverifiable": 3}
     for v in by_id.values():
         assert {"claim_id", "verdict", "claimed", "computed", "difference", "reason", "finding"} <= set(v)
         assert v["reason"], v["claim_id"]
@@ -66,9 +66,10 @@ def test_story_computed_values_are_the_data(story):
     assert by_id["c05"]["computed"] == 64856.0
     assert by_id["c03"]["computed"] == pytest.approx(-310.564e9, rel=1e-4)
     assert by_id["c08"]["computed"] == 1803858.0
-    assert by_id["c09"]["computed"] == pytest.approx(-434.1e6) and by_id["c09"]["difference"] == pytest.approx(-175.3e6)
+    # -434.1M final minus IBIT's -175.3M (SOURCES.md): the figure before IBIT reported.
+    assert by_id["c09"]["computed"] == pytest.approx(-434.1e6 + 175.3e6) and by_id["c09"]["difference"] == pytest.approx(0)
     assert by_id["c10"]["computed"] == pytest.approx(-544.9e6) and by_id["c10"]["finding"]["window"] == "1d:2026-02-04"
-    assert by_id["c11"]["computed"] == pytest.approx(-1251.0e6)
+    assert by_id["c11"]["computed"] == pytest.approx(-272.0e6 - 544.9e6 - 258.8e6)
     assert by_id["c12"]["computed"] == pytest.approx(1.364e9, rel=1e-3)
     assert by_id["c16"]["computed"] == pytest.approx(-14.72, abs=0.01)
 
@@ -88,7 +89,7 @@ def test_claim_about_an_earlier_day_is_read_when_that_day_was_the_latest(story):
 
 def test_preliminary_vintage_reason_names_the_missing_fund(story):
     r = story[0]["c09"]["reason"]
-    assert "final vintage" in r and "without IBIT" in r and "-$258.8M" in r and "-$434.1M" in r
+    assert "preliminary vintage" in r and "IBIT not yet reported" in r and "-$258.8M" in r
 
 
 def test_all_coin_liquidations_reason_says_btc_eth_only(story):
@@ -137,7 +138,7 @@ def test_preliminary_vintage_supports_the_claim_before_the_final_one(tmp_path, s
     from btcstress.store import Store
     with Store(db, read_only=True) as store:
         early = claims.check(store, rows, utc(2026, 2, 5, 23, 45))[0]
-        late = claims.check(store, rows, CRASH)[0]
+        late = claims.check(store, rows, utc(2026, 2, 6, 18, 0))[0]  # IBIT's usual time: final
     assert early.verdict == "supported" and early.computed == pytest.approx(-258.8e6)
     assert "preliminary vintage" in early.reason and "IBIT" in early.reason
     assert late.verdict == "contradicted" and "matches another vintage" in late.reason

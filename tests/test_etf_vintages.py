@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 from btcstress import metrics
 from btcstress.cli import app
 from btcstress.store import Store
-from tests.conftest import CRASH, utc
+from tests.conftest import utc
 
 M = 1_000_000
-PRELIM_AT = "2026-02-05T23:30Z"  # before the final vintage, which the publication rule puts at 02-06 00:00Z
+PRELIM_AT = "2026-02-05T23:30Z"  # before the snapshot's own versions of 02-05 (per-fund rule: 08:00Z, IBIT 18:00Z)
+FINAL = utc(2026, 2, 6, 18, 0)  # IBIT's usual time for 02-05 (etf_funds.csv): the day is final
 
 
 def reconstruct_preliminary(final_csv, out_path):
@@ -88,23 +89,24 @@ def test_preliminary_vintage_names_missing_funds(db, prelim):
 
 def test_final_vintage_published_later_wins_and_both_are_listed(db, prelim):
     assert ingest(db, prelim, "--published-at", PRELIM_AT).exit_code == 0
-    fs = compute(db, CRASH)
+    fs = compute(db, FINAL)
     f = fs.get("etf.net_flow_usd")
     assert f.value == pytest.approx(-434.1 * M)
-    assert f.detail["preliminary"] is False and f.detail["vintage"] == "2026-02-06T00:00:00Z"
+    assert f.detail["preliminary"] is False and f.detail["vintage"] == "2026-02-06T18:00:00Z"
     vs = [(v["vintage"], round(v["net_flow_usd"] / M, 1), v["preliminary"], v["missing_funds"]) for v in f.detail["vintages"]]
-    assert vs == [("2026-02-05T23:30:00Z", -258.8, True, ["IBIT"]), ("2026-02-06T00:00:00Z", -434.1, False, [])]
+    assert vs == [("2026-02-05T23:30:00Z", -258.8, True, ["IBIT"]), ("2026-02-06T08:00:00Z", -258.8, True, ["IBIT"]),
+                  ("2026-02-06T18:00:00Z", -434.1, False, [])]
     assert fs.value("etf.outflow_streak_usd") == pytest.approx(-1251.0 * M)
 
 
 def test_preliminary_published_after_the_rule_vintage_is_the_latest_by_t(db, prelim):
     # If the preliminary table is the latest published by T, the as-of view reads it.
-    assert ingest(db, prelim, "--published-at", "2026-02-06T02:00Z").exit_code == 0
-    fs = compute(db, CRASH)
+    assert ingest(db, prelim, "--published-at", "2026-02-06T19:00Z").exit_code == 0
+    fs = compute(db, utc(2026, 2, 6, 20, 0))
     assert fs.value("etf.net_flow_usd") == pytest.approx(-258.8 * M)
     assert fs.get("etf.net_flow_usd").detail["missing_funds"] == ["IBIT"]
     # ...but not before it was published.
-    assert compute(db, utc(2026, 2, 6, 1, 0)).value("etf.net_flow_usd") == pytest.approx(-434.1 * M)
+    assert compute(db, utc(2026, 2, 6, 18, 30)).value("etf.net_flow_usd") == pytest.approx(-434.1 * M)
 
 
 def test_ingest_etf_is_idempotent_per_date_fund_and_vintage(db, prelim):
@@ -141,8 +143,8 @@ def test_brief_section_explains_preliminary_and_final(db, prelim):
     assert ingest(db, prelim, "--published-at", PRELIM_AT).exit_code == 0
     with Store(db, read_only=True) as s:
         early = section.build(metrics.compute(s, utc(2026, 2, 5, 23, 45), areas=("etf",)))
-        late = section.build(metrics.compute(s, CRASH, areas=("etf",)))
-    assert ("net flow of -$258.8M on February 5, 2026 (preliminary: IBIT had not reported), the third straight "
+        late = section.build(metrics.compute(s, FINAL, areas=("etf",)))
+    assert ("net flow of -$258.8M on February 5, 2026 (preliminary: IBIT not yet reported), the third straight "
             "day of outflows, -$1.08B in three days") in text(early.paragraphs[0])
     assert "(final), the third straight day of outflows, -$1.25B in three days" in text(late.paragraphs[0])
     assert any("published 2026-02-05 23:30 UTC before IBIT reported, showed -$258.8M" in text(n) for n in late.notes)

@@ -153,3 +153,16 @@ def test_underwater_is_a_pure_function_of_the_cost_curve():
     assert costs.underwater(c, 60_000, basis="cash")[0.05]["total_pct"] == pytest.approx(40.0)
     with pytest.raises(ValueError):
         costs.underwater(c, 60_000, basis="capex")
+
+
+def test_the_parameter_catalogue_and_declared_ids_cover_the_split_miners_area():
+    from btcstress import declared
+    cat = {p["name"]: p for p in declared.catalogue() if p["area"] == "miners"}
+    for k, v in fleet.params.SOURCES.items():  # what `btcstress params` and the MCP params tool print
+        assert cat[k]["default"] == v["value"], k
+        assert v["source"] in cat[k]["source"] and (not v["url"] or v["url"] in cat[k]["source"]), k
+    assert "NOT VERIFIED" in cat["pue"]["source"]
+    ids = declared.finding_ids()
+    for fid in ("miners.production_cost_usd", "miners.cash_cost_usd", "miners.reserve_btc",  # miners.py, _flows
+                "miners.published_cost_usd", "miners.cambridge_electricity_twh"):  # miners_cited.py
+        assert ids.get(fid) == "miners", fid

@@ -258,3 +258,34 @@ def test_section_states_the_definition_and_shows_published_estimates_beside_the_
     assert 1090 <= len(series.x) <= 1100 and series.x[-1] == "2026-02-05"
     assert all(lo <= mid <= hi for lo, mid, hi in zip(series.extra["all_in_low"], series.y, series.extra["all_in_high"]))
     assert all(e <= c <= a for e, c, a in zip(series.extra["electricity"], series.extra["cash"], series.y))
+
+
+@pytest.mark.parametrize("as_of", [CRASH, utc(2024, 2, 29), utc(2025, 6, 15, 12, 30)])
+def test_a_model_cut_from_the_whole_run_equals_the_run_as_of_t(store, monkeypatch, as_of):
+    # Histories ask for the model at many instants; the cut from one run over all data must be exact.
+    fast = [f.model_dump(mode="json") for f in _fs(store, as_of=as_of)]
+    assert miners._WHOLE  # the fast path was taken
+    monkeypatch.setattr(miners, "_from_whole", lambda ctx, p: None)
+    slow = [f.model_dump(mode="json") for f in _fs(store, as_of=as_of)]
+    assert fast == slow
+
+
+def test_a_late_row_makes_the_model_run_as_of_t(snapshot_db, tmp_path):
+    # A restated row (published days after its date) means the data as of T is not a prefix of all the
+    # data: the cut is refused and the model runs as of T.
+    import duckdb
+    import shutil
+
+    from btcstress.store import Store
+    db = tmp_path / "late.duckdb"
+    shutil.copy(snapshot_db, db)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE network_daily SET available_at = available_at + INTERVAL 3 DAY "
+                "WHERE date = DATE '2026-02-03' AND metric = 'hashrate_hs'")
+    con.close()
+    with Store(db, read_only=True) as s:
+        at = Context(store=s, as_of=utc(2026, 2, 5, 12))  # last day 2026-02-04; 02-03's hashrate not yet known
+        assert miners._from_whole(at, miners.params(at)) is None
+        later = Context(store=s, as_of=utc(2026, 2, 7, 12))  # by then it is
+        m = miners._from_whole(later, miners.params(later))
+        assert m is not None and m.days["date"].iloc[-1].date() == dt.date(2026, 2, 6)

@@ -184,3 +184,19 @@ def test_brief_tells_the_real_small_moves_of_the_corrupt_days(store):
             [t - 2 * DAY, t - DAY]).fetchall()
         assert fs.value("price.change_1d_pct") == pytest.approx((closes[1][0] / closes[0][0] - 1) * 100)
         assert abs(fs.value("price.change_1d_pct")) < 7
+
+
+def test_quality_command_lists_the_flags_and_refuses_an_unknown_rule(snapshot_db):
+    import json
+
+    from typer.testing import CliRunner
+
+    from btcstress.cli import app
+    r = CliRunner().invoke(app, ["--db", str(snapshot_db), "quality", "--since", "2023-06-21", "--until",
+                                 "2023-06-21", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [(x["field"], x["rule"]) for x in rows] == [("high", "wick_unsupported")]
+    assert rows[0]["value"] > 50_000 and "nearest supporting open/close" in rows[0]["compared"]
+    bad = CliRunner().invoke(app, ["--db", str(snapshot_db), "quality", "--rule", "nope"])
+    assert bad.exit_code == 2 and "unknown rule" in bad.output

@@ -35,9 +35,10 @@ def test_headline_is_the_day_move_and_the_gains_it_erased(crash):
                                  "2024 US presidential election")
 
 
-def _below(*events) -> FindingSet:
+def _below(*events, decisive=True) -> FindingSet:
     f = Finding(id="price.below_event", value=[e[0] for e in events], unit="events", as_of=CRASH,
-                detail={"events": [{"id": i, "title": i, "date": d, "category": c, "close": 1.0} for i, d, c in events]})
+                detail={"events": [{"id": i, "title": i, "date": d, "category": c, "close": 1.0,
+                                    "decisive_break": decisive} for i, d, c in events]})
     return FindingSet(CRASH, [f])
 
 
@@ -48,6 +49,15 @@ def test_gains_since_prefers_policy_milestones_then_halvings_oldest_first():
     assert headline.gains_since_event(_below(("halving-2024", "2024-04-20", "halving")))["id"] == "halving-2024"
     assert headline.gains_since_event(_below(("peak-2025", "2025-10-06", "cycle"),
                                              ("crash", "2025-04-07", "crash"))) is None
+    # Below an event's close without a decisive recent break (crossing back and forth): no "gains since".
+    assert headline.gains_since_event(_below(("election", "2024-11-05", "politics"), decisive=False)) is None
+
+
+def test_election_break_in_the_crash_was_decisive_and_recent(crash):
+    fs, _ = crash
+    e = next(e for e in fs.get("price.below_event").detail["events"] if e["id"] == "us-election-2024")
+    assert e["decisive_break"] is True and e["share_above_before"] >= 0.8
+    assert e["broke_below"] >= "2026-01-06"  # within 30 days of the crash
 
 
 def test_highlights_are_the_most_unusual_findings_with_their_statistic(crash):
@@ -55,7 +65,7 @@ def test_highlights_are_the_most_unusual_findings_with_their_statistic(crash):
     texts = [_text(h) for h in b.highlights]
     assert 3 <= len(texts) <= 5
     assert all("σ" in t or "%" in t for t in texts)
-    assert texts[0].startswith("Bitcoin fell -14.0% on February 5, 2026, a -6.4σ day")
+    assert texts[0].startswith("Bitcoin fell 14.0% on February 5, 2026, a -6.4σ day")
     assert any("28,605 BTC" in t and "+6.1σ" in t for t in texts)  # miners' outflow, the highest of the year
 
 
@@ -70,14 +80,17 @@ def test_highlight_choice_takes_one_per_area_then_fills_to_three():
 def test_why_it_fell_ranks_the_five_forces_by_their_z_scores(crash):
     fs, b = crash
     ranked = why.forces(fs)
-    assert [f.name for f in ranked] == ["Miners", "Market-wide selling", "Leverage", "Corporate treasuries",
-                                        "ETF flows"]
-    assert [round(f.score, 2) for f in ranked] == [6.09, 4.1, 3.7, 1.54, 1.3]
+    assert [f.name for f in ranked[:3]] == ["Miners", "Market-wide selling", "Leverage"]
+    assert {f.name for f in ranked[3:]} == {"Corporate treasuries", "ETF flows"}
+    scores = [f.score for f in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert all(f.score == abs(f.evidence.unusual["zscore"]) for f in ranked)
     section = b.sections[0]
     assert section.id == "why" and section.title == "Why it fell"
     text = _text(section.paragraphs[0])
     assert text.startswith("Most abnormal: miners — 28,605 BTC leaving miner wallets on February 5, 2026")
-    assert "(+6.1σ, the highest of the past year)" in text and "(-1.3σ, bottom 8.0%)" in text
+    etf = next(f for f in ranked if f.name == "ETF flows").evidence
+    assert "(+6.1σ, the highest of the past year)" in text and why.stat(etf) in text
     assert "not how much of the move it caused" in text
 
 
@@ -97,7 +110,7 @@ def test_brief_json_carries_what_the_claim_checker_needs(crash):
     _, b = crash
     data = json.loads(render.to_json(b))
     net = next(f for f in data["findings"] if f["id"] == "etf.net_flow_usd")
-    assert net["detail"]["vintages"] and "missing_funds" in net["detail"] and net["unusual"]["zscore"] == -1.3
+    assert net["detail"]["vintages"] and net["detail"]["missing_funds"] == ["IBIT"] and net["unusual"]["zscore"] < 0
     assert {s["id"] for s in data["sections"]} >= {"why", "price", "market", "miners", "etf", "leverage", "treasuries"}
 
 
@@ -112,6 +125,8 @@ def test_a_brief_renders_for_any_day(store, as_of):
     b = brief.build(fs)
     md, html = render.markdown(b), render.html(b, inline_js=False)
     json.loads(render.to_json(b))
-    assert _text(b.headline).startswith("Bitcoin ") and "<h1>" in html and "## Notes on the numbers" in md
+    assert "Bitcoin " in _text(b.headline) and "<h1>" in html and "## Notes on the numbers" in md
+    from btcstress.brief.lint import lint
+    assert lint(b) == []
     if as_of < dt.datetime(2024, 1, 11, tzinfo=dt.timezone.utc):
         assert "not available" in md  # no ETF flows yet

@@ -7,7 +7,9 @@ import pytest
 from btcstress import metrics
 from btcstress.brief.model import Ref
 from btcstress.brief.sections import etf as section
-from tests.conftest import CRASH
+from tests.conftest import CRASH, utc
+
+FINAL = utc(2026, 2, 6, 18, 0)  # IBIT's usual time for 02-05: the day is final (docs/DATA.md)
 
 
 def _text(paragraph) -> str:
@@ -18,7 +20,13 @@ def _text(paragraph) -> str:
 def fs(snapshot_db):
     from btcstress.store import Store
     with Store(snapshot_db, read_only=True) as s:
-        return metrics.compute(s, CRASH, areas=("etf",), with_series=True, price=60_000.0)
+        return metrics.compute(s, FINAL, areas=("etf",), with_series=True, price=60_000.0)
+
+
+def test_crash_morning_section_says_preliminary_ibit_not_yet_reported(store):
+    first = _text(section.build(metrics.compute(store, CRASH, areas=("etf",), with_series=True)).paragraphs[0])
+    assert first.startswith("US spot bitcoin ETFs: net flow of -$258.8M on February 5, 2026 "
+                            "(preliminary: IBIT not yet reported)")
 
 
 def test_section_says_third_straight_day_of_outflows(fs):

@@ -8,6 +8,8 @@ from btcstress import metrics
 from tests.conftest import CRASH, utc
 
 M = 1_000_000
+# When 02-05 became final: IBIT's usual publication time for it (etf_funds.csv; docs/DATA.md).
+FINAL = utc(2026, 2, 6, 18, 0)
 
 
 def _fs(store, t, **kw):
@@ -18,24 +20,34 @@ def _fs(store, t, **kw):
 def crash(snapshot_db):
     from btcstress.store import Store
     with Store(snapshot_db, read_only=True) as s:
-        yield metrics.compute(s, CRASH, areas=("etf",), with_series=True)
+        yield metrics.compute(s, FINAL, areas=("etf",), with_series=True)
 
 
-def test_as_of_feb_5_morning_the_latest_day_is_feb_4(store):
+def test_as_of_feb_5_morning_the_latest_day_is_feb_4_still_without_ibit(store):
     fs = _fs(store, utc(2026, 2, 5, 8, 0))
     f = fs.get("etf.net_flow_usd")
-    assert f.value == pytest.approx(-544.9 * M)
+    assert f.value == pytest.approx((-544.9 + 373.4) * M)  # final total minus IBIT's -373.4M (not yet out)
     assert f.window == "1d:2026-02-04"
-    assert f.detail["date"] == "2026-02-04" and f.detail["preliminary"] is False
+    assert f.detail["date"] == "2026-02-04" and f.detail["preliminary"] is True
+    assert f.detail["missing_funds"] == ["IBIT"]
 
 
-def test_as_of_the_crash_morning_feb_5_is_final_with_a_three_day_streak(crash):
+def test_as_of_the_crash_morning_feb_5_is_preliminary_without_ibit(store):
+    f = _fs(store, CRASH).get("etf.net_flow_usd")
+    # The story's -258.8M: the final -434.1M without IBIT's -175.3M (SOURCES.md).
+    assert f.value == pytest.approx((-434.1 + 175.3) * M)
+    assert f.detail["date"] == "2026-02-05" and f.detail["preliminary"] is True
+    assert f.detail["missing_funds"] == ["IBIT"]
+    assert f.detail["vintage"] == "2026-02-06T08:00:00Z"
+
+
+def test_once_ibit_reported_feb_5_is_final_with_a_three_day_streak(crash):
     f = crash.get("etf.net_flow_usd")
     assert f.subject == "US spot BTC ETFs" and f.unit == "USD"
     assert f.value == pytest.approx(-434.1 * M)
     assert f.detail["date"] == "2026-02-05"
     assert f.detail["preliminary"] is False and f.detail["missing_funds"] == []
-    assert f.detail["vintage"] == "2026-02-06T00:00:00Z"
+    assert f.detail["vintage"] == "2026-02-06T18:00:00Z"
     assert f.detail["published_total_usd"] == pytest.approx(-434.1 * M)
     assert crash.value("etf.outflow_streak_days") == 3
     assert crash.value("etf.outflow_streak_usd") == pytest.approx(-1251.0 * M)
@@ -80,7 +92,7 @@ def test_cumulative_aum_and_holders_cost_basis(crash):
 
 
 def test_holders_pnl_at_a_hypothetical_price(store):
-    fs = _fs(store, CRASH, price=60_000.0)
+    fs = _fs(store, FINAL, price=60_000.0)
     pnl = fs.get("etf.holders_pnl_pct")
     assert pnl.hypothetical is True and pnl.unit == "pct"
     assert pnl.value == pytest.approx((60_000 / 82_935.8 - 1) * 100, abs=0.01)  # about -27.7 %
@@ -116,6 +128,6 @@ def test_holders_pnl_at_the_observed_price(store):
     last = fs.get("price.last_usd")
     pnl = fs.get("etf.holders_pnl_pct")
     assert pnl.hypothetical is False and pnl.detail["price_usd"] == last.value
-    assert pnl.value == pytest.approx((last.value / 82_935.8 - 1) * 100, abs=0.01)
-    assert pnl.value == pytest.approx(-21.8, abs=0.1)
+    basis = fs.get("etf.holders_cost_basis_usd").value  # at 08:00Z without IBIT's 02-05 redemptions
+    assert pnl.value == pytest.approx((last.value / basis - 1) * 100, abs=0.01)
     assert any(s.table == "candles" and "binance" in s.origin for s in pnl.sources)

@@ -110,7 +110,10 @@ def test_totals_count_only_entities_with_known_cost(store):
 
 
 def test_mnav_is_cited_from_artemis_for_the_last_day_published(store):
-    fs = tfs(store, CRASH)
+    # Artemis' row for D counts from D+1 18:00 UTC (docs/DATA.md): at the crash morning the last
+    # published row is 02-04's, from 18:00 on 02-06 it is 02-05's.
+    assert tfs(store, CRASH).get("treasury.mnav", S).window == "1d:2026-02-04"
+    fs = tfs(store, utc(2026, 2, 6, 18, 0))
     m = fs.get("treasury.mnav", S)
     assert m.kind == "cited" and m.window == "1d:2026-02-05"
     assert m.value == pytest.approx(1.0033152237619578)

@@ -41,3 +41,29 @@ def test_the_calibrated_model_is_within_an_order_of_magnitude(result):
 def test_the_default_share_at_risk_is_the_fitted_one(result):
     # The default is fitted on these days (documented); refit and update docs if this fails.
     assert result["fitted_share"] == pytest.approx(DEFAULTS["at_risk_share_of_oi"], abs=0.01)
+
+
+def test_leave_one_out_shares_are_the_fit_without_each_day(result):
+    """calibration.LOO_SHARES: for each backtest day, the geometric mean of realized / raw over the others."""
+    from btcstress.scenario import calibration
+    logs = {r.day: math.log(r.realized_usd / r.raw_usd) for r in result["rows"]}
+    for day in logs:
+        others = [v for d, v in logs.items() if d != day]
+        assert calibration.LOO_SHARES[day] == pytest.approx(math.exp(sum(others) / len(others)), abs=5e-4)
+
+
+def test_a_scenario_near_a_calibration_day_never_uses_a_share_fitted_on_it(store):
+    from btcstress import metrics
+    from btcstress.scenario import calibration
+    from tests.conftest import CRASH, utc
+    fs = metrics.compute(store, CRASH, areas=("price", "scenario"))
+    ladder = fs.get("scenario.ladder")
+    assert ladder.params["at_risk_share_of_oi"] == calibration.LOO_SHARES["2026-02-05"]
+    assert "without 2026-02-05" in ladder.params["at_risk_share_of_oi_fit"]
+    # Far from every calibration day the default (fitted on all six) applies.
+    far = metrics.compute(store, utc(2023, 3, 1), areas=("price", "scenario")).get("scenario.ladder")
+    assert far.params["at_risk_share_of_oi"] == DEFAULTS["at_risk_share_of_oi"]
+    # A user's own value always wins.
+    own = metrics.compute(store, CRASH, areas=("price", "scenario"),
+                          params={"scenario": {"at_risk_share_of_oi": 0.3}}).get("scenario.ladder")
+    assert own.params["at_risk_share_of_oi"] == 0.3

@@ -22,11 +22,14 @@ def usd(millions: float) -> float:
 
 
 def _days(parsed):
-    return {r["date"]: r for r in parsed.rows["etf_flow_days"]}
+    """Each day's latest (final) version."""
+    return {r["date"]: r for r in sorted(parsed.rows["etf_flow_days"], key=lambda r: r["vintage"])}
 
 
 def _flows(parsed):
-    return {(r["date"], r["fund"]): r["net_flow_usd"] for r in parsed.rows["etf_flows"]}
+    """Each day's and fund's value in the latest version."""
+    return {(r["date"], r["fund"]): r["net_flow_usd"]
+            for r in sorted(parsed.rows["etf_flows"], key=lambda r: r["vintage"])}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +58,19 @@ def test_farside_final_table_imports_every_line_without_quarantine(final):
     assert flows[(dt.date(2026, 2, 5), "IBIT")] == usd(-175.3)
     assert flows[(dt.date(2026, 2, 4), "IBIT")] == usd(-373.4)
     assert days[dt.date(2026, 2, 5)]["total_usd"] == usd(-434.1)
-    # The publication rule: a day's flows count from 00:00 UTC of the next calendar day.
-    assert days[dt.date(2026, 2, 5)]["vintage"] == dt.datetime(2026, 2, 6)
+    # The publication rule: each fund's flow counts from its usual time after 00:00 UTC of the next
+    # day (etf_funds.csv): IBIT last, so the day is final at IBIT's time, preliminary before.
+    funds = {f.ticker: f for f in etf_funds.packaged()}
+    assert days[dt.date(2026, 2, 5)]["vintage"] == funds["IBIT"].published(dt.date(2026, 2, 5))
+    versions = sorted((r for r in final.rows["etf_flow_days"] if r["date"] == dt.date(2026, 2, 5)),
+                      key=lambda r: r["vintage"])
+    assert [v["vintage"] for v in versions] == sorted({f.published(dt.date(2026, 2, 5)) for f in funds.values()
+                                                       if f.launched_by(dt.date(2026, 2, 5))})
+    early = versions[0]
+    assert early["preliminary"] and early["missing_funds"] == "IBIT" and early["total_usd"] is None
+    early_flows = [r["net_flow_usd"] for r in final.rows["etf_flows"]
+                   if r["date"] == dt.date(2026, 2, 5) and r["vintage"] == early["vintage"] and r["fund"] != "IBIT"]
+    assert sum(early_flows) == pytest.approx(usd(-434.1) - usd(-175.3))
     # Blank before a fund's launch is not an observation (BTC launched 2024-07-31, MSBT 2026-04-08).
     assert (dt.date(2024, 7, 30), "BTC") not in flows
     assert final.skipped["blank before launch (MSBT)"] == 576

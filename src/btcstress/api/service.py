@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
 from fastapi import Request
 
 from btcstress.findings import FindingSet, iso
@@ -187,11 +188,15 @@ class Service:
         return self.cached_response(("coverage",), make)
 
     def events(self) -> list[dict[str, Any]]:
+        """Named dates, each with `published`: the first instant at which every daily row dated that day
+        is published (the latest available_at over the daily tables' rows of the day), so a jump lands
+        where the day's data are all known, not before (ETF flows and Artemis rows arrive the next day)."""
         def make():
             with self.store() as s:
                 e = s.table("events").order_by("date").execute()
-            return [{"date": str(r.date)[:10], "id": r.id,
-                     "title": r.title, "category": r.category} for r in e.itertuples()]
+                published = dict(s.duck.execute(_PUBLISHED_SQL).fetchall())
+            return [{"date": str(r.date)[:10], "id": r.id, "title": r.title, "category": r.category,
+                     "published": _iso_z(published.get(pd.Timestamp(r.date).date()))} for r in e.itertuples()]
         return self.cached_response(("events",), make)
 
     def clear(self) -> None:
@@ -206,3 +211,18 @@ _HEALTH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 def service(request: Request) -> Service:
     """The app's Service (a FastAPI dependency: `svc: Service = Depends(service)`)."""
     return request.app.state.service
+
+
+# The daily tables whose rows a brief reads for a day (date column, extra filter).
+_DAILY_TABLES = (("candles", "CAST(open_time AS DATE)", "interval = '1d'"), ("market_cap_daily", "date", None),
+                 ("indicators_daily", "date", None), ("network_daily", "date", None),
+                 ("miner_flows_daily", "date", None), ("liquidations_daily", "date", None),
+                 ("derivatives_daily", "date", None), ("etf_flows", "date", None), ("etf_aum", "date", None),
+                 ("treasury_valuation_daily", "date", None))
+_PUBLISHED_SQL = ("SELECT e.date, max(p.published) FROM events e JOIN (" + " UNION ALL ".join(
+    f"SELECT {col} AS day, max(available_at) AS published FROM {t}" + (f" WHERE {w}" if w else "") + f" GROUP BY {col}"
+    for t, col, w in _DAILY_TABLES) + ") p ON p.day = e.date GROUP BY e.date")
+
+
+def _iso_z(ts) -> str | None:
+    return None if ts is None else pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%SZ")

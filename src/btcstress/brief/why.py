@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from btcstress.brief import fmt
 from btcstress.brief.model import Fragment, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import Finding, FindingSet
+from btcstress.metrics.stats import past
 
 ABNORMAL = 2.0  # |z| from which a force is called abnormal in the text
 
@@ -36,17 +37,27 @@ class Force:
     others: list[Finding] = field(default_factory=list)
 
 
+def forces_spec() -> list[Force]:
+    """The forces and their key findings, from the area registry (names as the brief prints them)."""
+    from btcstress import areas
+    return [Force(a.force, list(a.pressure)) for a in areas.all() if a.force]
+
+
 def forces(fs: FindingSet) -> list[Force]:
     """Every area that is a force (its `force` and `pressure` in the area registry), most abnormal first."""
-    from btcstress import areas
-    out = [Force(a.force, list(a.pressure)) for a in areas.all() if a.force]
+    out = forces_spec()
     for force in out:
-        found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None]
+        found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None
+                 and not f.detail.get("suspect")]  # a value the quality checks flagged never ranks a force
         scored = [f for f in found if _z(f) is not None]
         if scored:
             force.evidence = max(scored, key=lambda f: abs(_z(f)))
             force.score = abs(_z(force.evidence))
+        elif found:
+            force.evidence = found[0]  # reported, but too little history to rank it
         force.others = [f for f in found if f is not force.evidence]
+        if force.name == "Market-wide selling" and force.evidence is not None and force.evidence.value > 0:
+            force.name = "Market-wide buying"  # the label follows the sign of the day's change
     return sorted(out, key=lambda f: -(f.score if f.score is not None else -1))
 
 
@@ -67,9 +78,12 @@ def stat(f: Finding) -> str:
     z, p = u.get("zscore"), u.get("percentile")
     out = f"{z:+.1f}σ" if z is not None else ""
     if p is not None:
-        rank = ("the highest of the past year" if p >= 100 else "the lowest of the past year" if p <= 0 else
-                f"top {100 - p:.1f}%" if p >= 50 else f"bottom {p:.1f}%")
+        base = past(u)
+        rank = (f"the highest of {base}" if round(p, 1) >= 100 else f"the lowest of {base}" if round(p, 1) <= 0 else
+                f"top {100 - p:.1f}% of {base}" if p >= 50 else f"bottom {p:.1f}% of {base}")
         out += f", {rank}" if out else rank
+    elif z is not None and past(u) != "the past year":
+        out += f" against {past(u)}"  # a base shorter than a year is named
     return out
 
 
@@ -95,13 +109,13 @@ def _evidence(force: Force) -> list[Fragment]:
     if f.id == "derivatives.open_interest_usd":
         return ["BTC futures open interest at ", fmt.ref(f, "usd_short"), f" on {day}"]
     if f.id == "treasury.mnav":
-        return ["Strategy valued at ", fmt.ref(f, digits=2), " times its bitcoin (mNAV)"]
+        return ["Strategy valued at ", fmt.ref(f, digits=2), f" times its bitcoin (mNAV) on {day}"]
     return [fmt.ref(f)]
 
 
 def _item(force: Force) -> list[Fragment]:
-    return [force.name[0].lower() + force.name[1:] if not force.name[:3].isupper() else force.name, " — ", *_evidence(force), " (", Ref(text=stat(force.evidence), finding=force.evidence),
-            ")"]
+    name = force.name[0].lower() + force.name[1:] if not force.name[:3].isupper() else force.name
+    return [name, " — ", *_evidence(force), " (", Ref(text=stat(force.evidence), finding=force.evidence), ")"]
 
 
 def section(fs: FindingSet) -> Section | None:
@@ -110,7 +124,9 @@ def section(fs: FindingSet) -> Section | None:
     if not scored:
         return None
     abnormal = [f for f in scored if f.score >= ABNORMAL]
-    calm = [f for f in scored if f.score < ABNORMAL]
+    # Under 2σ but in the outer 5% of its own history: notable by rank, not "normal".
+    extreme = [f for f in scored if f.score < ABNORMAL and _extreme(f.evidence)]
+    calm = [f for f in scored if f.score < ABNORMAL and not _extreme(f.evidence)]
     parts: list[Fragment] = []
     if abnormal:
         parts += ["Most abnormal: ", *_item(abnormal[0]), ". "]
@@ -121,12 +137,23 @@ def section(fs: FindingSet) -> Section | None:
             parts.append(". ")
     else:
         parts.append("No force stood out: none was two standard deviations from its own history. ")
+    if extreme:
+        parts.append("Under two standard deviations but in the outer 5% of their own history: ")
+        for i, force in enumerate(extreme):
+            parts += (["; "] if i else []) + _item(force)
+        parts.append(". ")
     if calm:
-        parts.append("Within their normal range: " if abnormal else "The largest moves: ")
+        parts.append("Within their normal range: " if abnormal or extreme else "The largest moves: ")
         for i, force in enumerate(calm):
             parts += (["; "] if i else []) + _item(force)
         parts.append(". ")
-    missing = [f.name for f in ranked if f.score is None]
+    unranked = [f for f in ranked if f.score is None and f.evidence is not None]
+    if unranked:
+        parts.append("Reported but with too little history to rank: ")
+        for i, force in enumerate(unranked):
+            parts += (["; "] if i else []) + [force.name[0].lower() + force.name[1:], " — ", *_evidence(force)]
+        parts.append(". ")
+    missing = [f.name for f in ranked if f.evidence is None]
     if missing:
         parts.append(f"Not available on this date: {', '.join(missing)}. ")
     parts.append("Forces are ranked by the largest z-score among their key findings, each against its own "
@@ -137,7 +164,8 @@ def section(fs: FindingSet) -> Section | None:
         if f is None:
             rows.append([str(n), force.name, fmt.NA, fmt.NA, fmt.NA])
             continue
-        rows.append([str(n), force.name, f.id, fmt.ref(f, _style(f)), Ref(text=stat(f), finding=f)])
+        rows.append([str(n), force.name, f.id, fmt.ref(f, _style(f)),
+                     Ref(text=stat(f), finding=f) if force.score is not None else "too little history to rank"])
     count = fmt.NUMBERS.get(len(ranked), str(len(ranked)))
     table = TableBlock(caption=f"The {count} forces, most abnormal first", columns=["", "Force", "Evidence", "Value",
                                                                                   "Against its own history"],
@@ -148,6 +176,11 @@ def section(fs: FindingSet) -> Section | None:
     chg = fs.get("price.change_1d_pct")
     title = "Why it fell" if chg is not None and chg.value is not None and chg.value < 0 else "What moved"
     return Section(id="why", title=title, paragraphs=[Paragraph(parts=parts)], tables=[table], notes=[note])
+
+
+def _extreme(f: Finding | None) -> bool:
+    p = ((f.unusual or {}) if f is not None else {}).get("percentile")
+    return p is not None and (p <= 5 or p >= 95)
 
 
 def _style(f: Finding) -> str:

@@ -117,7 +117,9 @@ BACKEND = typer.Option(None, "--backend", envvar="BTCSTRESS_BACKEND",
 COMMAND_GROUPS = (
     "ingest",      # ingest snapshot | etf | events
     "findings",    # findings, report
+    "lint",        # lint-brief
     "quarantine",  # quarantine
+    "quality",     # quality (suspect values)
     "cite",        # cite add | import | list
     "check",       # check (claims)
     "live",        # ingest live, monitor
@@ -125,6 +127,7 @@ COMMAND_GROUPS = (
     "mcp",         # mcp (the agent interface)
     "scenario",    # scenario
     "stress",      # stress, episodes
+    "history",     # history (a finding's point-in-time series)
     "export",      # export parquet
 )
 for _group in COMMAND_GROUPS:

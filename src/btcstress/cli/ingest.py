@@ -72,10 +72,12 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
                published_at: Optional[str] = typer.Option(
                    None, "--published-at",
                    help="When this version of the table was published (UTC instant): every day in the file "
-                        "is stored as that vintage. Without it, each day's vintage is its date + --delay-hours."),
-               delay_hours: float = typer.Option(24.0, "--delay-hours",
-                                                 help="Publication rule when --published-at is not given: a "
-                                                      "day's flows count from 00:00 UTC of its date + this"),
+                        "is stored as that vintage. Without it, each fund's flow counts from its usual publication time (or --delay-hours)."),
+               delay_hours: Optional[float] = typer.Option(
+                   None, "--delay-hours",
+                   help="Publication rule when --published-at is not given: every fund of a day counts from "
+                        "00:00 UTC of its date + this. Default: each fund from its usual publication time "
+                        "(etf_funds.csv publication_hours; IBIT later than the others)"),
                allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
                                                      help="Exit 0 even when rows were quarantined"),
                allow_rewrite: bool = ALLOW_REWRITE):
@@ -87,11 +89,12 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
     try:
         if not file.is_file():
             raise InputError(f"file {file} not found")
-        if not delay_hours >= 0:
+        if delay_hours is not None and not delay_hours >= 0:
             raise InputError(f"--delay-hours must be >= 0, got {delay_hours}")
         at = cfg.parse_instant(published_at) if published_at else None
         origin = f"file:{file.name}" + (f"@{at:%Y-%m-%dT%H:%MZ}" if at else "")
-        parser = partial(farside.parse, published_at=at, publication_delay=dt.timedelta(hours=delay_hours))
+        delay = dt.timedelta(hours=delay_hours) if delay_hours is not None else None
+        parser = partial(farside.parse, published_at=at, publication_delay=delay)
         with open_store() as store:
             report = ingest.run(store, [(file, origin, parser)], allow_quarantine=True, allow_rewrite=allow_rewrite)
         finish_ingest(report, [], allow_quarantine, what="rows")

@@ -58,6 +58,15 @@ class Fleet:
     def names(self) -> list[str]:
         return [g.name for g in self.generations]
 
+    def head(self, n: int) -> "Fleet":
+        """The fleet over its first `n` days: the simulation is causal, so this is what a run over
+        those days alone gives."""
+        return Fleet(dates=self.dates[:n], generations=self.generations, running_th=self.running_th[:n],
+                     installed_th=self.installed_th[:n], added_th=self.added_th[:n],
+                     depreciation_usd_day=self.depreciation_usd_day[:n], unpriced_th=self.unpriced_th[:n],
+                     thsec_per_btc=self.thsec_per_btc[:n], btc_per_day=self.btc_per_day[:n], tiers=self.tiers,
+                     at_a_loss_th=self.at_a_loss_th[:n])
+
     def index(self, day: dt.date) -> int:
         """Row of the last simulated day on or before `day`."""
         i = int(np.searchsorted(np.array(self.dates, dtype="datetime64[D]"), np.datetime64(day), side="right")) - 1

@@ -44,6 +44,8 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
                     raise registry.AreaError(f"area {area.name} drew series {s.name!r}, outside its namespace "
                                              f"({', '.join(dict.fromkeys((area.name, *area.prefixes)))})")
                 series[s.name] = s
+    from btcstress.metrics import stats
+    stats.enforce(ctx.findings)  # one minimum history for every area's z-scores and percentiles
     return FindingSet(ctx.as_of, ctx.findings, series, ctx.params_used)
 
 

@@ -95,7 +95,8 @@ def _unusual(d: ibis.Table, value: float, day: dt.date, days: int, col: str = "n
         return None
     return {"zscore": round(float((value - a["mean"]) / a["std"]), 2),
             "percentile": round(100.0 * float(a["below"]) / n, 1),
-            "history": f"{days}d trailing, {n} trading days", "mean": float(a["mean"]), "std": float(a["std"])}
+            "history": f"{days}d trailing, {n} trading days", "mean": float(a["mean"]), "std": float(a["std"]),
+            "n": n, "calendar": "trading"}
 
 
 # -- findings ------------------------------------------------------------------------------------
@@ -192,7 +193,8 @@ def _per_fund(ctx: Context, p: dict, day: dt.date, row) -> list[Finding]:
             s = stats.loc[r.fund]
             if s["n"] >= 20 and s["std"] and not pd.isna(s["std"]):
                 unusual = {"zscore": round(float((r.net_flow_usd - s["mean"]) / s["std"]), 2),
-                           "history": f"{p['history_days']}d trailing, {int(s['n'])} reported days"}
+                           "history": f"{p['history_days']}d trailing, {int(s['n'])} reported days",
+                           "n": int(s["n"]), "calendar": "trading"}
         out.append(Finding(id="etf.flow_usd", subject=r.fund, value=float(r.net_flow_usd), unit="USD",
                            as_of=ctx.as_of, window=f"1d:{day}", method=method, params=p, sources=[src],
                            detail=detail, unusual=unusual))

@@ -12,6 +12,7 @@ any past instant uses only sources available then; `--param miners.NAME=VALUE` o
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,22 +112,80 @@ class Model:
 
 
 def model(ctx, p: dict | None = None) -> Model | None:
-    """The fleet model as of ctx.as_of (cached on the context per parameter set)."""
+    """The fleet model as of ctx.as_of (cached on the context per parameter set, and across instants
+    through `_whole`: a history asks for it at many instants)."""
     p = p or params(ctx)
     key = repr(sorted(p.items()))
     cache = ctx.__dict__.setdefault("_miners_cache", {})
     if key not in cache:
-        df = _daily(ctx, p)
-        days = df[(df["date"] >= pd.Timestamp(p["fleet_start"])) & df["h_th"].notna()
-                  & df["btc_per_day"].notna()].reset_index(drop=True)
-        gens = fleet_data.generations(ctx.t.date())
-        if days.empty or not gens:
-            cache[key] = None
-        else:
-            f = fleet_sim.simulate(days, gens, p)
-            cache[key] = Model(p=p, days=days, fleet=f, history=costs.history(f, p, days["close"].to_numpy(float)),
-                               full=df)
+        cache[key] = _from_whole(ctx, p)
+        if cache[key] is None:
+            cache[key] = _build(ctx, p)
     return cache[key]
+
+
+def _build(ctx, p: dict, released_by: dt.date | None = None) -> Model | None:
+    """Run the model over ctx's data, with the generations released by `released_by` (default: T)."""
+    df = _daily(ctx, p)
+    days = df[(df["date"] >= pd.Timestamp(p["fleet_start"])) & df["h_th"].notna()
+              & df["btc_per_day"].notna()].reset_index(drop=True)
+    gens = fleet_data.generations(released_by or ctx.t.date())
+    if days.empty or not gens:
+        return None
+    f = fleet_sim.simulate(days, gens, p)
+    return Model(p=p, days=days, fleet=f, history=costs.history(f, p, days["close"].to_numpy(float)), full=df)
+
+
+# Models over all the data, by (store, data fingerprint, generations, params): at most a few per history.
+_WHOLE: OrderedDict = OrderedDict()
+_WHOLE_MAX = 8
+_FAR = dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _from_whole(ctx, p: dict) -> Model | None:
+    """The model as of T cut from one run over all the data, when that is exactly what a run as of T
+    gives: every row of a day up to T's last day D is published by T (no late row, no restatement),
+    so the causal simulation over all days, stopped at D, is the run as of T. Otherwise None (the
+    caller runs it as of T)."""
+    store = ctx.store
+    T = ctx.t
+    parts = []
+    for table, cut in (("network_daily", None), ("candles", CQ_PRICE)):
+        t = store.table(table)
+        if cut:
+            t = t.filter((t.venue == cut[0]) & (t.symbol == cut[1]) & (t.interval == cut[2]))
+            t = t.mutate(date=t.open_time.cast("date"))
+        parts.append(t)
+    n, c = parts
+    last = n.filter(n.available_at <= T).date.max().execute()
+    if last is None or pd.isna(last):
+        return None
+    last = pd.Timestamp(last).date()
+    late = sum(int(x.filter((x.date <= last) & (x.available_at > T)).count().execute()) for x in (n, c))
+    if late:
+        return None
+    fp = tuple(tuple(x.aggregate(r=x.count(), a=x.available_at.max()).execute().iloc[0]) for x in (n, c))
+    gens = tuple(g.name for g in fleet_data.generations(T.date()))
+    key = (str(getattr(store, "path", id(store))), fp, gens, repr(sorted(p.items())))
+    whole = _WHOLE.get(key)
+    if whole is None:
+        from btcstress.metrics.context import Context
+        full_ctx = Context(store=store, as_of=_FAR, params=ctx.params)
+        whole = _build(full_ctx, p, T.date())
+        _WHOLE[key] = whole
+        while len(_WHOLE) > _WHOLE_MAX:
+            _WHOLE.popitem(last=False)
+    else:
+        _WHOLE.move_to_end(key)
+    if whole is None:
+        return None
+    k = int((whole.days["date"].dt.date <= last).sum())
+    if k == 0:
+        return None
+    cut = pd.Timestamp(last)
+    return Model(p=p, days=whole.days.iloc[:k].reset_index(drop=True), fleet=whole.fleet.head(k),
+                 history=whole.history.iloc[:k].reset_index(drop=True),
+                 full=whole.full[whole.full["date"] <= cut].reset_index(drop=True))
 
 
 def _price(ctx) -> tuple[float | None, bool, list[Source], str]:
@@ -263,7 +322,7 @@ def _priced_findings(ctx, m: Model, p: dict, price, hypo, price_sources, price_h
         prev = hm.iloc[:-1]
         unusual = {"zscore": round(float((margin - prev.mean()) / prev.std()), 2),
                    "percentile": round(float((prev <= margin).mean() * 100), 1),
-                   "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)"}
+                   "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)", "n": len(prev)}
     kwh = c.weighted(c.kwh_per_btc)
     pd_ = {"price_usd": price, "price_from": price_how}
     out = [Finding(

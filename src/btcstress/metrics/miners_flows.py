@@ -111,7 +111,7 @@ def revenue_findings(ctx, p: dict, price, hypo, price_sources) -> list[Finding]:
     unusual = None
     if int(st.n) > 30 and st["std"]:
         unusual = {"zscore": round((hp - float(st["mean"])) / float(st["std"]), 2),
-                   "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d daily"}
+                   "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d daily", "n": int(st.n)}
     return [
         Finding(id="miners.revenue_usd_1d", value=round(revenue, 0), unit="USD", method=how,
                 detail={"day": str(day), "block_rewards_btc": v["block_rewards_btc"], "fees_btc": v.get("fees_btc"),
@@ -166,7 +166,8 @@ def flow_findings(ctx, p: dict) -> list[Finding]:
         st = j.aggregate(n=j.count(), mean=j.c.mean(), std=j.c.std(), below=(j.c <= chg).cast("float64").mean()
                          ).execute().iloc[0]
         unusual = ({"zscore": round((chg - float(st["mean"])) / float(st["std"]), 2),
-                    "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes"}
+                    "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes",
+                    "n": int(st.n)}
                    if int(st.n) > 30 and st["std"] else None)
         out.append(Finding(id="miners.reserve_change_30d_btc", value=round(chg, 0), unit="BTC", as_of=T,
                            window=f"30d:{d30}..{last_day}", sources=src("reserve_btc", [d30, last_day]),
@@ -190,7 +191,7 @@ def flow_findings(ctx, p: dict) -> list[Finding]:
                            detail={"day": str(last_day), **({"zscore": st["zscore"], "percentile": st["percentile"],
                                                              "trailing_mean": st["mean"], "trailing_std": st["std"]}
                                                             if st else {})},
-                           unusual=st and {k: st[k] for k in ("zscore", "percentile", "history")}))
+                           unusual=st and {k: st[k] for k in ("zscore", "percentile", "history", "n")}))
     return out
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
 from btcstress.metrics.context import Context, source
+from btcstress.metrics.price_bars import bars, marked, raw_bars, suspect_note  # noqa: F401 (bars: the area's API)
 from btcstress.store import interval_length
 
 # (venue, symbol, label), in order of preference; on each, the finest fresh interval wins.
@@ -34,6 +35,7 @@ DAILY_MARKETS = (
 )
 DAY = dt.timedelta(days=1)
 
+HISTORY_NEEDS: tuple[str, ...] = ()
 DEFAULTS = {"ath_scope": "composite daily highs plus primary-market bars since"}
 
 
@@ -43,58 +45,6 @@ class Market:
     symbol: str
     interval: str
     label: str
-
-
-def raw_bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
-    c = ctx.table("candles")
-    return c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval))
-
-
-def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
-    """The bars known by T, with suspect values (quality flags known by T) handled: a flagged high
-    or low is replaced by the day's Binance hourly envelope where all 24 bars exist, else set null
-    (nothing clean to say); a flagged close is kept (no second close to prefer) and marked. Columns
-    q_high / q_low / q_close say what was flagged, q_rules the rules, q_fallback what replaced it."""
-    b = raw_bars(ctx, venue, symbol, interval)
-    q = ctx.table("quality")
-    q = q.filter(q.series == f"candles:{venue}/{symbol}/{interval}")
-    flags = q.group_by(q.ts).aggregate(
-        q_high=(q.field == "high").any(), q_low=(q.field == "low").any(), q_close=(q.field == "close").any(),
-        q_rules=q.rule.collect(distinct=True))
-    h = hourly_envelope(ctx) if interval == "1d" else None
-    j = b.left_join(flags, b.open_time == flags.ts)
-    if h is not None:
-        j = j.left_join(h, j.open_time == h.day)
-    hh = j.h_high if h is not None else ibis.null("float64")
-    hl = j.h_low if h is not None else ibis.null("float64")
-    qh, ql, qc = j.q_high.fill_null(False), j.q_low.fill_null(False), j.q_close.fill_null(False)
-    out = j.mutate(high=ibis.ifelse(qh, hh, j.high), low=ibis.ifelse(ql, hl, j.low), q_high=qh, q_low=ql,
-                   q_close=qc, q_fallback=ibis.ifelse((qh & hh.notnull()) | (ql & hl.notnull()),
-                                                      "Binance hourly bars of the day", ibis.null("string")))
-    return out.select(*b.columns, "q_high", "q_low", "q_close", "q_rules", "q_fallback")
-
-
-def hourly_envelope(ctx: Context) -> ibis.Table:
-    """Per UTC day with all 24 Binance hourly bars on a venue: the highest high and lowest low."""
-    c = ctx.table("candles")
-    c = c.filter((c.interval == "1h") & c.venue.isin(["binance", "binance-usdm"]))
-    per = c.group_by(c.venue, day=c.open_time.truncate("D")).aggregate(hi=c.high.max(), lo=c.low.min(), n=c.count())
-    per = per.filter(per.n == 24)
-    return per.group_by("day").aggregate(h_high=per.hi.max(), h_low=per.lo.min())
-
-
-def suspect_note(row) -> str | None:
-    """What a finding computed from this bar must say about its suspect values (None if clean)."""
-    fields = [f for f in ("high", "low", "close") if bool(row.get(f"q_{f}", False))]
-    if not fields:
-        return None
-    rules = ", ".join(sorted(row.get("q_rules") or []))
-    fb = row.get("q_fallback")
-    what = ", ".join(fields)
-    if fb:
-        return f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}); {fb} used instead"
-    return (f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}; "
-            f"`btcstress quality`); no clean source for that day")
 
 
 def daily_market(ctx: Context) -> tuple[str, str, str, str]:
@@ -242,13 +192,13 @@ def _last_day(ctx: Context) -> list[Finding]:
     note = suspect_note(row.to_dict())
     common = dict(as_of=ctx.as_of, window=window, sources=[src], detail={"date": str(last_day.date())})
     out = [Finding(id="price.close_usd", value=float(row.close), unit="USD", method="daily close (00:00 UTC)",
-                   **_marked(common, note if bool(row.q_close) else None))]
+                   **marked(common, note if bool(row.q_close) else None))]
     for fid, field in (("price.low_usd", "low"), ("price.high_usd", "high")):
         if pd.isna(row[field]):
             out.append(not_available(fid, ctx.as_of, note, unit="USD", window=window))
         else:
             out.append(Finding(id=fid, value=float(row[field]), unit="USD", method=f"daily {field}",
-                               **_marked(common, note if bool(row[f"q_{field}"]) else None)))
+                               **marked(common, note if bool(row[f"q_{field}"]) else None)))
     if pd.notna(row.ret):
         z = (float(row.ret) - stats["mean"]) / stats["std"] if stats["std"] else None
         prev = d.filter(d.open_time == last_day - DAY).execute()
@@ -256,8 +206,10 @@ def _last_day(ctx: Context) -> list[Finding]:
                                + [suspect_note(p) for p in prev.to_dict("records") if bool(p["q_close"])] if n)
         out.append(Finding(
             id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
-            method="day's close / previous day's close - 1", **_marked(common, close_note or None),
-            unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
+            method="day's close / previous day's close - 1", **marked(common, close_note or None),
+            unusual={"zscore": None if z is None else round(z, 2),
+                     "percentile": round(100 * below / total, 2) if total else None,
+                     "n": int(stats["n"]), "percentile_n": int(total),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
                                 f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
     else:
@@ -350,19 +302,49 @@ def _below_events(ctx: Context) -> list[Finding]:
     composite = daily_market(ctx)
     d = bars(ctx, *composite[:3])
     d = d.mutate(date=d.open_time.date())
+    # An event on the day being described (or the day before) is not a reference point for it.
+    ev = ev.filter(ev.date < (ctx.t - 2 * DAY).date())
     joined = ev.join(d, ev.date == d.date).select(ev.id, ev.title, ev.date, ev.category, d.close, d.origin)
     rows = joined.filter(joined.close > price).order_by(ibis.desc("date")).execute()
     considered = joined.count().execute()
+    closes = d.select("open_time", "close").order_by("open_time").execute() if len(rows) else None
     detail = [{"id": r.id, "title": r.title, "date": str(pd.Timestamp(r.date).date()), "category": r.category,
-               "close": float(r.close)} for r in rows.itertuples()]
+               "close": float(r.close), **_break(closes, float(r.close), ctx.t)} for r in rows.itertuples()]
     return [Finding(
         id=fid, value=[e["id"] for e in detail], unit="events", as_of=ctx.as_of, window="since",
-        method="named events (packaged events table) whose day's close on the composite is above the price; "
-               "most recent first", hypothetical=hypothetical,
+        method="named events (packaged events table, before the day described) whose day's close on the "
+               "composite is above the price; most recent first. Per event: when the closes broke below it "
+               f"(broke_below), the share of the {BREAK_BEFORE_DAYS} closes before that above it, and "
+               f"decisive_break = a break within {BREAK_RECENT_DAYS} days after closes above it on at least "
+               f"{BREAK_SHARE_ABOVE:.0%} of those days", hypothetical=hypothetical,
         params={"price": price}, detail={"events": detail, "price": price, "events_with_a_close": int(considered)},
         sources=[Source(table="events", origin="package/btcstress/data/events.csv", rows=int(considered)),
                  Source(table="candles", origin=_origin(d), rows=int(considered), note="event-day closes")]
         + (observed.sources if observed else []))]
+
+
+BREAK_RECENT_DAYS = 30  # "erasing the gains since X": the closes broke below X's close within this many days
+BREAK_BEFORE_DAYS = 60  # ... after closing above it on most of the days before the break
+BREAK_SHARE_ABOVE = 0.8
+
+
+def _break(closes: pd.DataFrame | None, level: float, t) -> dict:
+    """When the daily closes last went from above `level` to below it, and whether that was decisive."""
+    if closes is None or not len(closes):
+        return {"broke_below": None, "share_above_before": None, "decisive_break": False}
+    above = (closes.close > level).to_numpy()
+    if above[-1]:
+        return {"broke_below": None, "share_above_before": None, "decisive_break": False}
+    ups = [i for i in range(len(above)) if above[i]]
+    if not ups:
+        return {"broke_below": None, "share_above_before": 0.0, "decisive_break": False}
+    i = ups[-1] + 1  # the first close of the current run below
+    broke = pd.Timestamp(closes.open_time.iloc[i]).date()
+    before = above[max(0, i - BREAK_BEFORE_DAYS):i]
+    share = float(before.mean()) if len(before) else 0.0
+    recent = (pd.Timestamp(t).date() - broke).days <= BREAK_RECENT_DAYS
+    return {"broke_below": str(broke), "share_above_before": round(share, 2),
+            "decisive_break": bool(recent and share >= BREAK_SHARE_ABOVE)}
 
 
 # -- chart series ---------------------------------------------------------------------------------
@@ -392,14 +374,6 @@ def series(ctx: Context) -> list[Series]:
     return out
 
 
-def _marked(common: dict, suspect: str | None) -> dict:
-    """Finding arguments with a suspect value's note (and detail['suspect'], which keeps the finding
-    out of headlines, highlights and 'Why it fell')."""
-    if not suspect:
-        return common
-    return {**common, "note": suspect, "detail": {**common.get("detail", {}), "suspect": suspect}}
-
-
 def _origin(t: ibis.Table) -> str:
     return ", ".join(sorted(t.select("origin").distinct().execute()["origin"]))
 
@@ -410,3 +384,9 @@ def _iso(ts) -> str:
 
 def _py(ts):
     return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).to_pydatetime()
+
+
+def history(hctx) -> pd.DataFrame:
+    """Every price finding at every instant of hctx.instants, set-based (see price_history)."""
+    from btcstress.metrics.price_history import rows
+    return rows(hctx)

@@ -242,7 +242,8 @@ def _pnl_unusual(ctx: Context, p: dict, entity: str, current: float) -> dict | N
         return None
     return {"zscore": round((current - float(r["mean"])) / float(r.sd), 2),
             "percentile": round(float(r.at_or_below) / int(r.n) * 100.0, 1),
-            "history": f"{int(r.n)} daily closes since {_d(r['first'])} vs the average cost known each day"}
+            "history": f"{int(r.n)} daily closes since {_d(r['first'])} vs the average cost known each day",
+            "n": int(r.n)}
 
 
 def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ibis.Table:
@@ -297,7 +298,7 @@ def _mnav_finding(ctx: Context, p: dict, entity: str, m: dict | None) -> Finding
     unusual = None
     if int(m["n"]) >= 30 and _num(m["zscore"]) is not None:
         unusual = {"zscore": round(float(m["zscore"]), 2), "percentile": round(float(m["percentile"]), 1),
-                   "history": f"{int(m['n'])} daily values since {_d(m['first'])}"}
+                   "history": f"{int(m['n'])} daily values since {_d(m['first'])}", "n": int(m["n"])}
     return Finding(
         id="treasury.mnav", subject=entity, value=float(m["cur"]), unit="ratio", as_of=ctx.as_of,
         window=f"1d:{day}", kind="cited", params=p, unusual=unusual, note=note,

@@ -31,7 +31,7 @@ LIQ_IDS = ("scenario.liquidations_usd", "scenario.cascade_price_usd", "scenario.
 LIQ_PARAMS = ("n_positions", "seed", "entry_window_days", "entry_half_life_days", "leverage_buckets",
               "scale_by_leverage_ratio", "leverage_ratio_history_days", "max_leverage", "maintenance_margin",
               "at_risk_share_of_oi", "depth_usd_per_pct", "impact_y", "depth_window_days", "cascade_tolerance_usd",
-              "cascade_max_iterations")
+              "cascade_max_iterations", "at_risk_share_of_oi_fit")
 
 
 @dataclass
@@ -61,7 +61,16 @@ def observed(ctx: Context) -> Finding | None:
 
 
 def params(ctx: Context) -> dict[str, Any]:
-    return ctx.area_params(AREA, DEFAULTS)
+    """The area's parameters; the default at-risk share is the leave-one-out fit near a calibration day."""
+    from btcstress.scenario import calibration
+    p = ctx.area_params(AREA, DEFAULTS)
+    if "at_risk_share_of_oi" not in ctx.params.get(AREA, {}):
+        share, left_out = calibration.share_at(ctx.t, float(DEFAULTS["at_risk_share_of_oi"]))
+        if left_out is not None:
+            p = {**p, "at_risk_share_of_oi": share}
+            p["at_risk_share_of_oi_fit"] = f"leave-one-out: fitted on the backtest's crash days without {left_out}"
+            ctx.params_used[AREA] = p
+    return p
 
 
 # -- findings -----------------------------------------------------------------------------------------
@@ -101,7 +110,7 @@ def _base(ctx: Context, window: str, params: dict) -> dict:
 
 def liquidations(ctx: Context, p: dict, obs: Finding, price: float, window: str) -> list[Finding]:
     current = float(obs.value)
-    lp = {k: p[k] for k in LIQ_PARAMS}
+    lp = {k: p[k] for k in LIQ_PARAMS if k in p}
     try:
         m = model(ctx, p, current)
     except NoDataError as exc:
@@ -249,7 +258,7 @@ def ladder(ctx: Context, shocks_pct: list[float], *, p: dict | None = None) -> F
             sources += f.sources
     return Finding(id="scenario.ladder", value=rows, unit="table", as_of=ctx.as_of,
                    window=f"from {current:,.0f}", kind="modelled", hypothetical=True,
-                   params={"ladder_pct": list(shocks_pct), **{k: p[k] for k in LIQ_PARAMS}},
+                   params={"ladder_pct": list(shocks_pct), **{k: p[k] for k in LIQ_PARAMS if k in p}},
                    method="the scenario findings (liquidations, cascade, hashrate under water, treasuries under water, "
                           "ETF holders' P&L) at each shock from price.last_usd",
                    sources=sources, detail={"current_usd": current, "price_finding": "price.last_usd"},

@@ -9,6 +9,16 @@ from typing import Any, Callable, Iterator
 from btcstress.errors import ParseError
 from btcstress.sources.common import Invalid, Parsed, check_width, day, number, read_csv
 
+# When Artemis' row for day D is counted as public: D+1 18:00 UTC. Artemis does not state when it
+# updates; its ETF rows need every issuer's holdings for D (the last, IBIT, appear up to ~18:00 UTC
+# on D+1) and its treasury rows step on an 8-K's filing day (public up to 22:30 UTC on D), so the
+# end of D would be look-ahead. docs/DATA.md, "Publication times".
+PUBLICATION_LAG = dt.timedelta(days=1, hours=18)
+
+
+def published(d: dt.date) -> dt.datetime:
+    return dt.datetime(d.year, d.month, d.day) + PUBLICATION_LAG
+
 
 def cells(text: str, out: Parsed, target: str) -> Iterator[tuple[int, dt.date, str, str, str]]:
     """Yield (line, date, column, cell, raw line) for every non-blank cell of a wide file.
@@ -43,7 +53,8 @@ def parse_wide(text: str, origin: str, *, target: str, entity_field: str, value_
     for line, d, col, row, raw in cells(text, out, target):
         try:
             v = number(row, col, non_negative=non_negative, positive=positive)
-            out.add(target, {"date": d, entity_field: rename(col), value_field: v, **(fixed or {}), "_line": line})
+            out.add(target, {"date": d, entity_field: rename(col), value_field: v, **(fixed or {}),
+                             "available_at": published(d), "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
     return out

@@ -25,6 +25,13 @@ class Fund:
     issuer: str
     launch_date: dt.date
     aliases: tuple[str, ...] = ()
+    # When the fund's flow for trading day D usually appears (on Farside): hours after D+1 00:00 UTC.
+    # Evidence and the conservative choice in docs/DATA.md, "Publication times".
+    publication_hours: float = 24.0
+
+    def published(self, day: dt.date) -> dt.datetime:
+        """The instant the fund's flow for `day` is counted as public."""
+        return dt.datetime(day.year, day.month, day.day) + dt.timedelta(days=1, hours=self.publication_hours)
 
     def launched_by(self, day: dt.date) -> bool:
         return self.launch_date <= day
@@ -35,7 +42,8 @@ def parse(text: str) -> tuple[Fund, ...]:
     for row in csv.DictReader(io.StringIO(text)):
         aliases = tuple(a.strip() for a in (row.get("aliases") or "").split(";") if a.strip())
         out.append(Fund(row["ticker"].strip(), row["name"].strip(), row["issuer"].strip(),
-                        dt.date.fromisoformat(row["launch_date"].strip()), aliases))
+                        dt.date.fromisoformat(row["launch_date"].strip()), aliases,
+                        float(row.get("publication_hours") or 24.0)))
     return tuple(out)
 
 

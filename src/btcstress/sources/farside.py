@@ -11,9 +11,12 @@
 Both are US$ millions; rows are stored in USD. One file is one *vintage* of the table:
 - with `published_at` (``btcstress ingest etf FILE --published-at T``), every day in the file is
   stored with vintage T, the instant that version was published;
-- without it (the snapshot's final table), each day gets the publication rule's vintage: the day's
-  date at 00:00 UTC plus `publication_delay` (default one day: a US trading day's flows count from
-  00:00 UTC of the next calendar day).
+- without it (the snapshot's final table), each day is stored as the versions it was published in,
+  fund by fund: a fund's flow counts from its usual publication instant (etf_funds.csv,
+  `publication_hours` after 00:00 UTC of the next calendar day; IBIT reports hours after the others),
+  so until the last fund's instant the day is preliminary and names the funds not yet reported;
+- with `publication_delay` instead, every fund of a day counts from the day's 00:00 UTC + that delay
+  (one vintage per day: the old uniform rule, kept for tables whose timing is known to be uniform).
 
 A launched fund's blank cell means "not yet reported": the fund's row is kept with a null flow and
 the day is *preliminary*, naming the missing funds. A blank before the fund's launch date
@@ -38,7 +41,6 @@ from btcstress.store import utc_naive
 FLOWS = "etf_flows"
 DAYS = "etf_flow_days"
 
-DEFAULT_DELAY = dt.timedelta(days=1)
 MILLION = 1_000_000.0
 # The first US spot bitcoin ETFs (and GBTC's conversion) traded on 2024-01-11; nothing can be older.
 FIRST_DAY = dt.date(2024, 1, 11)
@@ -52,7 +54,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "
 
 
 def parse(text: str, origin: str, *, published_at: dt.datetime | None = None,
-          publication_delay: dt.timedelta = DEFAULT_DELAY,
+          publication_delay: dt.timedelta | None = None,
           funds: tuple[etf_funds.Fund, ...] | None = None) -> Parsed:
     """Farside table text (CSV, TSV or HTML) -> etf_flows and etf_flow_days rows of one vintage."""
     out = Parsed(origin=origin)
@@ -87,8 +89,39 @@ def parse(text: str, origin: str, *, published_at: dt.datetime | None = None,
         except Invalid as exc:
             out.refuse(FLOWS, line, exc, raw)
             continue
-        vintage = vintage_fixed or (dt.datetime(d.year, d.month, d.day) + publication_delay)
-        _day(out, line, raw, d, vintage, cells, fund_cols, total_col, names)
+        if vintage_fixed is not None or publication_delay is not None:
+            vintage = vintage_fixed or (dt.datetime(d.year, d.month, d.day) + publication_delay)
+            _day(out, line, raw, d, vintage, cells, fund_cols, total_col, names)
+        else:
+            versions = _per_fund_vintages(d, cells, fund_cols, total_col, names)
+            refused = len(out.quarantine)
+            _day(out, line, raw, d, versions[-1][0], versions[-1][1], fund_cols, total_col, names)
+            if len(out.quarantine) > refused:
+                continue  # the final version refused a cell: no version of the day is stored
+            for vintage, masked in versions[:-1]:  # earlier versions: their rows only (skips counted once)
+                early = Parsed(origin=out.origin)
+                _day(early, line, raw, d, vintage, masked, fund_cols, total_col, names)
+                for target, rows in early.rows.items():
+                    out.rows[target].extend(rows)
+    return out
+
+
+def _per_fund_vintages(d: dt.date, cells: list[str], fund_cols: list[tuple[int, str]], total_col: int | None,
+                       names: dict) -> list[tuple[dt.datetime, list[str]]]:
+    """The versions of a final row as it was published, fund by fund: at each fund's usual
+    publication instant (etf_funds.csv) the funds published by then, the later ones blank (not yet
+    reported). The Total is only the final version's (an earlier Total was never in the file)."""
+    times = {i: names[col.lower()].published(d) for i, col in fund_cols
+             if col.lower() in names and cells[i].strip().lower() not in BLANKS}
+    if not times:  # a holiday row (or nothing reported): one version, when the last fund would report
+        latest = max((f.published(d) for f in set(names.values())), default=dt.datetime(d.year, d.month, d.day))
+        return [(latest, cells)]
+    versions = sorted(set(times.values()))
+    out = []
+    for v in versions:
+        masked = [("" if (i in times and times[i] > v) or (i == total_col and v != versions[-1]) else c)
+                  for i, c in enumerate(cells)]
+        out.append((v, masked))
     return out
 
 

@@ -184,7 +184,7 @@ def parse_artemis_holdings(text: str, origin: str) -> Parsed:
             out.add(TARGET, {"entity": _column_entity(col), "as_of": d, "btc": v, "cost_usd": None,
                              "avg_cost_usd": None, "period_btc": None, "period_cost_usd": None,
                              "period_avg_usd": None, "filing_date": None, "document": None,
-                             "basis": "daily", "available_at": _end_of_day(d), "_line": line})
+                             "basis": "daily", "available_at": artemis.published(d), "_line": line})
         except Invalid as exc:
             out.refuse(TARGET, line, exc, raw)
     return out
@@ -208,7 +208,7 @@ def parse_artemis_ev_nav(text: str, origin: str, *, measure: str = "fd_ev_nav") 
                 continue
             started.add(col)
             out.add(target, {"date": d, "entity": _column_entity(col), "measure": measure, "value": v,
-                             "_line": line})
+                             "available_at": artemis.published(d), "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
     return out

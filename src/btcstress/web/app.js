@@ -467,7 +467,7 @@ async function init() {
     if (!start && h.data && h.data.last) start = new Date(h.data.last);
     const events = await getJSON("/events");
     $("#jump").innerHTML = '<option value="">Jump to…</option>' + events.filter((e) => e.date >= "2017")
-      .reverse().map((e) => `<option value="${e.date.slice(0, 10)}T23:00:00Z">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
+      .reverse().map((e) => `<option value="${e.published || e.date.slice(0, 10) + "T23:00:00Z"}">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
   } catch (e) { /* the page still works with a typed as-of */ }
   setAsOf(start || new Date(), {immediate: true});
 }

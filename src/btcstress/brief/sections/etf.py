@@ -10,6 +10,7 @@ from __future__ import annotations
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Fragment, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import FindingSet
+from btcstress.metrics.stats import past
 
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth",
             9: "ninth", 10: "tenth"}
@@ -38,7 +39,7 @@ def build(fs: FindingSet) -> Section | None:
     streak_usd = fs.get("etf.outflow_streak_usd")
     parts: list[Fragment] = ["US spot bitcoin ETFs: net flow of ", fmt.ref(net, "usd_short", signed=True),
                              " on ", fmt.long_date(d["date"])]
-    parts.append(f" (preliminary: {', '.join(d['missing_funds'])} had not reported)" if d["preliminary"] else " (final)")
+    parts.append(f" (preliminary: {', '.join(d['missing_funds'])} not yet reported)" if d["preliminary"] else " (final)")
     if days is not None and days.value and days.value >= 2:
         parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",
                   fmt.ref(streak_usd, "usd_short", signed=True), " in ",
@@ -112,9 +113,10 @@ def build(fs: FindingSet) -> Section | None:
                     "layout": charts.layout(yaxis_title="USD", height=240)}))
 
     section.notes.append(Paragraph.of(
-        "Flows are Farside's daily table (US$ millions, stored in USD); a day counts from 00:00 UTC of the next "
-        "calendar day unless a version's publication time was recorded. A day with a fund not yet reported is "
-        "preliminary and says which fund is missing. AUM is Artemis'. The cost basis is modelled: see "
+        "Flows are Farside's daily table (US$ millions, stored in USD); each fund's flow counts from its usual "
+        "publication time the next day (IBIT 18:00 UTC, the others 08:00 UTC; docs/DATA.md) unless a version's "
+        "publication time was recorded. A day with a fund not yet reported is preliminary and says which fund "
+        "is missing. AUM is Artemis' (a day's row from 18:00 UTC the next day). The cost basis is modelled: see "
         "docs/METRICS.md."))
     return section
 
@@ -134,7 +136,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",
                   fmt.ref(streak, "usd_short", signed=True), " in ", Ref(text=NUMBERS.get(days.value, str(days.value)),
                                                                         finding=days), " days"]
-    parts.append(f" ({z:+.1f}σ against the past year's daily flows).")
+    parts.append(f" ({z:+.1f}σ against {past(net.unusual)}'s daily flows).")
     # A streak adds weight: three outflow days in a row is news even when each day is only -1.3σ.
     score = abs(z) + (0.5 * (days.value - 1) if days is not None and days.value and net.value < 0 else 0)
     return [Highlight(score, Paragraph(parts=parts))]

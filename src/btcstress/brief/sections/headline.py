@@ -24,11 +24,13 @@ def title(fs: FindingSet) -> str:
 
 
 def gains_since_event(fs: FindingSet) -> dict | None:
-    """The event whose gains the price has erased (see the module docstring), from price.below_event."""
+    """The event whose gains the price has erased (see the module docstring), from price.below_event:
+    only an event whose close the price broke below decisively and recently (the finding's
+    `decisive_break`: a close above it on most of the days before, crossed within the last month)."""
     f = fs.get("price.below_event")
     if f is None or not f.value:
         return None
-    events = f.detail.get("events", [])
+    events = [e for e in f.detail.get("events", []) if e.get("decisive_break")]
     for category in GAINS_SINCE:
         named = [e for e in events if e.get("category") == category]
         if named:
@@ -36,20 +38,28 @@ def gains_since_event(fs: FindingSet) -> dict | None:
     return None
 
 
+# A close-to-close move smaller than this (percent) is not the day's story (brief/lint.py checks it).
+QUIET_MOVE_PCT = 1.0
+
+
 def headline(fs: FindingSet) -> Paragraph:
     change, close = fs.get("price.change_1d_pct"), fs.get("price.close_usd")
     if change is None or change.value is None or close is None or close.value is None:
         last = fs.get("price.last_usd")
         return Paragraph.of("Bitcoin at ", fmt.ref(last), ": no complete trading day is available to compare.")
-    verb = "falls" if change.value < 0 else "rises" if change.value > 0 else "is unchanged"
+    day = _day(change.detail.get("date"))
+    if change.detail.get("suspect"):  # a flagged close: the move is not the headline (docs/DATA.md)
+        return Paragraph.of(f"Bitcoin closes {day} at ", fmt.ref(close, "usd"),
+                            "; the day's move is not stated: a close the quality checks flagged (see the price notes)")
+    if abs(change.value) < QUIET_MOVE_PCT:
+        return Paragraph.of("A quiet day: Bitcoin little changed at ", fmt.ref(close, "usd"), f" on {day}")
+    verb = "falls" if change.value < 0 else "rises"
     # The size of the move is printed unsigned after the verb; it is still the finding's value.
     parts: list = [f"Bitcoin {verb} ", Ref(text=fmt.pct(abs(change.value), digits=0), finding=change),
-                   " to ", fmt.ref(close, "usd"), f" on {_day(change.detail.get('date'))}"]
+                   " to ", fmt.ref(close, "usd"), f" on {day}"]
     event, below = gains_since_event(fs), fs.get("price.below_event")
     if event is not None and change.value < 0:
         parts += [", erasing its gains since the ", Ref(text=event["title"], finding=below)]
-    elif event is not None:
-        parts += [", still below the close of the ", Ref(text=event["title"], finding=below)]
     return Paragraph(parts=parts)
 
 

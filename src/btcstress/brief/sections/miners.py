@@ -6,6 +6,7 @@ from __future__ import annotations
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import FindingSet, Series
+from btcstress.metrics.stats import past
 
 PRICE_COLOR, COST_COLOR, BAND_COLOR = charts.INK, charts.PALETTE[3], "rgba(214,140,69,0.18)"
 
@@ -17,7 +18,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
     if o is not None and o.value is not None and o.unusual and o.unusual.get("zscore") is not None:
         z = o.unusual["zscore"]
         p = ["Miners moved ", fmt.ref(o, "BTC"), f" out of their wallets on {fmt.long_date(o.detail['day'])} "
-             f"({z:+.1f}σ against the past year)"]
+             f"({z:+.1f}σ against {past(o.unusual)})"]
         if toex is not None and toex.value is not None:
             p += [", ", fmt.ref(toex, "BTC"), " of it to exchanges"]
         p.append(".")
@@ -28,7 +29,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         z = m.unusual["zscore"]
         out.append(Highlight(abs(z), Paragraph.of(
             "Miners are under water: the price is ", Ref(text=fmt.pct(abs(m.detail["price_vs_cost_pct"])), finding=m),
-            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC ({z:+.1f}σ margin against the past year).")))
+            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC ({z:+.1f}σ margin against {past(m.unusual)}).")))
     return out
 
 
@@ -45,7 +46,7 @@ def build(fs: FindingSet) -> Section | None:
         p = ["Hashprice was ", Ref(text=f"${hp.value:,.2f} per PH/s per day", finding=hp), " on ",
              fmt.long_date(hp.detail["day"]), " (miner revenue ", fmt.ref(rev, "usd_short"), ")"]
         if hp.unusual and hp.unusual.get("percentile") is not None:
-            p.append(f", {_rank(hp.unusual['percentile'])} of the past year")
+            p.append(f", {_rank(hp.unusual['percentile'])} of {past(hp.unusual)}")
         p.append(".")
         paras.append(Paragraph(parts=p))
     res, chg, out, toex = (g("miners.reserve_btc"), g("miners.reserve_change_30d_btc"), g("miners.outflow_btc_1d"),
@@ -55,7 +56,7 @@ def build(fs: FindingSet) -> Section | None:
         if out is not None and out.value is not None:
             p += [". They sent out ", fmt.ref(out, "BTC"), " that day"]
             if out.unusual and out.unusual.get("zscore") is not None:
-                p.append(f", {out.unusual['zscore']:+.1f} standard deviations from the past year")
+                p.append(f", {out.unusual['zscore']:+.1f} standard deviations from {past(out.unusual)}")
             if toex is not None and toex.value is not None:
                 p += [", of which ", fmt.ref(toex, "BTC"), " to exchanges"]
         p.append(".")
@@ -80,9 +81,9 @@ def build(fs: FindingSet) -> Section | None:
 
 
 def _rank(p: float) -> str:
-    if p <= 0:
+    if round(p) <= 0:
         return "the lowest"
-    if p >= 100:
+    if round(p) >= 100:
         return "the highest"
     return f"in the lowest {p:.0f}%" if p < 50 else f"in the highest {100 - p:.0f}%"
 
@@ -225,6 +226,9 @@ def _sensitivity(cost) -> TableBlock | None:
              Ref(text=fmt.usd(v["fleet_low_most_efficient"]), finding=cost),
              Ref(text=fmt.usd(v["fleet_base_weighted"]), finding=cost),
              Ref(text=fmt.usd(v["fleet_high_least_efficient_running"]), finding=cost)] for k, v in grid.items()]
+    # Labels say what the numbers are: the newest machines carry their capex, the oldest still running
+    # have paid it off, so they can be the cheaper of the two (brief/lint.py `grid_labels`).
     return TableBlock(caption="Modelled all-in cost per BTC: power price x fleet efficiency",
-                      columns=["power price", "most efficient generation", "fleet mix (base)",
-                               "least efficient running"], rows=rows, align=["l", "r", "r", "r"])
+                      columns=["power price", "newest generation (with capex)", "fleet mix (base)",
+                               "oldest generation still running (capex paid off)"], rows=rows,
+                      align=["l", "r", "r", "r"])

@@ -5,7 +5,30 @@ from __future__ import annotations
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section
 from btcstress.brief.sections.headline import gains_since_event
-from btcstress.findings import FindingSet
+from btcstress.findings import Finding, FindingSet
+from btcstress.metrics.stats import past
+
+# "The lowest since D" is said only when D is at least this far back (brief/lint.py checks it).
+MIN_LOWEST_SINCE_DAYS = 30
+
+
+def lowest_since(fs: FindingSet) -> Finding | None:
+    """price.lowest_since_date when it is news: at least MIN_LOWEST_SINCE_DAYS before the low."""
+    import datetime as dt
+    since = fs.get("price.lowest_since_date")
+    if since is None or since.value is None:
+        return None
+    day = (fs.as_of - dt.timedelta(microseconds=1)).date()
+    return since if (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS else None
+
+
+def _intraday(f: Finding | None) -> bool:
+    """Whether a trailing-24h price finding comes from bars finer than a day."""
+    return f is not None and not f.window.startswith("1d:")
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _hhmm(iso: str | None) -> str:
@@ -23,13 +46,17 @@ def build(fs: FindingSet) -> Section:
         p = ["Bitcoin traded at ", fmt.ref(last), f" at {_hhmm(last.detail.get('bar_close'))} "
              f"({last.detail.get('market', '')}), ", fmt.ref(change24, "pct", signed=True), " over 24 hours"]
         if low is not None and low.value is not None:
-            p += [". It touched ", fmt.ref(low), f" in the hour from {_hhmm(low.detail.get('bar_open'))}"]
-            since = g("price.lowest_since_date")
-            if since is not None and since.value is not None:
+            if _intraday(low):
+                p += [". It touched ", fmt.ref(low), f" in the hour from {_hhmm(low.detail.get('bar_open'))}"]
+            else:  # daily bars: no hour to name
+                p += [". Its low that day was ", fmt.ref(low)]
+            since = lowest_since(fs)
+            if since is not None:
                 p += [", the lowest since ", fmt.ref(since, "date")]
-        if drop is not None and drop.value is not None and drop.detail.get("from_high") is not None:
+        if drop is not None and drop.value is not None and drop.detail.get("from_high") is not None \
+                and drop.value <= -0.05:
             p += ["; from the 24-hour high of ", Ref(text=fmt.usd(drop.detail["from_high"]), finding=drop),
-                  " that is a fall of ", fmt.ref(drop, "pct")]
+                  " that is a fall of ", Ref(text=fmt.pct(abs(drop.value)), finding=drop)]
         p.append(".")
         paras.append(Paragraph(parts=p))
     else:
@@ -39,8 +66,8 @@ def build(fs: FindingSet) -> Section:
         p = [f"On {fmt.long_date(close.detail['date'])} it closed at ", fmt.ref(close), ", ",
              fmt.ref(chg, "pct", signed=True), " on the day"]
         if chg is not None and chg.unusual and chg.unusual.get("zscore") is not None:
-            p += [f": a {chg.unusual['zscore']:+.1f}σ move against the past year, in the "
-                  f"{_ordinal_pct(chg.unusual['percentile'])} of all days since 2009"]
+            p += [f": a {chg.unusual['zscore']:+.1f}σ move against {past(chg.unusual)}, "
+                  f"{_ordinal_pct(chg.unusual['percentile'])}"]
         ath, dd = g("price.ath_usd"), g("price.drawdown_from_ath_pct")
         if ath is not None and ath.value is not None:
             p += [". That leaves it ", fmt.ref(dd, "pct"), " below its all-time high of ", fmt.ref(ath),
@@ -51,8 +78,8 @@ def build(fs: FindingSet) -> Section:
     if below is not None and below.value:
         events = below.detail["events"]
         event = gains_since_event(fs)
-        p = ["The price is back below the close of ", Ref(text=f"{len(events)} named events", finding=below)]
-        if event is not None:
+        p = ["The price is back below the close of ", Ref(text=plural(len(events), "named event"), finding=below)]
+        if event is not None and event.get("decisive_break"):
             p += ["; the earliest policy or supply milestone among them is the ",
                   Ref(text=f"{event['title']} ({fmt.long_date(event['date'])}, close {fmt.usd(event['close'])})",
                       finding=below), ": every gain since then is gone"]
@@ -62,7 +89,11 @@ def build(fs: FindingSet) -> Section:
 
 
 def _ordinal_pct(p: float) -> str:
-    return f"lowest {p:.1f}%" if p < 50 else f"highest {100 - p:.1f}%"
+    """'in the lowest 0.8% of all days since 2009' — at the ends 'the lowest of any day since 2009'."""
+    if p < 50:
+        return f"in the lowest {p:.1f}% of all days since 2009" if round(p, 1) > 0 else "the lowest of any day since 2009"
+    return (f"in the highest {100 - p:.1f}% of all days since 2009" if round(100 - p, 1) > 0
+            else "the highest of any day since 2009")
 
 
 def _charts(fs: FindingSet) -> list[Chart]:
@@ -96,16 +127,17 @@ def _charts(fs: FindingSet) -> list[Chart]:
 def highlights(fs: FindingSet) -> list[Highlight]:
     """The day's move, ranked by its z-score against the past year, with the low it reached."""
     chg = fs.get("price.change_1d_pct")
-    if chg is None or chg.value is None or not chg.unusual or chg.unusual.get("zscore") is None:
+    if chg is None or chg.value is None or not chg.unusual or chg.unusual.get("zscore") is None \
+            or chg.detail.get("suspect"):
         return []
     z, pctl = chg.unusual["zscore"], chg.unusual.get("percentile")
     verb = "fell" if chg.value < 0 else "rose"
-    p = [f"Bitcoin {verb} ", fmt.ref(chg, "pct", signed=True), f" on {fmt.long_date(chg.detail['date'])}, a {z:+.1f}σ day "
-         "against the past year"]
+    p = [f"Bitcoin {verb} ", Ref(text=fmt.pct(abs(chg.value)), finding=chg),
+         f" on {fmt.long_date(chg.detail['date'])}, a {z:+.1f}σ day against {past(chg.unusual)}"]
     if pctl is not None:
-        p.append(f" and in the {_ordinal_pct(pctl)} of all days since 2009")
-    since, low = fs.get("price.lowest_since_date"), fs.get("price.low_24h_usd")
-    if since is not None and since.value is not None and low is not None and low.value is not None:
+        p.append(f" and {_ordinal_pct(pctl)}")
+    since, low = lowest_since(fs), fs.get("price.low_24h_usd")
+    if since is not None and low is not None and low.value is not None and not low.detail.get("suspect"):
         p += ["; it then touched ", fmt.ref(low), ", the lowest since ", fmt.ref(since, "date")]
     p.append(".")
     return [Highlight(abs(z), Paragraph(parts=p))]

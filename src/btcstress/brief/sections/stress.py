@@ -56,8 +56,12 @@ def _lead(fs: FindingSet, index: Finding) -> list:
     if top:
         comps = [fs.get(f"stress.component.{f}") for f in top]
         parts.append("The largest contributions: ")
+        day = index.window.rsplit(':', 1)[-1]
         for i, (force, comp) in enumerate(zip(top, comps)):
-            parts += ([", " if i else ""] + [FORCE_NAMES[force].lower(), " (", fmt.ref(comp, digits=1), ")"])
+            # A component older than the index's day says its date (brief/lint.py `stale_value`).
+            cday = str((comp.detail or {}).get("date") or comp.window.rsplit(":", 1)[-1]) if comp is not None else ""
+            dated = f", {fmt.long_date(cday)}" if cday and cday[:10] != day[:10] else ""
+            parts += ([", " if i else ""] + [FORCE_NAMES[force].lower(), " (", fmt.ref(comp, digits=1), f"{dated})"])
         parts.append(".")
     return parts
 

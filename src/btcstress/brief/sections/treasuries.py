@@ -7,6 +7,7 @@ from __future__ import annotations
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
 from btcstress.findings import Finding, FindingSet
+from btcstress.metrics.stats import past
 
 LEAD = "Strategy"
 TOTAL = "entities with known cost"
@@ -53,8 +54,10 @@ def _lead(fs: FindingSet) -> Paragraph | None:
         parts += [" Valued", *_price_phrase(value), " it is worth ", fmt.ref(value, "usd_short")]
         if pnl is not None and pnl.value is not None:
             word = "an unrealized loss" if pnl.value < 0 else "an unrealized gain"
-            parts += [f": {word} of ", fmt.ref(pnl, "usd_short", signed=True), " (",
-                      fmt.ref(pct, "pct", signed=True), " of cost)"]
+            # The word carries the sign: the amounts are printed unsigned after it.
+            parts += [f": {word} of ", Ref(text=fmt.usd_short(abs(pnl.value)), finding=pnl), " (",
+                      Ref(text=fmt.pct(abs(pct.value)) if pct is not None and pct.value is not None else fmt.NA,
+                          finding=pct) if pct is not None and pct.value is not None else fmt.NA, " of cost)"]
         parts.append(".")
     be = g("treasury.breakeven_price_usd")
     if be is not None and be.value is not None:
@@ -64,9 +67,7 @@ def _lead(fs: FindingSet) -> Paragraph | None:
         parts += [" The market values the company at ", fmt.ref(mnav, digits=2),
                   f" times its bitcoin (fully diluted EV/NAV, {fmt.long_date(mnav.detail.get('date'))})"]
         if mnav.unusual and mnav.unusual.get("percentile") is not None:
-            parts += [f", in the lowest {mnav.unusual['percentile']:.0f}% of the past year"
-                      if mnav.unusual["percentile"] < 50 else
-                      f", in the highest {100 - mnav.unusual['percentile']:.0f}% of the past year"]
+            parts += [f", {_rank(mnav.unusual['percentile'])} of {past(mnav.unusual)}"]
         parts.append(".")
     return Paragraph(parts=parts)
 
@@ -83,7 +84,7 @@ def _totals(fs: FindingSet) -> Paragraph | None:
     parts.append(".")
     others = total.detail.get("entities_without_cost") or []
     if others:
-        parts += [f" {len(others)} other companies hold ",
+        parts += [f" {len(others)} other {'company holds' if len(others) == 1 else 'companies hold'} ",
                   Ref(text=fmt.text(total.detail["btc_without_cost"], "BTC"), finding=total),
                   " with no published cost basis."]
     return Paragraph(parts=parts)
@@ -133,23 +134,30 @@ def highlights(fs: FindingSet) -> list[Highlight]:
                                              "treasury.holdings_btc"))
     if pnl is not None and pnl.value is not None and pnl.value < 0 and pct is not None:
         z = (pct.unusual or {}).get("zscore")
-        parts: list = [f"{LEAD} is sitting on an unrealized loss of ", fmt.ref(pnl, "usd_short"), " (",
-                       fmt.ref(pct, "pct"), ") on its ", fmt.ref(h), *_price_phrase(pnl)]
+        parts: list = [f"{LEAD} is sitting on an unrealized loss of ", Ref(text=fmt.usd_short(abs(pnl.value)), finding=pnl),
+                       " (", Ref(text=fmt.pct(abs(pct.value)), finding=pct), ") on its ", fmt.ref(h), *_price_phrase(pnl)]
         if z is not None:
             pctl = pct.unusual["percentile"]
-            if pctl == 0:
-                parts.append(f", deeper than on any day of the past year ({z:+.1f}σ)")
+            base = past(pct.unusual)
+            if round(pctl, 1) == 0:
+                parts.append(f", deeper than on any day of {base} ({z:+.1f}σ)")
             elif pctl < 50:
-                parts.append(f", deeper than on all but {pctl:.1f}% of days in the past year ({z:+.1f}σ)")
+                parts.append(f", deeper than on all but {pctl:.1f}% of days in {base} ({z:+.1f}σ)")
             else:
-                parts.append(f" ({z:+.1f}σ against the past year)")
+                parts.append(f" ({z:+.1f}σ against {base})")
         out.append(Highlight(abs(z) if z is not None else 1.0, Paragraph(parts=parts + ["."])))
     mnav = fs.get("treasury.mnav", LEAD)
     if mnav is not None and mnav.value is not None and mnav.unusual and mnav.unusual.get("zscore") is not None:
         pctl = mnav.unusual["percentile"]
         if pctl <= 5 or pctl >= 95:
-            where = f"lowest {pctl:.0f}%" if pctl <= 5 else f"highest {100 - pctl:.0f}%"
             out.append(Highlight(abs(mnav.unusual["zscore"]), Paragraph.of(
                 f"The market values {LEAD} at ", fmt.ref(mnav, digits=2),
-                f" times its bitcoin (fully diluted EV/NAV), in the {where} of the past year.")))
+                f" times its bitcoin (fully diluted EV/NAV), {_rank(pctl)} of {past(mnav.unusual)}.")))
     return out
+
+
+def _rank(pctl: float) -> str:
+    """'in the lowest 3%' / 'in the highest 4%', never '0%': at the ends 'the lowest' / 'the highest'."""
+    if pctl < 50:
+        return f"in the lowest {pctl:.0f}%" if round(pctl) > 0 else "the lowest"
+    return f"in the highest {100 - pctl:.0f}%" if round(100 - pctl) > 0 else "the highest"
