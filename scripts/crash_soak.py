@@ -295,20 +295,23 @@ def start_stream_server(msgs: list[str]):
             lambda: holder["connections"])
 
 
-def soak(kills: int, seed: int, work: Path, log=print, files=FILES) -> dict:
+def soak(kills: int, seed: int, work: Path, log=print, files=FILES, only: str | None = None) -> dict:
+    """`kills` kills split 45/25/30 over ingest, export and monitor, or all on one phase (`only`)."""
     rng = random.Random(seed)
     s = Soak(work, rng, log, files=files)
     n_ingest = max(4, kills * 45 // 100)
     n_export = max(3, kills * 25 // 100)
     n_monitor = max(3, kills - n_ingest - n_export)
+    if only:
+        n_ingest, n_export, n_monitor = (kills if only == p else 0 for p in ("ingest", "export", "monitor"))
     db, span = s.ingest_clean()
     t0 = time.monotonic()
-    s.ingest(n_ingest, span)
-    log(f"ingest done: {s.results.get('ingest')}")
-    s.export(n_export, db)
-    log(f"export done: {s.results.get('export')}")
-    s.monitor(n_monitor)
-    log(f"monitor done: {s.results.get('monitor')}")
+    for phase, n, run_phase in (("ingest", n_ingest, lambda n: s.ingest(n, span)),
+                                ("export", n_export, lambda n: s.export(n, db)),
+                                ("monitor", n_monitor, s.monitor)):
+        if n:
+            run_phase(n)
+            log(f"{phase} done: {s.results.get(phase)}")
     return {"seed": seed, "runs": s.results, "kills": sum(r["killed"] for r in s.results.values()),
             "violations": s.violations, "seconds": round(time.monotonic() - t0), "clean_ingest": s.clean_ingest,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -319,9 +322,11 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=110)
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--only", choices=("ingest", "export", "monitor"), help="all kills on one phase")
+    ap.add_argument("--files", nargs="*", default=FILES, help="snapshot files to ingest (relative paths)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        rep = soak(a.kills, a.seed, Path(d))
+        rep = soak(a.kills, a.seed, Path(d), files=a.files, only=a.only)
     print(json.dumps({k: v for k, v in rep.items() if k != "clean_ingest"}, indent=2))
     if a.out:
         a.out.write_text(json.dumps(rep, indent=2) + "\n")
