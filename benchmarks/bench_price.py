@@ -1,9 +1,10 @@
 """Benchmark: the price finding set over 10 years of synthetic 1-minute bars (~5.26M rows).
 
-btcstress (Ibis expressions on DuckDB, reading the store file) against a plain pandas
-implementation of the same findings over the same bars, at several as-of instants, in the same
-run. The pandas baseline is timed twice: compute only (bars already in memory) and including
-loading the bars from the store. Both must agree on every value before any time is reported.
+btcstress (Ibis expressions on DuckDB, reading the store file) against the same findings written
+as a competent pandas/numpy user would: load the bars once, sort once, then answer each instant with
+`searchsorted` cuts (the one-off load and sort is timed and reported apart). Both must agree on
+every value (1e-9) before any time is reported. An earlier baseline filtered and re-sorted every
+row for every question; it made btcstress look 7x faster than pandas, which it is not.
 
 Run: .venv/bin/python benchmarks/bench_price.py [--years 10] [--repeat 5]
 """
@@ -64,25 +65,40 @@ def load(store: Store, frames: list[pd.DataFrame]) -> None:
         store.duck.unregister("bench_rows")
 
 
-# -- the baseline: the same findings in plain pandas ------------------------------------------------
+# -- the baseline: the same findings as a competent pandas/numpy user writes them ---------------------
+# Load once, sort once, then cut each question with searchsorted (no filter over every row per question).
 
-def pandas_findings(c: pd.DataFrame, as_of: dt.datetime) -> dict[str, float]:
-    known = c[c.available_at <= as_of]
-    m = known[(known.venue == "binance") & (known.interval == "1m")].sort_values("open_time")
-    w = m[m.available_at > as_of - DAY]
-    last = w.iloc[-1]
-    ref = m[m.available_at <= last.available_at - DAY].iloc[-1]
-    drop = (w.low / w.high.cummax() - 1).min()
-    d = known[known.venue == "cryptoquant"].sort_values("open_time")
-    day = d.iloc[-1]
-    ath = max(d.high.max(), m[m.open_time >= d.available_at.max()].high.max())
-    start = pd.Timestamp((as_of - DAY).date())
-    hits = d[(d.open_time < start) & (d.low <= w.low.min())]
-    return {"price.last_usd": last.close, "price.low_24h_usd": w.low.min(), "price.high_24h_usd": w.high.max(),
-            "price.change_24h_pct": (last.close / ref.close - 1) * 100, "price.max_drop_24h_pct": drop * 100,
-            "price.close_usd": day.close, "price.change_1d_pct": (day.close / d.iloc[-2].close - 1) * 100,
-            "price.ath_usd": ath, "price.drawdown_from_ath_pct": (last.close / ath - 1) * 100,
-            "price.lowest_since_date": str(hits.open_time.iloc[-1].date()) if len(hits) else None}
+class SortedBars:
+    """The bars as sorted numpy arrays: the one-off cost a pandas user pays once per session."""
+
+    def __init__(self, c: pd.DataFrame):
+        m = c[(c.venue == "binance") & (c.interval == "1m")].sort_values("open_time")
+        d = c[c.venue == "cryptoquant"].sort_values("open_time")
+        self.m_open, self.m_avail = m.open_time.to_numpy(), m.available_at.to_numpy()
+        self.m_low, self.m_high, self.m_close = m.low.to_numpy(), m.high.to_numpy(), m.close.to_numpy()
+        self.d_open, self.d_avail = d.open_time.to_numpy(), d.available_at.to_numpy()
+        self.d_low, self.d_close = d.low.to_numpy(), d.close.to_numpy()
+        self.d_ath = np.maximum.accumulate(d.high.to_numpy())
+
+    def findings(self, as_of: dt.datetime) -> dict[str, float]:
+        t, day = np.datetime64(as_of), np.timedelta64(1, "D")
+        i = np.searchsorted(self.m_avail, t, "right")  # minute bars known: [:i]
+        j = np.searchsorted(self.m_avail, t - day, "right")  # the trailing 24 h: [j:i]
+        low, high = self.m_low[j:i], self.m_high[j:i]
+        last = i - 1
+        ref = np.searchsorted(self.m_avail, self.m_avail[last] - day, "right") - 1
+        drop = (low / np.maximum.accumulate(high) - 1).min()
+        k = np.searchsorted(self.d_avail, t, "right")  # daily bars known: [:k]
+        s = np.searchsorted(self.m_open, self.d_avail[k - 1], "left")
+        ath = max(self.d_ath[k - 1], self.m_high[s:i].max()) if s < i else self.d_ath[k - 1]
+        e = np.searchsorted(self.d_open, np.datetime64(pd.Timestamp((as_of - DAY).date())), "left")
+        hits = np.flatnonzero(self.d_low[:e] <= low.min())
+        close = self.m_close[last]
+        return {"price.last_usd": close, "price.low_24h_usd": low.min(), "price.high_24h_usd": high.max(),
+                "price.change_24h_pct": (close / self.m_close[ref] - 1) * 100, "price.max_drop_24h_pct": drop * 100,
+                "price.close_usd": self.d_close[k - 1], "price.change_1d_pct": (self.d_close[k - 1] / self.d_close[k - 2] - 1) * 100,
+                "price.ath_usd": ath, "price.drawdown_from_ath_pct": (close / ath - 1) * 100,
+                "price.lowest_since_date": str(pd.Timestamp(self.d_open[hits[-1]]).date()) if len(hits) else None}
 
 
 def main() -> None:
@@ -107,22 +123,20 @@ def main() -> None:
         del minute, daily
 
         with Store(db, read_only=True) as store:
-            ours, theirs, theirs_total, loaded = [], [], [], None
+            a = time.perf_counter()
+            frame = store.ibis.table("candles").to_pandas()  # the baseline's one-off load and sort, timed
+            prepared = SortedBars(frame)
+            prep_s = time.perf_counter() - a
+            loaded = len(frame)
+            del frame
+            ours, theirs = [], []
             for t in instants:
                 a = time.perf_counter()
                 fs = metrics.compute(store, t.replace(tzinfo=dt.timezone.utc), areas=("price",))
                 ours.append(time.perf_counter() - a)
-
                 a = time.perf_counter()
-                frame = store.ibis.table("candles").to_pandas()  # the baseline's own load, timed
-                load_t = time.perf_counter() - a
-                a = time.perf_counter()
-                expected = pandas_findings(frame, t)
-                compute_t = time.perf_counter() - a
-                theirs.append(compute_t)
-                theirs_total.append(load_t + compute_t)
-                loaded = len(frame)
-                del frame
+                expected = prepared.findings(t)
+                theirs.append(time.perf_counter() - a)
                 for fid, v in expected.items():
                     got = fs.value(fid)
                     assert (got == v) if isinstance(v, str) or v is None else abs(got - v) <= 1e-9 * max(1, abs(v)), \
@@ -133,11 +147,12 @@ def main() -> None:
         "rows": loaded, "years": args.years, "instants": len(instants), "generate_s": round(gen_s, 2),
         "load_into_store_s": round(load_s, 2),
         "btcstress_median_s": round(statistics.median(ours), 4),
-        "pandas_compute_median_s": round(statistics.median(theirs), 4),
-        "pandas_load_plus_compute_median_s": round(statistics.median(theirs_total), 4),
+        "pandas_one_off_load_and_sort_s": round(prep_s, 2),
+        "pandas_per_instant_median_s": round(statistics.median(theirs), 6),
     }
-    res["ratio_vs_pandas_compute"] = round(res["pandas_compute_median_s"] / res["btcstress_median_s"], 2)
-    res["ratio_vs_pandas_load_plus_compute"] = round(res["pandas_load_plus_compute_median_s"] / res["btcstress_median_s"], 2)
+    # > 1 means btcstress is faster; < 1 means the sorted pandas baseline is (by 1/ratio).
+    res["ratio_pandas_per_instant_over_btcstress"] = round(res["pandas_per_instant_median_s"] / res["btcstress_median_s"], 5)
+    res["instants_to_amortise_pandas_load"] = round(prep_s / max(1e-9, statistics.median(ours) - statistics.median(theirs)), 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))

@@ -39,6 +39,7 @@ class RunReport:
     files: list[FileReport] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     flags: int = 0  # rows in the quality table after the run
+    history: dict = field(default_factory=dict)  # finding_history refresh per area (instants, seconds)
 
     @property
     def lines_in(self) -> int:
@@ -87,6 +88,13 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
         _run(store, jobs, report, now, pause_n, pause_s, progress)
     finally:
         store.run_id, store.allow_rewrite = None, True
+    # The stored histories (finding_history) from the earliest instant this run changed. After the
+    # data's commit, in its own transaction: if it fails, the state says stale and readers compute.
+    from btcstress.history import materialize
+    try:
+        report.history = materialize.refresh(store)
+    except Exception as exc:  # noqa: BLE001 - the data is committed; a failed refresh leaves the state stale
+        report.history = {"error": f"{type(exc).__name__}: {exc}"}
     if report.quarantined and not allow_quarantine:
         raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
                               "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")

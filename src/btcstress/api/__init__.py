@@ -36,7 +36,7 @@ from btcstress.api import errors, guard
 from btcstress.api.service import LRU, Service, service
 
 # The routers, in the order their paths appear in the OpenAPI document. One line per group.
-ROUTERS = ("meta", "findings", "stress", "check", "scenario", "write", "dashboard")
+ROUTERS = ("meta", "findings", "stress", "history", "check", "scenario", "write", "dashboard")
 
 
 def create_app(db: str | os.PathLike | None = None, *, config: dict | None = None, cache_size: int | None = None,

@@ -127,6 +127,7 @@ COMMAND_GROUPS = (
     "mcp",         # mcp (the agent interface)
     "scenario",    # scenario
     "stress",      # stress, episodes
+    "history",     # history (a finding's point-in-time series)
     "export",      # export parquet
 )
 for _group in COMMAND_GROUPS:

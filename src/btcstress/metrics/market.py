@@ -12,6 +12,7 @@ from btcstress.findings import Finding, not_available
 from btcstress.metrics.context import Context, source
 
 DEFAULTS: dict = {}
+HISTORY_NEEDS: tuple[str, ...] = ()  # the history reads no other area
 
 
 def findings(ctx: Context) -> list[Finding]:
@@ -108,3 +109,11 @@ def series(ctx: Context) -> list:
     return [Series(name="market.total_cap_180d", title="Total crypto market cap (derived), last 180 days", unit="USD",
                    x=[str(pd.Timestamp(d).date()) for d in recent.date], y=recent.cap_usd.tolist(),
                    sources=[source("market_cap_daily", recent, time_col="date")])]
+
+
+# -- history (series-first; see btcstress.history) ------------------------------------------------
+
+def history(hctx) -> pd.DataFrame:
+    """Every market finding at every instant of hctx.instants, in a few set-based queries."""
+    from btcstress.metrics.market_history import rows
+    return rows(hctx)

@@ -35,6 +35,7 @@ DAILY_MARKETS = (
 )
 DAY = dt.timedelta(days=1)
 
+HISTORY_NEEDS: tuple[str, ...] = ()
 DEFAULTS = {"ath_scope": "composite daily highs plus primary-market bars since"}
 
 
@@ -206,7 +207,8 @@ def _last_day(ctx: Context) -> list[Finding]:
         out.append(Finding(
             id="price.change_1d_pct", value=float(row.ret) * 100, unit="pct",
             method="day's close / previous day's close - 1", **marked(common, close_note or None),
-            unusual={"zscore": None if z is None else round(z, 2), "percentile": round(100 * below / total, 2),
+            unusual={"zscore": None if z is None else round(z, 2),
+                     "percentile": round(100 * below / total, 2) if total else None,
                      "n": int(stats["n"]), "percentile_n": int(total),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
                                 f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
@@ -382,3 +384,9 @@ def _iso(ts) -> str:
 
 def _py(ts):
     return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).to_pydatetime()
+
+
+def history(hctx) -> pd.DataFrame:
+    """Every price finding at every instant of hctx.instants, set-based (see price_history)."""
+    from btcstress.metrics.price_history import rows
+    return rows(hctx)

@@ -1,0 +1,175 @@
+"""`finding_history`: the series-first areas' findings on the grid, stored for serving.
+
+`refresh(store)` (run by every `ingest`) brings it up to date incrementally: only instants at or after
+the earliest `available_at` among the rows the store gained or changed since the last refresh are
+recomputed (a finding at T reads only rows published by T, so nothing earlier can change). What
+counts as changed: rows whose `ingested_at` is after the last refresh's watermark, and any difference
+in the derived `quality` flags (replaced whole by each ingest, so compared by content). A new grid
+day (the data grew) is computed too. An area whose code version changed is rebuilt whole.
+
+`state(store)` says, per area, through which watermark it is fresh; readers (`serve.py`) use a
+materialisation only when it is fresh, else they compute, and say which they did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+import time
+
+import pandas as pd
+
+from btcstress import schema
+from btcstress.history import COLUMNS, area_modules, area_name, compute, series_first
+from btcstress.history.calendar import grid
+
+TABLE = "finding_history"
+STATE = "finding_history_state"
+FLAGS = "finding_history_flags"
+DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
+
+
+def _ddl(store) -> None:
+    store.duck.execute(f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        as_of TIMESTAMP, area VARCHAR, id VARCHAR, subject VARCHAR, value DOUBLE, value_text VARCHAR,
+        unit VARCHAR, "window" VARCHAR, kind VARCHAR, note VARCHAR, zscore DOUBLE, percentile DOUBLE)""")
+    store.duck.execute(f"""CREATE TABLE IF NOT EXISTS {STATE} (
+        area VARCHAR PRIMARY KEY, version VARCHAR, watermark TIMESTAMP, first TIMESTAMP, last TIMESTAMP,
+        instants BIGINT, refreshed_at TIMESTAMP, seconds DOUBLE)""")
+    store.duck.execute(f"""CREATE TABLE IF NOT EXISTS {FLAGS} (
+        series VARCHAR, ts TIMESTAMP, field VARCHAR, rule VARCHAR, available_at TIMESTAMP)""")
+
+
+def version(mod) -> str:
+    """The area's code version: a hash of its module and its history module's source."""
+    h = hashlib.sha256(inspect.getsource(mod).encode())
+    try:
+        import importlib
+        h.update(inspect.getsource(importlib.import_module(mod.__name__ + "_history")).encode())
+    except ModuleNotFoundError:
+        pass
+    return h.hexdigest()[:16]
+
+
+def watermark(store) -> dt.datetime | None:
+    """The latest ingested_at over the data tables: what a materialisation is fresh through."""
+    marks = [store.duck.execute(f'SELECT max(ingested_at) FROM "{t}"').fetchone()[0] for t in _data_tables(store)]
+    marks = [m for m in marks if m is not None]
+    return max(marks) if marks else None
+
+
+def _exists(store, name: str) -> bool:
+    return bool(store.duck.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                   [name]).fetchone()[0])
+
+
+def _data_tables(store) -> list[str]:
+    """Canonical tables with both available_at and ingested_at (what a finding can read)."""
+    return [t for t, spec in schema.TABLES.items() if t not in DERIVED and _exists(store, t)
+            and {"available_at", "ingested_at"} <= set(spec.arrow_schema().names)]
+
+
+def state(store) -> pd.DataFrame:
+    if not _exists(store, STATE):
+        return pd.DataFrame(columns=["area", "version", "watermark", "first", "last", "instants"])
+    return store.duck.execute(f"SELECT * FROM {STATE}").df()
+
+
+def fresh_areas(store) -> set[str]:
+    """Areas whose stored history is current: same code, nothing ingested since."""
+    st = state(store)
+    if st.empty:
+        return set()
+    mark = watermark(store)
+    versions = {area_name(m): version(m) for m in area_modules() if series_first(m)}
+    return {r.area for r in st.itertuples()
+            if versions.get(r.area) == r.version and (mark is None or (pd.notna(r.watermark) and r.watermark >= mark))}
+
+
+def _changed_since(store, mark: dt.datetime | None) -> dt.datetime | None:
+    """Earliest available_at among rows ingested after `mark` and quality flags that differ."""
+    firsts = []
+    for t in _data_tables(store):
+        q = f'SELECT min(available_at) FROM "{t}"' + (" WHERE ingested_at > ?" if mark is not None else "")
+        v = store.duck.execute(q, [mark] if mark is not None else []).fetchone()[0]
+        if v is not None:
+            firsts.append(v)
+    if _exists(store, "quality"):
+        cols = "series, ts, field, rule, available_at"
+        v = store.duck.execute(f"""SELECT min(available_at) FROM (
+            (SELECT {cols} FROM quality EXCEPT SELECT {cols} FROM {FLAGS})
+            UNION ALL (SELECT {cols} FROM {FLAGS} EXCEPT SELECT {cols} FROM quality))""").fetchone()[0]
+        if v is not None:
+            firsts.append(v)
+    return min(firsts) if firsts else None
+
+
+def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Bring finding_history up to date for the series-first areas; returns what was done per area."""
+    _ddl(store)
+    mark = watermark(store)
+    st = state(store).set_index("area") if not state(store).empty else pd.DataFrame()
+    instants = grid(store)
+    done = {}
+    mods = [m for m in area_modules() if series_first(m) and (not areas or area_name(m) in areas)]
+    for mod in mods:
+        area = area_name(mod)
+        ver = version(mod)
+        prev = st.loc[area] if area in st.index else None
+        if full or prev is None or prev["version"] != ver:
+            start = None
+        else:
+            changed = _changed_since(store, prev["watermark"] if pd.notna(prev["watermark"]) else None)
+            last = pd.Timestamp(prev["last"]).to_pydatetime() if pd.notna(prev["last"]) else None
+            new_days = next((t for t in instants if last is None or t > last), None)
+            cands = [x for x in (changed, new_days) if x is not None]
+            start = min(cands) if cands else None
+            if start is None:
+                done[area] = {"instants": 0, "seconds": 0.0, "from": None}
+                continue
+        todo = [t for t in instants if start is None or t >= start]
+        t0 = time.perf_counter()
+        rows = compute(store, todo, areas=(area,), fallback=False).rows if todo else None
+        with store.transaction():
+            if start is None:
+                store.duck.execute(f"DELETE FROM {TABLE} WHERE area = ?", [area])
+            else:
+                store.duck.execute(f"DELETE FROM {TABLE} WHERE area = ? AND as_of >= ?", [area, start])
+            if rows is not None and len(rows):
+                rows = rows.copy()
+                rows.insert(1, "area", area)
+                store.duck.register("_fh_rows", rows[["as_of", "area", *COLUMNS[1:]]])
+                store.duck.execute(f"INSERT INTO {TABLE} SELECT * FROM _fh_rows")
+                store.duck.unregister("_fh_rows")
+            secs = time.perf_counter() - t0
+            store.duck.execute(f"DELETE FROM {STATE} WHERE area = ?", [area])
+            store.duck.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [area, ver, mark, instants[0] if instants else None,
+                                instants[-1] if instants else None, len(instants),
+                                dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), secs])
+        done[area] = {"instants": len(todo), "seconds": secs, "from": start}
+    if _exists(store, "quality"):
+        with store.transaction():
+            store.duck.execute(f"DELETE FROM {FLAGS}")
+            store.duck.execute(f"INSERT INTO {FLAGS} SELECT series, ts, field, rule, available_at FROM quality")
+    return done
+
+
+def read(store, ids: list[str] | None, start: dt.datetime, end: dt.datetime, subject: str | None = None
+         ) -> pd.DataFrame:
+    """Stored rows in [start, end] (for fresh areas only: check `fresh_areas` first)."""
+    where, args = ["as_of >= ?", "as_of <= ?"], [start, end]
+    if ids:
+        where.append("id IN (" + ", ".join("?" * len(ids)) + ")")
+        args += ids
+    if subject:
+        where.append("subject = ?")
+        args.append(subject)
+    df = store.duck.execute(f"SELECT {', '.join(_q(c) for c in COLUMNS)} FROM {TABLE} WHERE {' AND '.join(where)} "
+                            "ORDER BY as_of", args).df()
+    return df
+
+
+def _q(c: str) -> str:
+    return f'"{c}"'
