@@ -203,6 +203,8 @@ def series(ctx: Context) -> list[Series]:
 
 
 HISTORY_NEEDS: tuple[str, ...] = ()  # reads the tables, not another area's findings
+# Where the definitions live: a change there makes the stored history stale (materialize.version).
+HISTORY_CODE = ("btcstress.stress.components", "btcstress.stress.index", "btcstress.stress.params")
 
 
 def history(hctx) -> pd.DataFrame:
