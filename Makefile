@@ -1,4 +1,6 @@
 # The two commands: `make demo` and `make test`. Both create .venv when it is missing.
+# `make demo` installs the runtime only (what a user of btcstress needs); `make test` adds the dev
+# extras (pytest, hypothesis, playwright, pyspark for the Spark parity tests, ...).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,15 +9,21 @@ DB ?= data/btcstress.duckdb
 AS_OF ?= 2026-02-06T08:00Z
 OUT ?= out
 
-.PHONY: demo test venv clean bench
+.PHONY: demo test venv dev clean bench
 
 $(BIN)/btcstress: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(BIN)/btcstress
 
+$(VENV)/.dev-installed: $(BIN)/btcstress pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.dev-installed
+
 venv: $(BIN)/btcstress
+
+dev: $(VENV)/.dev-installed
 
 # The snapshot has four rows that fail validation (two CryptoQuant bars with close/open outside
 # [low, high], two negative DefiLlama treasury holdings): they are
@@ -33,12 +41,12 @@ demo: venv
 	  $(BIN)/btcstress --db $(DB) report --out $(OUT); \
 	fi
 
-test: venv
+test: dev
 	sh scripts/ensure-chromium.sh
 	bash scripts/ensure-java.sh  # Java for the Spark parity tests (tests/test_spark_parity.py)
 	$(BIN)/python -m pytest -q -n 2
 
-bench: venv
+bench: dev
 	$(BIN)/python benchmarks/bench_price.py
 
 clean:

@@ -32,8 +32,10 @@ def main() -> int:
             instants += [h.replace(tzinfo=dt.timezone.utc) for h in sweep.hours(store)[a.offset::a.hours_stride]]
 
         def progress(t, failures):
+            # one line per instant, so a sweep cut short still says what it covered
+            print(f"{t:%Y-%m-%dT%H:%MZ} {'ok' if not failures else f'{len(failures)} failures'}", flush=True)
             for f in failures:
-                print(f"{t:%Y-%m-%dT%H:%MZ} {f}", flush=True)
+                print(f"  {f}", flush=True)
 
         res = sweep.run(store, instants, progress)
     summary = {"instants": res.instants, "failures_by_rule": dict(res.failures), "errors": len(res.errors),

@@ -49,8 +49,10 @@ def test_quarantined_rows_make_ingest_exit_nonzero_with_a_summary(tmp_path, snap
 def test_findings_json_has_the_provenance_fields(snapshot_db):
     r = runner.invoke(app, ["--db", str(snapshot_db), "findings", "--as-of", "2026-02-06T08:00Z", "--json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout)
-    assert out and all(REQUIRED <= set(f) for f in out)
+    body = json.loads(r.stdout)  # the envelope shared with the API and the MCP server
+    assert body["as_of"] == "2026-02-06T08:00:00Z" and body["as_of_basis"] == "given" and body["price"] is None
+    out = body["findings"]
+    assert out and body["count"] == len(out) and all(REQUIRED <= set(f) for f in out)
     low = next(f for f in out if f["id"] == "price.low_24h_usd")
     assert low["value"] == 60000.0 and low["as_of"] == "2026-02-06T08:00:00Z"
     assert {"table", "origin", "rows", "first", "last"} <= set(low["sources"][0])
@@ -59,7 +61,7 @@ def test_findings_json_has_the_provenance_fields(snapshot_db):
 def test_date_means_the_end_of_that_utc_day(snapshot_db):
     r = runner.invoke(app, ["--db", str(snapshot_db), "findings", "--date", "2020-03-12", "--json"])
     assert r.exit_code == 0
-    close = next(f for f in json.loads(r.stdout) if f["id"] == "price.close_usd")
+    close = next(f for f in json.loads(r.stdout)["findings"] if f["id"] == "price.close_usd")
     assert close["window"] == "1d:2020-03-12" and close["as_of"] == "2020-03-13T00:00:00Z"
 
 
@@ -68,7 +70,7 @@ def test_date_means_the_end_of_that_utc_day(snapshot_db):
     (["--as-of", "yesterday"], "not a timestamp"),
     (["--date", "2026-02-30"], "not a date"),
     (["--as-of", "2026-02-06T08:00Z", "--price", "-5"], "--price must be a positive"),
-    (["--as-of", "2026-02-06T08:00Z", "--param", "price.nonsense=1"], "unknown price parameter"),
+    (["--as-of", "2026-02-06T08:00Z", "--param", "price.nonsense=1"], "unknown parameter price.nonsense"),
 ])
 def test_bad_questions_exit_2_with_a_clear_message(snapshot_db, args, message):
     r = runner.invoke(app, ["--db", str(snapshot_db), "findings", *args])

@@ -200,3 +200,15 @@ def test_quality_command_lists_the_flags_and_refuses_an_unknown_rule(snapshot_db
     assert rows[0]["value"] > 50_000 and "nearest supporting open/close" in rows[0]["compared"]
     bad = CliRunner().invoke(app, ["--db", str(snapshot_db), "quality", "--rule", "nope"])
     assert bad.exit_code == 2 and "unknown rule" in bad.output
+
+
+def test_close_checked_against_live_binance_daily_klines(tmp_store):
+    rows = _calm(10, start=dt.datetime(2026, 3, 1))
+    tmp_store.upsert("candles", _candles(rows))
+    kline = [list(r) for r in rows]
+    kline[4][4] = rows[4][4] * 1.02  # Binance's daily close 2% above the composite's on day 4
+    kline[4][2] = max(kline[4][2], kline[4][4])
+    tmp_store.upsert("candles", _candles(kline, venue="binance", symbol="BTCUSDT", interval="1d"))
+    flags = _flags(tmp_store, "close_vs_daily_kline")
+    assert [(f.ts, f.field) for f in flags] == [(rows[4][0], "close")]
+    assert f"{kline[4][4]:,.2f}" in flags[0].compared

@@ -193,7 +193,7 @@ def test_cli_findings_on_spark_equal_duckdb_at_the_crash_moment(snapshot_db, war
     duck = runner.invoke(app, args)
     on_spark = runner.invoke(app, [*args, "--backend", "spark"])
     assert duck.exit_code == 0 and on_spark.exit_code == 0, on_spark.output
-    a, b = json.loads(duck.stdout), json.loads(on_spark.stdout)
+    a, b = json.loads(duck.stdout)["findings"], json.loads(on_spark.stdout)["findings"]
     assert len(a) > 100
     assert_same_findings(a, b)
     low = next(f for f in b if f["id"] == "price.low_24h_usd")

@@ -62,8 +62,8 @@ def params(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, 
     return out
 
 
-_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
-               "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f%z")
+# Date and time, extended ISO form; datetime.fromisoformat parses the rest (seconds, fractions, Z, offsets).
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -72,14 +72,13 @@ def parse_instant(text: str) -> dt.datetime:
     s = text.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         return end_of_day(s)
-    s2 = s[:-1] + "+0000" if s.endswith(("Z", "z")) else s
-    for fmt in _TS_FORMATS:
+    ts = None
+    if _ISO_DATETIME.match(s.upper()):  # not the basic forms (20260206) fromisoformat also reads: a date is a day
         try:
-            ts = dt.datetime.strptime(s2, fmt)
+            ts = dt.datetime.fromisoformat(s.upper())
         except ValueError:
-            continue
-        if not EARLIEST_YEAR <= ts.year <= LATEST_YEAR:
-            break
+            ts = None
+    if ts is not None and EARLIEST_YEAR <= ts.year <= LATEST_YEAR:
         return ts.replace(tzinfo=dt.timezone.utc) if ts.tzinfo is None else ts.astimezone(dt.timezone.utc)
     if _YEAR.match(s) and not EARLIEST_YEAR <= int(s[:4]) <= LATEST_YEAR:
         raise InputError(f"timestamp {text[:40]!r} out of range: years {EARLIEST_YEAR}..{LATEST_YEAR}")

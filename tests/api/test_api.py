@@ -232,6 +232,7 @@ def test_concurrent_requests_for_one_key_compute_once():
     for k in "abcde":
         cache.get(k, lambda: k)
     assert "k" not in cache.data and len(cache.data) == 4  # least recently used goes first
+    assert cache.stats()["misses"] == 6 and cache.stats()["hits"] == 7
 
 
 def test_the_cache_is_keyed_by_the_store_version(tmp_path, monkeypatch):

@@ -114,6 +114,27 @@ def test_the_stress_card_comes_first_and_opens_the_index_history(browser, live_s
     page.close()
 
 
+def test_a_card_opens_its_findings_history_with_the_instant_marked(browser, live_server):
+    import httpx
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server + "/?as_of=2026-02-06T08:00Z")
+    page.wait_for_selector("body[data-as-of='2026-02-06T08:00:00Z'][data-charts=ready]", timeout=120_000)
+    page.click("#card-price .main-label")
+    page.wait_for_selector("body[data-history=ready]", timeout=120_000)
+    assert "price.last_usd" in page.inner_text("#chart-title")
+    served = httpx.get(live_server + "/history", params={"id": "price.last_usd", "from": "2025-02-06T08:00Z",
+                                                         "to": "2026-02-06T08:00Z", "every": "1d"}, timeout=120).json()
+    plotted = page.evaluate("document.querySelector('#main-chart').data.map((t) => t.y)")
+    assert plotted[0] == [r["value"] for r in served["rows"]]  # the history, point for point
+    now = httpx.get(live_server + "/findings", params={"as_of": "2026-02-06T08:00Z", "ids": "price.last_usd"},
+                    timeout=120).json()["findings"][0]["value"]
+    assert len(plotted) == 2 and plotted[1] == [now]  # the instant, marked with the card's value
+    assert not errors, errors
+    page.close()
+
+
 def test_jump_to_an_event_lands_when_that_day_is_published(browser, live_server):
     """'Jump to' the 2024 election: the page lands on the first instant at which 2024-11-05's daily rows
     are all published (the ETF flows' last fund, IBIT, from 18:00 UTC the next day), and the ETF card

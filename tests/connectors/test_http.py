@@ -108,3 +108,28 @@ def test_the_guard_fails_loudly_when_a_test_reaches_for_a_real_host():
         socket.create_connection(("93.184.216.34", 443), timeout=1)
     with pytest.raises(RealHostError):
         httpx.get("https://api.binance.com/api/v3/ping", timeout=1)
+
+
+def test_a_dns_failure_fails_at_once_without_retries():
+    calls = []
+
+    def unresolvable(request):  # what httpx raises when getaddrinfo fails (respx would drop the cause)
+        calls.append(request)
+        raise httpx.ConnectError("[Errno -2] Name or service not known") from socket.gaierror(-2, "Name or service not known")
+    sleeps = []
+    with client(sleeps, transport=httpx.MockTransport(unresolvable)) as h, \
+            pytest.raises(FetchError, match=r"after 1 attempt\(s\).*DNS: not retried"):
+        h.get(URL)
+    assert len(calls) == 1 and sleeps == [] and h.stats.retries == 0
+
+
+@respx.mock
+def test_a_4xx_other_than_429_fails_at_once_and_a_dropped_connection_is_retried():
+    route = respx.get(URL).mock(return_value=httpx.Response(403, text="forbidden"))
+    sleeps = []
+    with client(sleeps) as h, pytest.raises(FetchError, match=r"after 1 attempt\(s\): HTTP 403"):
+        h.get(URL)
+    assert route.call_count == 1 and sleeps == []
+    respx.get(URL + "2").mock(side_effect=[httpx.RemoteProtocolError("peer closed"), httpx.Response(200, text="ok")])
+    with client(sleeps) as h:
+        assert h.get(URL + "2").text == "ok" and h.stats.retries == 1

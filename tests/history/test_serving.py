@@ -87,7 +87,8 @@ def test_cli_history_table_fits_80_columns_and_csv_has_numbers(snapshot_db, tmp_
                             "--to", "2026-02-06", "--csv", str(out)])
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out)
-    assert df["value"].dtype == "float64" and len(df) == 17  # the ends of 2026-01-20 .. 2026-02-05
+    # a bare day is that day's end: 2026-01-21T00:00Z .. 2026-02-07T00:00Z, one instant a day
+    assert df["value"].dtype == "float64" and len(df) == (dt.date(2026, 2, 6) - dt.date(2026, 1, 20)).days + 1
     r = runner.invoke(app, ["--db", str(snapshot_db), "history", "--all", "--from", "2026-02-05", "--to",
                             "2026-02-06", "--json"])
     assert r.exit_code == 0, r.output
@@ -96,13 +97,24 @@ def test_cli_history_table_fits_80_columns_and_csv_has_numbers(snapshot_db, tmp_
     assert "fallback" in body["how"]["etf"]
 
 
+@pytest.fixture()
+def client(snapshot_db):
+    from fastapi.testclient import TestClient
+
+    from btcstress.api import create_app
+    with TestClient(create_app(snapshot_db, config={}, cache_size=64, token=None), base_url="http://127.0.0.1") as c:
+        yield c
+
+
 def test_api_history_equals_the_engine(client, snapshot_db):
     r = client.get("/history", params={"id": "market.total_cap_change_usd", "from": "2026-01-01",
                                        "to": "2026-02-06", "every": "1d"})
     assert r.status_code == 200, r.text
     body = r.json()
     with Store(snapshot_db, read_only=True) as s:
-        want = serve.answer(s, ["market.total_cap_change_usd"], dt.datetime(2026, 1, 2), dt.datetime(2026, 2, 6)).rows
+        from btcstress import config as cfg  # bare days are those days' ends, as the API reads them
+        want = serve.answer(s, ["market.total_cap_change_usd"], cfg.parse_instant("2026-01-01"),
+                            cfg.parse_instant("2026-02-06")).rows
     assert [x["value"] for x in body["rows"]] == pytest.approx(want["value"].tolist(), rel=1e-12)
     assert client.get("/history", params={"id": "nope.x", "from": "2026-01-01"}).status_code in (400, 404)
 

@@ -62,6 +62,7 @@ def test_mcp_session_over_stdio(snapshot_db):
         "bad_scenario": ("scenario", {"price": 50000, "shock": "-10%"}),
         "explain": ("explain", {"id": "price.low_24h_usd", "as_of": "2026-02-06T08:00Z"}),
         "after_errors": ("ids", {}),
+        "history": ("history", {"id": "price.close_usd", "subject": "BTC", "from": "2026-02-01", "to": "2026-02-05"}),
     }))
     assert {"findings", "history", "brief", "check", "scenario", "explain", "ids", "params"} <= set(res["tools"])
     assert all(t.annotations and t.annotations.read_only_hint for t in res["tools"].values())
@@ -90,6 +91,14 @@ def test_mcp_session_over_stdio(snapshot_db):
                        ("bad_scenario", "exactly one of")):
         assert res[bad].is_error and words in res[bad].content[0].text, res[bad].content[0].text
     assert "Sources:" in res["explain"].structured_content["explanations"][0]["text"]
+    # history: the daily close of each UTC day, as of that day's end, from the raw CryptoQuant rows
+    with open(SNAPSHOT / "price" / "cryptoquant_btc_usd_ohlcv_daily.csv", newline="") as fh:
+        closes = {r["date"]: float(r["Close"]) for r in csv.DictReader(fh) if "2026-01-31" <= r["date"] <= "2026-02-05"}
+    h = res["history"]
+    assert not h.is_error, h.content[0].text
+    got = {r["window"].removeprefix("1d:"): r["value"] for r in h.structured_content["rows"]}
+    assert got and all(got[d] == pytest.approx(closes[d]) for d in got)
+    assert "2026-02-04" in got and h.structured_content["sources_at_last_row"]
     # the server survived the bad calls and still answers
     assert not res["after_errors"].is_error
     assert any(r["id"] == "price.low_24h_usd" for r in res["after_errors"].structured_content["ids"])

@@ -16,7 +16,9 @@ T = ["--as-of", "2026-02-06T08:00Z"]
 def test_scenario_at_a_price_prints_json_with_every_finding_revalued(snapshot_db):
     r = runner.invoke(app, ["--db", str(snapshot_db), "scenario", *T, "--price", "55000", "--json"])
     assert r.exit_code == 0, r.output
-    out = {(f["id"], f["subject"]): f for f in json.loads(r.stdout)}
+    body = json.loads(r.stdout)
+    assert body["price"] == 55000.0 and body["as_of"] == "2026-02-06T08:00:00Z"
+    out = {(f["id"], f["subject"]): f for f in body["findings"]}
     liq = out[("scenario.liquidations_usd", "BTC")]
     assert liq["hypothetical"] and liq["kind"] == "modelled" and liq["value"] > 0 and liq["sources"]
     assert out[("treasury.unrealized_pnl_usd", "Strategy")]["hypothetical"]
@@ -24,10 +26,10 @@ def test_scenario_at_a_price_prints_json_with_every_finding_revalued(snapshot_db
 
 
 def test_a_shock_and_a_ladder_answer_from_the_last_price(snapshot_db):
-    r = runner.invoke(app, ["--db", str(snapshot_db), "scenario", *T, "--shock", "-20%"])
+    r = runner.invoke(app, ["--db", str(snapshot_db), "scenario", *T, "--shock", "-20%"], env={"COLUMNS": "160"})
     assert r.exit_code == 0, r.output
     assert "scenario.cascade_price_usd" in r.output and "51,885" in r.output  # 64,856 x 0.8
-    r = runner.invoke(app, ["--db", str(snapshot_db), "scenario", *T, "--ladder", "-10,-30"])
+    r = runner.invoke(app, ["--db", str(snapshot_db), "scenario", *T, "--ladder", "-10,-30"], env={"COLUMNS": "160"})
     assert r.exit_code == 0, r.output
     assert "-10%" in r.output and "-30%" in r.output and "$58,370" in r.output
 
@@ -40,7 +42,7 @@ def test_a_shock_and_a_ladder_answer_from_the_last_price(snapshot_db):
     (["--ladder", "-10,-200"], "--ladder"),
     (["--price", "55000", "--shock", "-10%"], "exactly one"),
     ([], "exactly one"),
-    (["--param", "scenario.nope=1", "--price", "55000"], "unknown scenario parameter"),
+    (["--param", "scenario.nope=1", "--price", "55000"], "unknown parameter scenario.nope"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(snapshot_db, args, msg):
     r = runner.invoke(app, ["--db", str(snapshot_db), "scenario", *T, *args])

@@ -27,7 +27,7 @@ async def check(request: Request, as_of: str | None = AS_OF_Q, svc: Service = De
     """Verdicts (supported / contradicted / unverifiable, with the computed value and the reason) for
     a claims file: CSV text (claim_id, finding_id, subject, comparator, value, unit, as_of, window,
     quote) or a JSON array of the same fields."""
-    t = instant(as_of)
+    t = instant(as_of, latest=svc.latest)
     raw = await request.body()  # already bounded in size and time by the Guard middleware
     if len(raw) > MAX_BODY:
         raise ApiError(413, "too_large", f"claims body is {len(raw):,} bytes; at most {MAX_BODY:,}")

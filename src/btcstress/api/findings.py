@@ -33,8 +33,10 @@ def _select(fs: FindingSet, ids: str | None, subject: str | None) -> list[Findin
         known = {f.id for f in fs}
         unknown = [w for w in want if not any(k.startswith(w) for k in known)]
         if unknown:
+            from btcstress.envelope import nearest
             raise ApiError(404, "unknown_finding", f"unknown finding id(s): {', '.join(unknown[:10])} "
-                           "(see GET /findings for the ids)", unknown=unknown[:10])
+                           "(see GET /findings for the ids)", unknown=unknown[:10],
+                           nearest={w: nearest(w, known) for w in unknown[:10]})
         chosen = [f for f in chosen if any(f.id == w or f.id.startswith(w) for w in want)]
     if subject is not None:
         subjects = {f.subject for f in chosen}
@@ -56,13 +58,14 @@ async def findings(as_of: str | None = AS_OF_Q,
                                                                            "(BTC, IBIT, Strategy, ...)"),
              price: float | None = PRICE_Q, svc: Service = Depends(service)):
     """All findings as of an instant, each with its value, unit, method, parameters and sources."""
-    t, p = instant(as_of), positive_price(price)
+    t, p = instant(as_of, latest=svc.latest), positive_price(price)
 
     def make() -> bytes:
         fs = svc.findings(t, p)
         chosen = _select(fs, ids, subject)
-        return json.dumps({"as_of": iso(fs.as_of), "price": p, "count": len(chosen),
-                           "findings": [f.model_dump(mode="json") for f in chosen]}).encode()
+        from btcstress import envelope
+        basis = envelope.GIVEN if as_of and as_of.strip() else envelope.LATEST
+        return json.dumps(envelope.findings_envelope(fs, chosen, price=p, basis=basis)).encode()
     body = await svc.answer(("findings", t, p, ids, subject), make)
     return Response(body, media_type="application/json")
 
@@ -79,7 +82,7 @@ async def brief(as_of: str | None = AS_OF_Q,
                                                       "file (about 4.6 MB)"),
                 svc: Service = Depends(service)):
     """The brief as of an instant: headline, highlights, one section per force, charts, sources."""
-    t, p = instant(as_of), positive_price(price)
+    t, p = instant(as_of, latest=svc.latest), positive_price(price)
 
     def make() -> str:
         from btcstress import brief as brief_mod
@@ -104,7 +107,7 @@ async def brief(as_of: str | None = AS_OF_Q,
 
 def series_index(as_of: str | None = AS_OF_Q, svc: Service = Depends(service)):
     """The chart series available as of an instant: name, title, unit, points."""
-    fs = svc.findings(instant(as_of), series=True)
+    fs = svc.findings(instant(as_of, latest=svc.latest), series=True)
     return {"as_of": iso(fs.as_of), "series": [{"name": s.name, "title": s.title, "unit": s.unit,
                                                   "points": len(s.x)} for s in fs.series.values()]}
 
@@ -122,7 +125,7 @@ def series(name: str = PathParam(..., max_length=80, description="e.g. price.hou
     """One chart series (as the brief draws it) as of an instant, optionally cut to from..to."""
     if not SERIES_RE.match(name):
         raise ApiError(400, "bad_request", f"series name {name!r} is malformed (e.g. price.hourly_48h)")
-    t = instant(as_of)
+    t = instant(as_of, latest=svc.latest)
     lo = instant(from_, "from", bare_date="start") if from_ else None
     hi = None
     if to:

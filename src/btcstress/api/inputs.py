@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from typing import Callable
 
 from fastapi import Query
 
@@ -24,14 +25,19 @@ CLAIMS_EXAMPLE = ("claim_id,finding_id,subject,comparator,value,unit,as_of,windo
                   "c1,price.low_24h_usd,BTC,approx,60000,USD,2026-02-06,24h,Bitcoin touched $60,000\n")
 
 AS_OF_Q = Query(None, description="UTC instant, e.g. 2026-02-06T08:00Z; a bare date = end of that UTC day; "
-                                  "omitted = now", max_length=64)
+                                  "omitted = the latest data in the store (the answer's as_of_basis says so)",
+                max_length=64)
 PRICE_Q = Query(None, gt=0, le=MAX_PRICE, description="re-value price-dependent findings at this hypothetical "
                                                       "USD price (they come back with hypothetical=true)")
 
 
-def instant(text: str | None, name: str = "as_of", *, bare_date: str = "end") -> dt.datetime:
-    """An ISO instant (no zone means UTC); a bare date means the end of that day (or its start)."""
+def instant(text: str | None, name: str = "as_of", *, bare_date: str = "end",
+            latest: Callable[[], dt.datetime] | None = None) -> dt.datetime:
+    """An ISO instant (no zone means UTC); a bare date means the end of that day (or its start).
+    Omitted: `latest()` (the latest data in the store), else now."""
     if text is None or not text.strip():
+        if latest is not None:
+            return latest()
         return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     try:
         if bare_date == "start" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):

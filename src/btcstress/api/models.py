@@ -10,7 +10,9 @@ from btcstress.findings import Finding, Series
 
 
 class FindingsResponse(BaseModel):
+    """The envelope shared with `btcstress findings --json` and the MCP server (btcstress.envelope)."""
     as_of: str
+    as_of_basis: str = Field("given", description="'given', or 'latest data' when no as_of was asked for")
     price: float | None = Field(None, description="the hypothetical price the findings were re-valued at, if any")
     count: int
     findings: list[Finding]

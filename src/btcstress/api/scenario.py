@@ -27,7 +27,7 @@ async def scenario(as_of: str | None = AS_OF_Q, price: float | None = PRICE_Q,
     """What happens if BTC goes to a price (or moves by a shock): the scenario engine's findings
     (liquidations and their cascade, hashrate and companies under water, the ladder) and every
     price-dependent finding re-valued, all marked hypothetical."""
-    t, p = instant(as_of), positive_price(price)
+    t, p = instant(as_of, latest=svc.latest), positive_price(price)
     if (p is None) == (shock is None):
         raise ApiError(400, "bad_request", "give exactly one of price (USD) or shock (e.g. -20%)")
 

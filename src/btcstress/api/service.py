@@ -2,79 +2,56 @@
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+from cachetools import LRUCache, cached
 from fastapi import Request
 
 from btcstress.findings import FindingSet, iso
 
 
 class LRU:
-    """A small thread-safe LRU with single-flight: one computation per key however many ask."""
+    """A thread-safe LRU with single-flight (one computation per key however many ask), on cachetools:
+    its LRUCache evicts, and its `cached` with a Condition makes concurrent misses for one key wait for
+    the first one's result instead of computing it again. `peek` answers from the cache only."""
 
     def __init__(self, size: int):
         self.size = size
-        self.data: collections.OrderedDict = collections.OrderedDict()
-        self.inflight: dict[Any, Future] = {}
-        self.lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.data: LRUCache = LRUCache(maxsize=max(1, size))
+        self.cond = threading.Condition()
+        self.peek_hits = self.uncached = 0
+        self._get = cached(self.data, key=lambda key, make: key, condition=self.cond, info=True)(
+            lambda key, make: make())
 
     def peek(self, key) -> Any:
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                self.hits += 1
-                return self.data[key]
-        return None
+        with self.cond:
+            value = self.data.get(key)
+            if value is not None:
+                self.peek_hits += 1
+            return value
 
     def get(self, key, make: Callable[[], Any]) -> Any:
-        if self.size <= 0:
-            self.misses += 1
+        if self.size <= 0:  # caching off: every call computes
+            self.uncached += 1
             return make()
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                self.hits += 1
-                return self.data[key]
-            fut = self.inflight.get(key)
-            owner = fut is None
-            if owner:
-                fut = self.inflight[key] = Future()
-                self.misses += 1
-            else:
-                self.hits += 1
-        if not owner:
-            return fut.result()
-        try:
-            value = make()
-        except BaseException as exc:
-            with self.lock:
-                self.inflight.pop(key, None)
-            fut.set_exception(exc)
-            raise
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-            self.inflight.pop(key, None)
-        fut.set_result(value)
-        return value
+        return self._get(key, make)
 
     def clear(self) -> None:
-        with self.lock:
+        with self.cond:
             self.data.clear()
 
     def stats(self) -> dict[str, int]:
-        return {"size": self.size, "entries": len(self.data), "hits": self.hits, "misses": self.misses}
+        info = self._get.cache_info()
+        return {"size": self.size, "entries": len(self.data), "hits": info.hits + self.peek_hits,
+                "misses": info.misses + self.uncached}
 
 
 class Service:
@@ -186,6 +163,14 @@ class Service:
                 return {"first": None, "last": None}
             return {"first": iso(pd.Timestamp(first).to_pydatetime()), "last": iso(pd.Timestamp(last).to_pydatetime())}
         return self.cached_response(("coverage",), make)
+
+    def latest(self) -> dt.datetime:
+        """The latest data: when the store's newest price bar was published (what "now" answers at)."""
+        last = self.coverage()["last"]
+        if last is None:
+            from btcstress.errors import NoDataError
+            raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
+        return dt.datetime.fromisoformat(last)
 
     def events(self) -> list[dict[str, Any]]:
         """Named dates, each with `published`: the first instant at which every daily row dated that day

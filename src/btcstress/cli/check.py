@@ -12,7 +12,7 @@ import typer
 from rich.table import Table as RichTable
 
 from btcstress import config as cfg
-from btcstress.cli import AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, read_store, state
+from btcstress.cli import AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, model_params, read_store, state
 from btcstress.errors import BtcstressError, InputError
 
 
@@ -32,7 +32,7 @@ def check(claims_file: Path = typer.Argument(..., help="Claims CSV: claim_id,fin
         t = instant(as_of, date)
         rows = claims.read(claims_file)
         with read_store(backend) as store:
-            verdicts = claims.check(store, rows, t, params=cfg.params(state.config, param))
+            verdicts = claims.check(store, rows, t, params=model_params(param))
         if as_json:
             sys.stdout.write(json.dumps(claims.to_json(verdicts, t), indent=2) + "\n")
             return

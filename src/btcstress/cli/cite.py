@@ -22,12 +22,12 @@ def cite_add(finding: str = typer.Option(..., "--finding", help="Finding id, e.g
              subject: str = typer.Option(..., "--subject", help="What the figure is about, as the source says "
                                                                 "(e.g. crypto, BTC, BTCUSDT)"),
              value: str = typer.Option(..., "--value", help="The number as reported, e.g. 2.65e9"),
-             unit: Optional[str] = typer.Option(None, "--unit", help="USD, pct, ..."),
+             unit: Optional[str] = typer.Option(None, "--unit", help="USD, pct, ... [default: none]"),
              as_of: str = typer.Option(..., "--as-of", help="UTC instant the figure is for / was published"),
-             window: Optional[str] = typer.Option(None, "--window", help="e.g. 24h"),
+             window: Optional[str] = typer.Option(None, "--window", help="e.g. 24h [default: none]"),
              source_: str = typer.Option(..., "--source", help="Who reported it"),
-             url: Optional[str] = typer.Option(None, "--url", help="Where"),
-             note: Optional[str] = typer.Option(None, "--note", help="Coverage, caveats")):
+             url: Optional[str] = typer.Option(None, "--url", help="Where [default: none]"),
+             note: Optional[str] = typer.Option(None, "--note", help="Coverage, caveats [default: none]")):
     """Record one figure reported by someone else."""
     from btcstress import ingest
     from btcstress.sources import citations

@@ -72,12 +72,12 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
                published_at: Optional[str] = typer.Option(
                    None, "--published-at",
                    help="When this version of the table was published (UTC instant): every day in the file "
-                        "is stored as that vintage. Without it, each fund's flow counts from its usual publication time (or --delay-hours)."),
+                        "is stored as that vintage. Without it, each fund's flow counts from its usual publication time (or --delay-hours). [default: none]"),
                delay_hours: Optional[float] = typer.Option(
                    None, "--delay-hours",
                    help="Publication rule when --published-at is not given: every fund of a day counts from "
                         "00:00 UTC of its date + this. Default: each fund from its usual publication time "
-                        "(etf_funds.csv publication_hours; IBIT later than the others)"),
+                        "(etf_funds.csv publication_hours; IBIT later than the others) [default: per fund]"),
                allow_quarantine: bool = typer.Option(False, "--allow-quarantine",
                                                      help="Exit 0 even when rows were quarantined"),
                allow_rewrite: bool = ALLOW_REWRITE):

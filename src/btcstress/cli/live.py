@@ -10,7 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from btcstress import config as cfg
-from btcstress.cli import PARAM, app, err, fail, ingest_app, open_store, state
+from btcstress.cli import PARAM, app, err, fail, ingest_app, model_params, open_store, state
 from btcstress.errors import BtcstressError, InputError
 
 LIVE_DEFAULT_DAYS = 730  # `ingest live` without --since: the last two years
@@ -91,9 +91,9 @@ def _print_live(reports, start: dt.datetime) -> None:
 def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (name, finding, subject, window, "
                                                              "op, value, cooldown)"),
             replay: list[Path] = typer.Option([], "--replay", help="Replay recorded raw messages (.jsonl/.jsonl.gz "
-                                                                   "files or folders) at full speed, then exit"),
-            out: Optional[Path] = typer.Option(None, "--out", help="Also append alerts (JSON lines) to this file"),
-            webhook: Optional[str] = typer.Option(None, "--webhook", help="Also POST each alert (JSON) to this URL"),
+                                                                   "files or folders) at full speed, then exit [default: none: live]"),
+            out: Optional[Path] = typer.Option(None, "--out", help="Also append alerts (JSON lines) to this file [default: none]"),
+            webhook: Optional[str] = typer.Option(None, "--webhook", help="Also POST each alert (JSON) to this URL [default: config monitor.webhook, else none]"),
             webhook_format: str = typer.Option("json", "--webhook-format",
                                                help="json (the alert) or slack (adds Slack's `text` field: the "
                                                     "one-line message)"),
@@ -106,7 +106,7 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             batch_ms: float = typer.Option(1000.0, "--batch-ms", help="... or every T milliseconds"),
             recompute_ms: float = typer.Option(1000.0, "--recompute-ms",
                                                help="Recompute changed findings at most this often"),
-            duration: Optional[float] = typer.Option(None, "--duration", help="Live: stop after this many seconds"),
+            duration: Optional[float] = typer.Option(None, "--duration", help="Live: stop after this many seconds [default: run until stopped]"),
             dead_letter: Path = typer.Option(Path("data/undelivered-alerts.jsonl"), "--dead-letter",
                                              help="Alerts the webhook could not take, one JSON line each "
                                                   "(the monitor then exits 1)"),
@@ -149,13 +149,13 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
         log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
         if replay:  # a replay is one batch job: the store is held for it
             with open_store() as store:
-                m = mon.Monitor(store, rule_list, sinks, params=cfg.params(state.config, param),
+                m = mon.Monitor(store, rule_list, sinks, params=model_params(param),
                                 batch_messages=batch, batch_ms=batch_ms, recompute_ms=recompute_ms, clock="stream",
                                 log=log)
                 stats = m.replay(replay)
         else:  # live: the store is opened per batch, so the API and other commands can read between batches
             open_store().close()  # created (or refused) now, not at the first batch
-            m = mon.Monitor(None, rule_list, sinks, params=cfg.params(state.config, param), batch_messages=batch,
+            m = mon.Monitor(None, rule_list, sinks, params=model_params(param), batch_messages=batch,
                             batch_ms=batch_ms, recompute_ms=recompute_ms, clock="wall",
                             recorder=RawRecorder(raw_dir), log=log, opener=open_store)
             from btcstress import connectors

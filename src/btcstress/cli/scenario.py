@@ -11,20 +11,22 @@ import typer
 from rich.table import Table as RichTable
 
 from btcstress import config as cfg
-from btcstress.cli import AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, read_store, state
+from btcstress.cli import (AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, model_params, read_store, spinner,
+                           state)
 from btcstress.cli.findings import print_findings
 from btcstress.errors import BtcstressError, InputError
 
 
 @app.command()
 def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
-             price: Optional[float] = typer.Option(None, "--price", help="Scenario price in USD"),
+             price: Optional[float] = typer.Option(None, "--price", help="Scenario price in USD [default: none]"),
              shock: Optional[str] = typer.Option(None, "--shock", help="Scenario as a change from price.last_usd, "
-                                                                      "e.g. -20%"),
+                                                                      "e.g. -20% [default: none]"),
              ladder: Optional[str] = typer.Option(None, "--ladder", help="Several shocks from price.last_usd, e.g. "
-                                                                        "-10,-20,-30"),
+                                                                        "-10,-20,-30 [default: none]"),
              param: list[str] = PARAM,
-             as_json: bool = typer.Option(False, "--json", help="JSON array of every finding on stdout"),
+             as_json: bool = typer.Option(False, "--json", help="The JSON envelope {as_of, as_of_basis, price, count, "
+                                                               "findings} with every finding on stdout"),
              backend: Optional[str] = BACKEND):
     """What happens if BTC goes to a price: liquidations and their cascade, hashrate and companies under
     water, and every price-dependent finding re-valued (marked hypothetical)."""
@@ -36,7 +38,7 @@ def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
             raise InputError("give exactly one of --price USD, --shock PCT or --ladder PCT,PCT,..."
                              + (f" (got {', '.join(given)})" if given else ""))
         t = instant(as_of, date)
-        params = cfg.params(state.config, param)
+        params = model_params(param)
         from btcstress.scenario.params import DEFAULTS as scenario_defaults
         unknown = set(params.get("scenario", {})) - set(scenario_defaults)
         if unknown:  # before computing anything
@@ -44,7 +46,7 @@ def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
         rungs = sh.parse_ladder(ladder) if ladder is not None else None
         pct = sh.parse_shock(shock) if shock is not None else None
         p = sh.check_price(price) if price is not None else None
-        with read_store(backend) as store:
+        with spinner("running the scenario"), read_store(backend) as store:
             if pct is not None:
                 now = metrics.compute(store, t, params=params, areas=("price",)).get("price.last_usd")
                 if now is None or now.value is None:
@@ -54,8 +56,10 @@ def scenario(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
             if rungs is not None:
                 params.setdefault("scenario", {})["ladder_pct"] = rungs
             fs = metrics.compute(store, t, params=params, price=p)
-        if as_json:
-            sys.stdout.write(json.dumps(fs.to_json(), indent=2) + "\n")
+        if as_json:  # the envelope of `findings --json`, with every finding (observed and re-valued)
+            from btcstress import envelope
+            body = envelope.findings_envelope(fs, price=p, basis=state.as_of_basis)
+            sys.stdout.write(json.dumps({**body, "shock_pct": pct, "ladder_pct": rungs}, indent=2) + "\n")
             return
         if rungs is not None:
             _print_ladder(fs.get("scenario.ladder"), t)

@@ -40,8 +40,10 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
                   f"{', '.join(hosts)} (api.allowed_hosts)", highlight=False)
         # Idle keep-alive connections close after 5 s; at most 128 connections at once (more get 503);
         # a request's header block is capped at 16 KiB. Body size and time: api.guard.
-        uvicorn.run(application, host=host, port=port, log_level="warning", timeout_keep_alive=5,
-                    limit_concurrency=128, h11_max_incomplete_event_size=16 * 1024)
+        # Access log on stderr (one line per request), unless -q; -vv adds uvicorn's debug output.
+        level = {-1: "error", 0: "info", 1: "info"}.get(state.verbosity, "debug")
+        uvicorn.run(application, host=host, port=port, log_level=level, access_log=state.verbosity >= 0,
+                    timeout_keep_alive=5, limit_concurrency=128, h11_max_incomplete_event_size=16 * 1024)
     except BtcstressError as exc:
         fail(exc)
 

@@ -4,9 +4,10 @@ per-host rate limits and Binance's used-weight header.
 One `Http` per run. Every request goes through `get`/`post_json`, which:
 - waits for the host's rate limiter (at most `per_second` requests per second per host: EDGAR asks
   for no more than 10; mempool.space and Binance ban clients that hammer them);
-- retries on connection errors, timeouts and the statuses in `RetryPolicy.retry_statuses` (429, 418,
-  5xx), waiting `Retry-After` when the server says (seconds or an HTTP date, capped), otherwise
-  `backoff x 2^attempt` with jitter, capped at `max_backoff`;
+- retries (with tenacity) on connection errors, timeouts and the statuses in
+  `RetryPolicy.retry_statuses` (429, 418, 5xx), waiting `Retry-After` when the server says (seconds or
+  an HTTP date, capped), otherwise `backoff x 2^attempt` with jitter, capped at `max_backoff`; a
+  DNS failure or another 4xx fails at once (no retry can fix it);
 - slows down before Binance's limit: when `X-MBX-USED-WEIGHT-1M` passes `weight_pause_fraction` of
   the host's weight budget, it waits for the next minute;
 - raises FetchError (with the URL and the last status) once the attempts are spent.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
+import tenacity
 
 from btcstress.errors import BtcstressError
 
@@ -124,7 +127,7 @@ class Http:
         return self._limiters[host]
 
     def _wait(self, seconds: float) -> None:
-        if seconds > 0:
+        if seconds > 0:  # tenacity sleeps through this too, so the waits are counted and tests need not sleep
             self.stats.waited_s += seconds
             self.sleep(seconds)
 
@@ -137,32 +140,43 @@ class Http:
         return self.request("POST", url, json=payload, headers=headers, ok=ok)
 
     def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200,), **kw) -> httpx.Response:
+        """One request with tenacity doing the retrying: what is retried (`retryable`), how long to wait
+        (`_backoff`: the server's Retry-After, else the policy's jittered exponential), when to stop."""
         host = urlsplit(url).netloc
-        last: str = ""
-        for attempt in range(self.policy.attempts):
+
+        def attempt() -> httpx.Response:
             self.stats.waited_s += self._limiter(host).acquire()
             self.stats.requests += 1
-            try:
-                resp = self.client.request(method, url, **kw)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                if attempt + 1 < self.policy.attempts:
-                    self.stats.retries += 1
-                    self._wait(self.policy.wait(attempt, self.rng))
-                continue
+            resp = self.client.request(method, url, **kw)
             self.stats.statuses[resp.status_code] = self.stats.statuses.get(resp.status_code, 0) + 1
             self._respect_weight(host, resp)
-            if resp.status_code in ok:
-                return resp
-            last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
-            if resp.status_code not in self.policy.retry_statuses:
-                break
-            if attempt + 1 < self.policy.attempts:
-                self.stats.retries += 1
-                after = retry_after(resp.headers.get("Retry-After"))
-                wait = min(after, self.policy.max_retry_after) if after is not None else self.policy.wait(attempt, self.rng)
-                self._wait(wait)
-        raise FetchError(f"{method} {url} failed after {self.policy.attempts} attempt(s): {last}")
+            if resp.status_code not in ok:
+                raise _Status(resp)
+            return resp
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.attempts), wait=self._backoff,
+            retry=tenacity.retry_if_exception(lambda e: retryable(e, self.policy)), sleep=self._wait,
+            before_sleep=self._count_retry, reraise=True)
+        try:
+            return retrying(attempt)
+        except _Status as exc:
+            last = f"HTTP {exc.response.status_code}: {exc.response.text[:200]!r}"
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            last = f"{type(exc).__name__}: {exc}" + (" (DNS: not retried)" if is_dns_failure(exc) else "")
+        n = retrying.statistics.get("attempt_number", 1)
+        raise FetchError(f"{method} {url} failed after {n} attempt(s): {last}")
+
+    def _backoff(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Status):
+            after = retry_after(exc.response.headers.get("Retry-After"))
+            if after is not None:
+                return min(after, self.policy.max_retry_after)
+        return self.policy.wait(state.attempt_number - 1, self.rng)
+
+    def _count_retry(self, state: tenacity.RetryCallState) -> None:
+        self.stats.retries += 1
 
     def _respect_weight(self, host: str, resp: httpx.Response) -> None:
         limit = self.weight_limits.get(host)
@@ -176,6 +190,38 @@ class Http:
         if used_n >= self.weight_pause_fraction * limit:
             now = time.time()
             self._wait(60.0 - (now % 60.0) + 0.5)
+
+
+class _Status(Exception):
+    """An answer with a status the caller did not accept (retried when the policy says so)."""
+
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def is_dns_failure(exc: BaseException) -> bool:
+    """The host name did not resolve: no retry can fix that (a typo, no network, a blocked resolver)."""
+    chain: set[int] = set()
+    seen: BaseException | None = exc
+    while seen is not None and id(seen) not in chain:  # a chain can loop back on itself
+        if isinstance(seen, socket.gaierror):
+            return True
+        chain.add(id(seen))
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def retryable(exc: BaseException, policy: RetryPolicy) -> bool:
+    """Timeouts, dropped connections and the policy's statuses (429, 5xx, ...) are retried; DNS failures,
+    malformed URLs and other 4xx fail at once."""
+    if isinstance(exc, _Status):
+        return exc.response.status_code in policy.retry_statuses
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return False
+    if isinstance(exc, (httpx.TimeoutException, httpx.TransportError)):
+        return not is_dns_failure(exc)
+    return False
 
 
 def retry_after(value: str | None) -> float | None:

@@ -28,6 +28,9 @@ TABLE = "finding_history"
 STATE = "finding_history_state"
 FLAGS = "finding_history_flags"
 DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
+# Areas stored on the grid. `stress` is series-first too, but its query over the hourly grid (22k
+# instants) takes minutes: it is computed set-based on request until it is fast enough to store.
+MATERIALISED = ("price", "market")
 
 
 def _ddl(store) -> None:
@@ -116,7 +119,7 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
     st = state(store).set_index("area") if not state(store).empty else pd.DataFrame()
     instants = grid(store)
     done = {}
-    mods = [m for m in area_modules() if series_first(m) and (not areas or area_name(m) in areas)]
+    mods = [m for m in area_modules() if series_first(m) and area_name(m) in (areas or MATERIALISED)]
     for mod in mods:
         area = area_name(mod)
         ver = version(mod)

@@ -128,16 +128,55 @@ def build(db: str | os.PathLike | None = None, config: dict[str, Any] | None = N
     return server
 
 
+MAX_HISTORY_ROWS = 5000  # one answer an assistant can read; ask a narrower from..to or a coarser every
+
+
 def _history(answers, id: str, subject: str | None, from_: str | None, to: str | None,
              every: str | None) -> dict[str, Any]:
+    """The history engine's answer (btcstress.open(path).history), as rows with their provenance."""
+    import json as _json
+
     import btcstress
-    opener = getattr(btcstress, "open", None)
-    if opener is None:
+    from btcstress import envelope
+    from btcstress.declared import finding_ids
+    from btcstress.errors import InputError
+    if getattr(btcstress, "open", None) is None:
         from btcstress.errors import NoDataError
         raise NoDataError("not available: the history engine (btcstress.open(path).history) is not part of "
                           "this build; ask findings(as_of=...) for single instants instead")
-    h = opener(answers.db).history(id, subject=subject, start=from_, end=to, every=every)
-    return h if isinstance(h, dict) else {"history": h}
+    known = finding_ids()
+    if id not in known:
+        raise InputError(f"unknown finding id {id!r}{envelope.did_you_mean(id, known)} (the ids tool lists them)")
+    with answers.lock, btcstress.open(answers.db) as bs:
+        df = bs.history(id, start=from_, end=to, subject=subject, every=every or "1d")
+    how = df.attrs.get("how")
+    df = df.reset_index()
+    truncated = len(df) > MAX_HISTORY_ROWS
+    if truncated:
+        df = df.tail(MAX_HISTORY_ROWS)
+    rows = _json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
+    for r in rows:  # ISO with Z, like every other instant btcstress prints
+        for k, v in r.items():
+            if isinstance(v, str) and len(v) >= 19 and v[10:11] == "T" and v.endswith("+00:00"):
+                r[k] = v[:-6] + "Z"
+    # Provenance: the method and sources of the finding as of the last instant (the rows share the method;
+    # each row's own sources are those rows cut at its as-of).
+    last = None
+    if rows:
+        t_last = cfg_instant(rows[-1]["as_of"])
+        last = answers.findings_at(t_last).get(id, subject)
+    return {"id": id, "subject": subject, "from": from_, "to": to, "every": every or "1d", "count": len(rows),
+            "truncated": truncated, "how": how, "rows": rows,
+            "method": last.method if last else None,
+            "sources_at_last_row": [x.model_dump(mode="json") for x in last.sources] if last else [],
+            "provenance": "each row is the finding as of that instant, computed with the method above from the "
+                          "sources as they were known then; `how` says, per area, whether rows were read from "
+                          "finding_history or computed"}
+
+
+def cfg_instant(text: str):
+    from btcstress import config as cfg
+    return cfg.parse_instant(text)
 
 
 def _version() -> str:

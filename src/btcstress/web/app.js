@@ -237,7 +237,48 @@ function drawStress(el) {
   $("#chart-source").textContent = `${s.title}. Sources: ` + s.sources.map((x) => `${x.table} (${x.note})`).join("; ");
 }
 
+// A card's history: its main finding at each day's end up to the instant (GET /history), the instant
+// itself marked with the card's value. Price and market histories are set-based (a year); the other
+// areas are still computed one snapshot per instant on the server, so they show two weeks.
+const HISTORY_DAYS = {price: 365, market: 365};
+async function drawHistory(key) {
+  const c = CARDS.find((x) => x.key === key), el = $("#main-chart");
+  if (!c) return;
+  const [id, sub, win] = c.main, days = HISTORY_DAYS[key] || 14, gen = state.gen;
+  document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.remove("on"));
+  $("#chart-title").textContent = `${c.title} · ${id} · history loading…`;
+  document.body.dataset.history = "loading";
+  const q = new URLSearchParams({id, from: apiTime(new Date(state.asOf.getTime() - days * 24 * HOUR)),
+                                 to: apiTime(state.asOf), every: "1d"});
+  if (sub) q.set("subject", sub);
+  let h;
+  try { h = await getJSON(`/history?${q}`); } catch (e) {
+    $("#chart-title").textContent = `${c.title} · ${id} · history not available: ${e.message}`;
+    document.body.dataset.history = "error";
+    return;
+  }
+  if (gen !== state.gen || state.chart !== `history:${key}`) return;
+  const rows = h.rows.filter((r) => !win || (r.window || "").startsWith(win));
+  const now = pick(state.findings, id, sub, win);
+  if (!el._fullLayout) el.innerHTML = "";
+  const traces = [{type: "scatter", mode: "lines", x: rows.map((r) => r.as_of), y: rows.map((r) => r.value),
+                   line: {color: "#2f6690", width: 1.4}, name: id}];
+  const shapes = [{type: "line", xref: "x", yref: "paper", x0: state.asOf.toISOString(), x1: state.asOf.toISOString(),
+                   y0: 0, y1: 1, line: {color: "#c0392b", width: 1, dash: "dot"}}];
+  if (now && typeof now.value === "number") {
+    traces.push({type: "scatter", mode: "markers", x: [state.asOf.toISOString()], y: [now.value], name: "as of",
+                 marker: {color: "#c0392b", size: 9}});
+  }
+  Plotly.react(el, traces, {...LAYOUT, yaxis: {...LAYOUT.yaxis, tickprefix: ""}, shapes, height: 400},
+               {displayModeBar: false, responsive: true});
+  $("#chart-title").textContent = `${c.title} · ${id}${sub ? " · " + sub : ""} · each day's end, last ${days} days`;
+  $("#chart-source").textContent = `GET /history (${Object.entries(h.how).map(([a, w]) => `${a}: ${w}`).join("; ")}); ` +
+    "each point is the finding as a snapshot at that instant gives it; the red mark is the instant shown.";
+  document.body.dataset.history = "ready";
+}
+
 function drawChart(kind) {
+  if (kind.startsWith("history:")) return drawHistory(kind.slice(8));
   if (kind === "stress") {
     document.querySelectorAll("#chart-tabs button").forEach((b) => b.classList.toggle("on", b.dataset.chart === kind));
     return drawStress($("#main-chart"));
@@ -445,7 +486,10 @@ async function init() {
   document.querySelectorAll("#chart-tabs button").forEach((b) => b.addEventListener("click", () => { state.chart = b.dataset.chart; drawChart(state.chart); }));
   // The stress card opens the index's history since 2018 in the main chart.
   $("#cards").addEventListener("click", (e) => {
-    if (e.target.closest("#card-stress")) { state.chart = "stress"; drawChart(state.chart); }
+    if (e.target.closest("#card-stress")) { state.chart = "stress"; drawChart(state.chart); return; }
+    // Any other card opens its main finding's history with the instant marked.
+    const card = e.target.closest("[data-card]");
+    if (card) { state.chart = `history:${card.dataset.card}`; drawChart(state.chart); }
   });
   const slider = $("#scenario-slider");
   slider.addEventListener("input", () => { $("#scenario-price").textContent = usd(+slider.value); });

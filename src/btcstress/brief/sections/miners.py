@@ -66,7 +66,8 @@ def build(fs: FindingSet) -> Section | None:
         d = rib.detail
         p = ["Hash ribbon: ", fmt.ref(rib)]
         if d.get("last_cross"):
-            p.append(f" since {fmt.long_date(d['last_cross'])} ({d['days_since_cross']} days)")
+            n = d['days_since_cross']
+            p.append(f" since {fmt.long_date(d['last_cross'])} ({n} day{'' if n == 1 else 's'})")
         if puell is not None and puell.value is not None:
             p += ["; Puell multiple ", fmt.ref(puell, digits=2)]
         p.append(".")

@@ -152,7 +152,8 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         if pctl <= 5 or pctl >= 95:
             out.append(Highlight(abs(mnav.unusual["zscore"]), Paragraph.of(
                 f"The market values {LEAD} at ", fmt.ref(mnav, digits=2),
-                f" times its bitcoin (fully diluted EV/NAV), {_rank(pctl)} of {past(mnav.unusual)}.")))
+                f" times its bitcoin (fully diluted EV/NAV) on {fmt.long_date(mnav.detail.get('date'))}, "
+                f"{_rank(pctl)} of {past(mnav.unusual)}.")))
     return out
 
 
