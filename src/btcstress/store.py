@@ -282,9 +282,23 @@ class Store:
                 seen.add(k)
                 keep.append(i)
         tbl = tbl.take(keep)
-        # available_at on quarantine is when it was quarantined; don't let it count as a change.
+        # available_at on quarantine is when the row was FIRST quarantined: a re-ingest of the same bad
+        # row keeps that time (so it is not counted as a change, and the history is not rewritten).
+        first = self._first_quarantined(tbl)
+        if first:
+            keys = zip(*(tbl.column(c).to_pylist() for c in ("target", "file", "line", "field")))
+            times = [first.get(k, t) for k, t in zip(keys, tbl.column("available_at").to_pylist())]
+            tbl = tbl.set_column(tbl.schema.get_field_index("available_at"), "available_at",
+                                 pa.array(times, type=tbl.schema.field("available_at").type))
         res = self.upsert(schema.QUARANTINE, tbl)
         return res.rows_in
+
+    def _first_quarantined(self, tbl: pa.Table) -> dict[tuple, dt.datetime]:
+        """{(target, file, line, field): available_at} of the stored quarantine rows of tbl's files."""
+        files = sorted(set(tbl.column("file").to_pylist()))
+        got = self.duck.execute('SELECT target, file, line, field, available_at FROM quarantine WHERE file IN ('
+                                + ", ".join("?" * len(files)) + ")", files).fetchall()
+        return {(t, f, ln, fd): at for t, f, ln, fd, at in got}
 
     def log_ingest(self, run_id: str, target: str, file: str, started_at: dt.datetime,
                    result: UpsertResult, quarantined: int) -> None:

@@ -82,7 +82,7 @@ def test_too_few_components_or_too_little_history_is_not_available(tmp_path):
         short = stress.findings_series(s, [at], {**SMALL, "min_history": 5})[at.replace(tzinfo=None)]
     assert two[0].value is None and "1 of 6 forces" in two[0].note
     comp = next(f for f in short if f.id == "stress.component.price")
-    assert comp.value is None and "fewer than 5 days of history" in comp.note
+    assert comp.value is None and "fewer than 5 days" in comp.note
 
 
 def test_a_day_is_not_used_before_it_is_published(tmp_path):
@@ -153,3 +153,16 @@ def test_the_index_at_t_never_changes_when_later_data_is_ingested(store, tmp_pat
         [f.model_dump(exclude={"sources"}) for f in late[key]]
     assert early[key][0].value is not None and early[key][0].detail["n_components"] >= 5
     assert h_cut.equals(h_full)
+
+
+def test_the_history_rows_are_the_snapshot_findings(store):
+    """The vectorised rows the history engine stores say what `findings` says at each instant."""
+    instants = [utc(2018, 1, 2), utc(2019, 3, 30), utc(2020, 3, 13), utc(2024, 5, 22), utc(2024, 8, 5, 12), CRASH]
+    rows = stress.history_rows(store, instants)
+    for t in instants:
+        alone = metrics.compute(store, t, areas=("stress",))
+        mine = rows[rows.as_of == t.replace(tzinfo=None)]
+        assert list(mine.id) == [f.id for f in alone]
+        for f, (_, r) in zip(alone, mine.iterrows()):
+            assert (r.window, r.note, r.unit, r.subject) == (f.window, f.note, f.unit, f.subject), f.id
+            assert (f.value is None and np.isnan(r.value)) or r.value == f.value, f.id

@@ -19,6 +19,26 @@ from btcstress.findings import Finding, FindingSet, Series, iso
 router = APIRouter()
 
 
+def _check_ids(ids: str | None) -> None:
+    """Refuse malformed ids and ids (or prefixes) the finding catalogue does not know, before computing."""
+    if ids is None:
+        return
+    from btcstress import areas
+    want = [i.strip() for i in ids.split(",") if i.strip()]
+    if not want:
+        raise ApiError(400, "bad_request", "ids: give one or more finding ids or prefixes, comma-separated")
+    if len(want) > MAX_IDS:
+        raise ApiError(400, "bad_request", f"ids: at most {MAX_IDS} ids per request, got {len(want)}")
+    bad = [w for w in want if len(w) > 80 or not ID_RE.match(w)]
+    if bad:
+        raise ApiError(400, "bad_request", f"ids: malformed finding id(s) {bad[:5]} (e.g. price.last_usd)")
+    known = areas.catalogue()
+    unknown = [w for w in want if not any(k.startswith(w) for k in known)]
+    if unknown:
+        raise ApiError(404, "unknown_finding", f"unknown finding id(s): {', '.join(unknown[:10])} "
+                       "(see GET /findings for the ids)", unknown=unknown[:10])
+
+
 def _select(fs: FindingSet, ids: str | None, subject: str | None) -> list[Finding]:
     chosen = list(fs)
     if ids is not None:
@@ -59,6 +79,7 @@ async def findings(as_of: str | None = AS_OF_Q,
              price: float | None = PRICE_Q, svc: Service = Depends(service)):
     """All findings as of an instant, each with its value, unit, method, parameters and sources."""
     t, p = instant(as_of, latest=svc.latest), positive_price(price)
+    _check_ids(ids)  # against the finding catalogue, before anything is computed
 
     def make() -> bytes:
         fs = svc.findings(t, p)

@@ -23,6 +23,8 @@ The API (small on purpose):
     areas.closure(["treasuries"])                # ("price", "treasuries"): with every area it reads
     areas.for_source("binance") # areas a live source feeds: ("price", "market", "leverage")
     areas.pulls()               # the periodic REST connectors, in area order: ("binance", "mempool", ...)
+    areas.catalogue()           # {finding id: (FindingSpec(id, unit, subjects, definition, kind), Area)}
+    areas.finding("etf.net_flow_usd")            # one FindingSpec, or None for an id no area declares
     areas.register("my.area")   # add an area declared outside btcstress (its module defines AREA)
 
 An `Area`'s fields are documented on the class. `Area.module()` / `Area.section_module()` /
@@ -49,6 +51,22 @@ REGISTERED: list[str] = [
     "btcstress.areas.stress",
     "btcstress.areas.scenario",
 ]
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """One finding id in the catalogue: its unit, what it is about, and what it is, in one line.
+
+    kind: computed, modelled or cited ("computed/modelled" when it depends on the inputs).
+    Declared in its area's `findings`; docs/METRICS.md's catalogue table is generated from these
+    (`python -m btcstress.areas`) and a test keeps the two, and the metric code, in step.
+    """
+
+    id: str
+    unit: str
+    subjects: str
+    definition: str
+    kind: str = "computed"
 
 
 class AreaError(BtcstressError):
@@ -79,6 +97,7 @@ class Area:
     force: its name in the brief's "Why it fell", or None when it is not one of the forces.
     pressure: the (finding id, subject or None) that measure its pressure on the price, for "Why it fell".
     claim_rules: module with `RULES`, this area's rules for the claim checker (see claims.py), or None.
+    findings: the catalogue of every finding id it emits (FindingSpec), under its prefixes.
     """
 
     name: str
@@ -96,6 +115,7 @@ class Area:
     force: str | None = None
     pressure: tuple[tuple[str, str | None], ...] = ()
     claim_rules: str | None = None
+    findings: tuple[FindingSpec, ...] = ()
 
     def module(self) -> ModuleType:
         """The metrics module (imported once the registry has loaded and checked it)."""
@@ -168,9 +188,11 @@ def _check(area: Area, before: dict[str, Area], where: str) -> None:
             problems.append(f"{area.claim_rules} has no RULES list")
     if bool(area.force) != bool(area.pressure):
         problems.append("force and pressure go together (a force is ranked by its pressure findings)")
-    for fid, _ in area.pressure:
-        if fid.split(".", 1)[0] not in area.prefixes:
-            problems.append(f"pressure finding {fid!r} is not under its prefixes {list(area.prefixes)}")
+    ids = [f.id for f in area.findings]
+    problems += [f"finding {i!r} is declared twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    problems += [f"finding {i!r} is not under its prefixes {list(area.prefixes)}"
+                 for i in ids if i.split(".", 1)[0] not in area.prefixes]
+    problems += [f"pressure finding {fid!r} is not in its findings" for fid, _ in area.pressure if fid not in ids]
     if problems:
         raise AreaError(f"area {area.name} ({where}): " + "; ".join(problems))
 
@@ -226,6 +248,26 @@ def for_source(source: str) -> tuple[str, ...]:
     return tuple(a.name for a in _load() if source in a.pulls or source in a.streams)
 
 
+def catalogue() -> dict[str, tuple[FindingSpec, Area]]:
+    """{finding id: (its FindingSpec, the Area that emits it)} for every declared id, in area order."""
+    return {f.id: (f, a) for a in _load() for f in a.findings}
+
+
+def finding(finding_id: str) -> FindingSpec | None:
+    """The catalogue entry of `finding_id`, or None when no area declares it."""
+    got = catalogue().get(finding_id)
+    return got[0] if got else None
+
+
+def markdown() -> str:
+    """The catalogue as the Markdown table docs/METRICS.md carries (generated, checked by a test)."""
+    rows = ["| id | unit | subjects | kind | area | definition |", "|---|---|---|---|---|---|"]
+    for fid, (f, a) in catalogue().items():
+        cells = [f"`{fid}`", f.unit, f.subjects, f.kind, a.name, f.definition]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def pulls() -> tuple[str, ...]:
     """The periodic REST connectors every area's pulls name, in area order, each once."""
     return tuple(dict.fromkeys(p for a in _load() for p in a.pulls))
@@ -236,5 +278,5 @@ def priced() -> tuple[str, ...]:
     return tuple(a.name for a in _load() if a.priced and a.monitored and a.name != "price")
 
 
-__all__ = ["Area", "AreaError", "REGISTERED", "all", "closure", "for_source", "get", "names", "of_finding",
-           "priced", "pulls", "register", "unregister"]
+__all__ = ["Area", "AreaError", "FindingSpec", "REGISTERED", "all", "catalogue", "closure", "finding", "for_source",
+           "get", "markdown", "names", "of_finding", "priced", "pulls", "register", "unregister"]

@@ -1,6 +1,6 @@
 """Miners: hashrate, revenue, costs, margins, their reserves and what they send to exchanges."""
 
-from btcstress.areas import Area
+from btcstress.areas import Area, FindingSpec as F
 
 AREA = Area(
     name="miners", title="Miners", prefixes=("miners",),
@@ -11,4 +11,48 @@ AREA = Area(
     force="Miners",
     pressure=(("miners.outflow_btc_1d", None),  # coins leaving miner wallets
               ("miners.to_exchange_btc_1d", None)),  # ... to exchanges
+    findings=(
+        F('miners.breakeven_power_price_usd_kwh', 'USD/kWh', 'BTC',
+          "power price at which the running fleet's cash cost equals the price: price / kWh per BTC - non-energy opex per kWh (depreciation excluded: sunk)", kind='modelled'),
+        F('miners.cambridge_electricity_twh', 'TWh', 'the year of the estimate',
+          "Cambridge's published yearly electricity use of the network (cited)", kind='cited'),
+        F('miners.cambridge_fleet_j_per_th', 'J/TH', 'the year of the estimate',
+          "Cambridge's published fleet efficiency (cited)", kind='cited'),
+        F('miners.cash_cost_usd', 'USD', 'BTC',
+          'cash cost: electricity + non-energy operating cost per kWh ($0.0105/kWh) at $0.045/kWh', kind='modelled'),
+        F('miners.electricity_cost_usd', 'USD', 'BTC',
+          'electricity only: kWh per BTC at the wall (J/TH x PUE) x the stated power price ($0.045/kWh)', kind='modelled'),
+        F('miners.fleet_j_per_th', 'J/TH', 'BTC',
+          'hashrate-weighted efficiency of the running generations (machine spec, PUE excluded)', kind='modelled'),
+        F('miners.hash_ribbon', 'state', 'BTC',
+          'Hash Ribbons (Charles Edwards, 2019): capitulation while the 30-day SMA of hashrate is below the 60-day SMA'),
+        F('miners.hashprice_usd_per_ph_day', 'USD/PH/day', 'BTC',
+          'miner revenue of the day (USD) / network hashrate that day (PH/s)'),
+        F('miners.hashrate_underwater_cash_pct', 'pct', 'BTC',
+          'share of the running hashrate whose cash cost: electricity + non-energy operating cost per kWh per BTC is above the price, each generation priced ...', kind='modelled'),
+        F('miners.hashrate_underwater_pct', 'pct', 'BTC',
+          'share of the running hashrate whose all-in: cash cost + straight-line depreciation of the machines running per BTC is above the price, each ...', kind='modelled'),
+        F('miners.margin_pct', 'pct', 'BTC',
+          '(price - modelled all-in cost per BTC) / price x 100', kind='modelled'),
+        F('miners.marginal_cost_usd', 'USD', 'BTC',
+          'cash cost of the least efficient generation still running ($0.045/kWh)', kind='modelled'),
+        F('miners.network_power_gw', 'GW', 'BTC',
+          'sum over running generations of TH/s x J/TH x PUE (the modelled network power draw)', kind='modelled'),
+        F('miners.outflow_btc_1d', 'BTC', 'BTC',
+          'total BTC leaving miner wallets on the last complete day (CryptoQuant, all miners)'),
+        F('miners.production_cost_usd', 'USD', 'BTC',
+          'all-in: cash cost + straight-line depreciation of the machines running over 5 years (machines priced at the latest sourced USD/TH on their ...', kind='modelled'),
+        F('miners.published_cost_usd', 'USD', 'the publisher (JPMorgan, CryptoQuant, ...)',
+          'a production cost per BTC published by someone else (cited, never mixed with the model)', kind='cited'),
+        F('miners.puell_multiple', 'index', 'BTC',
+          'daily miner issuance in USD (block rewards incl'),
+        F('miners.reserve_btc', 'BTC', 'BTC',
+          'BTC held by wallets CryptoQuant labels as miners (all miners), end of day'),
+        F('miners.reserve_change_30d_btc', 'BTC', 'BTC',
+          'miner reserve at the last day minus 30 days earlier'),
+        F('miners.revenue_usd_1d', 'USD', 'BTC',
+          "block rewards in USD as published (subsidy + fees at the day's price)"),
+        F('miners.to_exchange_btc_1d', 'BTC', 'BTC',
+          'BTC sent from miner wallets to exchanges on the last complete day (CryptoQuant, all miners)'),
+    ),
 )

@@ -55,13 +55,15 @@ class HistoryResult:
 
 
 def area_modules() -> list:
-    """The metric area modules in order (the metrics package's list)."""
+    """The metric area modules in order (the area registry's, btcstress.areas)."""
     from btcstress import metrics
     return metrics.modules()
 
 
 def area_name(mod) -> str:
-    return mod.__name__.rsplit(".", 1)[1]
+    """The registered area whose metrics module `mod` is."""
+    from btcstress import areas
+    return next(a.name for a in areas.all() if a.metrics == mod.__name__)
 
 
 def series_first(mod) -> bool:

@@ -45,13 +45,17 @@ def _ddl(store) -> None:
 
 
 def version(mod) -> str:
-    """The area's code version: a hash of its module and its history module's source."""
+    """The area's code version: a hash of its module's source, its history module's and those it names in
+    `HISTORY_CODE`."""
     h = hashlib.sha256(inspect.getsource(mod).encode())
+    import importlib
     try:
-        import importlib
         h.update(inspect.getsource(importlib.import_module(mod.__name__ + "_history")).encode())
     except ModuleNotFoundError:
         pass
+    # An area whose definitions live in other modules names them (the stress area: btcstress.stress.*).
+    for dep in getattr(mod, "HISTORY_CODE", ()):
+        h.update(inspect.getsource(importlib.import_module(dep)).encode())
     return h.hexdigest()[:16]
 
 

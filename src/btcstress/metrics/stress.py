@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
@@ -30,6 +31,13 @@ assert {f"stress.component.{f}" for f in FORCES} <= set(IDS)
 INDEX_METHOD = ("weighted mean of the forces' components available at T (fixed weights, renormalised over those "
                 "present); each component is the mean of its measures' robust scores: sign × (value − median) / "
                 "(IQR / 1.349) against the measure's own trailing history known at T, clipped")
+
+
+NO_MEASURE = "no measure of this force published within its staleness limit by as-of"
+
+
+def _no_history(p: dict) -> str:
+    return f"no usable history for its measures (fewer than {p['min_history']} days, or no spread)"
 
 
 def findings(ctx: Context) -> list[Finding]:
@@ -85,8 +93,7 @@ def _at(t: dt.datetime, rows: pd.DataFrame | None, comb, p: dict) -> list[Findin
         mine = rows[rows.force == force]
         scored = mine.dropna(subset=["z"])
         if scored.empty:
-            why = ("no measure of this force published within its staleness limit by as-of" if mine.empty else
-                   f"fewer than {p['min_history']} days of history for its measures")
+            why = NO_MEASURE if mine.empty else _no_history(p)
             comps.append(not_available(fid, as_of, why, unit="z", window="1d",
                                        method=f"{FORCE_NAMES[force]}: mean of its measures' robust scores"))
             continue
@@ -195,12 +202,60 @@ def series(ctx: Context) -> list[Series]:
                    sources=sources, extra={"n_components": [int(n) for n in comb.n_components]})]
 
 
+HISTORY_NEEDS: tuple[str, ...] = ()  # reads the tables, not another area's findings
+# Where the definitions live: a change there makes the stored history stale (materialize.version).
+HISTORY_CODE = ("btcstress.stress.components", "btcstress.stress.index", "btcstress.stress.params")
+
+
 def history(hctx) -> pd.DataFrame:
-    """The history engine's series-first protocol: every stress finding at every instant, one query."""
+    """The history engine's series-first protocol: every stress finding at every instant of the
+    calendar from one query, with the value, window and note `findings` gives at that instant."""
     from btcstress.history import COLUMNS
     p = {**DEFAULTS, **hctx.params.get("stress", {})}
-    by_t = findings_series(hctx.store, hctx.instants, p)
-    rows = [{"as_of": t, "id": f.id, "subject": f.subject, "value": float(f.value) if f.value is not None else float("nan"),
-             "value_text": None, "unit": f.unit, "window": f.window, "kind": f.kind, "note": f.note,
-             "zscore": float("nan"), "percentile": float("nan")} for t, fs in by_t.items() for f in fs]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return history_rows(hctx.store, hctx.instants, p)[COLUMNS]
+
+
+def _round(v) -> float:
+    return round(float(v), 4) if pd.notna(v) else float("nan")
+
+
+def history_rows(store, instants: Iterable[dt.datetime], params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """`stress.index` and `stress.component.<force>` at each instant as rows (as_of, id, subject, value,
+    value_text, unit, window, kind, note, zscore, percentile), vectorised; `_at` words the same rules
+    for one instant with full provenance, and tests hold the two equal."""
+    p = {**DEFAULTS, **(params or {})}
+    T = pd.DatetimeIndex(pd.to_datetime(sorted({_key(t) for t in instants})))
+    m = index.measures_frame(store, list(T.to_pydatetime()), p)
+    comb = index.combine(m, p).set_index("t").reindex(T) if len(m) else pd.DataFrame(index=T, columns=[*FORCES, "index"])
+    has = (m.groupby(["t", "force"]).size().unstack().reindex(index=T, columns=list(FORCES)).notna() if len(m)
+           else pd.DataFrame(False, index=T, columns=list(FORCES)))
+    sc = m.dropna(subset=["z"]) if len(m) else m
+    last = (sc.groupby(["t", "force"]).cdate.max().unstack().reindex(index=T, columns=list(FORCES)) if len(sc)
+            else pd.DataFrame(index=T, columns=list(FORCES)))
+    weights = {f: float(p["weights"].get(f, 0.0)) for f in FORCES}
+    out = []
+    for force in FORCES:
+        scored = comb[force].notna()
+        out.append(pd.DataFrame({
+            "as_of": T, "id": f"stress.component.{force}", "value": comb[force].map(_round).to_numpy(),
+            "window": np.where(scored, "1d:" + pd.to_datetime(last[force]).dt.strftime("%Y-%m-%d").fillna(""), "1d"),
+            "note": np.where(scored, None, np.where(has[force], "not available: " + _no_history(p),
+                                                      "not available: " + NO_MEASURE))}))
+    present = comb[list(FORCES)].notna()
+    used = present & pd.Series(weights).gt(0)
+    n = used.sum(axis=1)
+    latest = last.where(present).max(axis=1)
+    missing = present.apply(lambda r: ", ".join(FORCE_NAMES[f] for f in FORCES if not r[f]), axis=1)
+    ok = comb["index"].notna()
+    note_ok = np.where(missing != "", n.astype(str) + f" of {len(FORCES)} forces; not available: " + missing, None)
+    note_na = "not available: " + n.astype(str) + f" of {len(FORCES)} forces available at as-of, fewer than " \
+        f"{p['min_components']}"
+    out.insert(0, pd.DataFrame({
+        "as_of": T, "id": "stress.index", "value": comb["index"].map(_round).to_numpy(),
+        "window": np.where(ok, "1d:" + pd.to_datetime(latest).dt.strftime("%Y-%m-%d").fillna(""), "1d"),
+        "note": np.where(ok, note_ok, note_na)}))
+    rows = pd.concat(out, ignore_index=True)
+    rows["note"] = rows["note"].astype(object).where(rows["note"].notna(), None)
+    rows = rows.assign(subject="BTC", value_text=None, unit="z", kind="computed", zscore=float("nan"),
+                       percentile=float("nan"))
+    return rows.sort_values("as_of", kind="stable", ignore_index=True)

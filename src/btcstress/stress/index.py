@@ -160,13 +160,51 @@ def _compiled(store, p: dict, key: str) -> str:
     return sql
 
 
+DEDUPE_FROM = 500  # instants: from here on, instants that know the same rows are computed once
+
+
+def _moments(store) -> np.ndarray:
+    """Every instant at which what the measures know can change (a row published, a vintage superseded,
+    a value flagged), sorted."""
+    parts = []
+    for m in MEASURES:
+        s = m.build(store)
+        parts += [s.select(x=s.available_at.cast("timestamp")),
+                  s.filter(s.valid_until.notnull()).select(x=s.valid_until.cast("timestamp"))]
+    df = store.ibis.execute(ibis.union(*parts, distinct=True))
+    return np.sort(pd.to_datetime(df.x).to_numpy(dtype="datetime64[us]"))
+
+
+def _by_knowledge_state(store, T: pd.DatetimeIndex, p: dict) -> pd.DataFrame:
+    """The query's rows for the instants T. Two instants of the same UTC day with no change between them
+    (no row published, superseded or flagged) know exactly the same rows and have the same staleness
+    limits, so on a long calendar (an hourly grid) each such group is computed once, at its first
+    instant, and its rows are given to the others: the result is the same as computing every instant."""
+    if len(T) < DEDUPE_FROM:
+        return _execute(store, pd.DataFrame({"t": T}), p)
+    moments = _moments(store)
+    pos = np.searchsorted(moments, T.to_numpy(dtype="datetime64[us]"), side="right")
+    groups = pd.DataFrame({"t": T, "key": pos, "day": T.normalize()})
+    groups["rep"] = groups.groupby(["key", "day"]).t.transform("min")
+    reps = pd.DataFrame({"t": pd.DatetimeIndex(groups.rep.unique())})
+    df = _execute(store, reps, p)
+    if df.empty:
+        return df
+    df = df.rename(columns={"t": "rep"})
+    df["rep"] = pd.to_datetime(df["rep"]).astype("datetime64[us]")
+    groups["rep"] = groups["rep"].astype("datetime64[us]")
+    out = groups[["t", "rep"]].merge(df, on="rep").drop(columns="rep")
+    out["t"] = pd.to_datetime(out["t"]).astype("datetime64[us]")
+    return out
+
+
 def measures_frame(store, instants: Iterable[dt.datetime], params: dict | None = None) -> pd.DataFrame:
     """One row per (instant, measure) present at it: value, history median/quartiles/n, score `z`."""
     p = {**DEFAULTS, **(params or {})}
     ts = sorted({utc_naive(t) if t.tzinfo else t for t in instants})
     if not ts:
         return pd.DataFrame()
-    df = _execute(store, pd.DataFrame({"t": pd.to_datetime(ts)}), p)
+    df = _by_knowledge_state(store, pd.DatetimeIndex(pd.to_datetime(ts)), p)
     if df.empty:
         return df
     df["n"] = df["n"].fillna(0).astype(int)
