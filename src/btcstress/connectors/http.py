@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
 import random
 import socket
 import threading
@@ -32,6 +33,7 @@ import tenacity
 
 from btcstress.errors import BtcstressError
 
+log = logging.getLogger(__name__)
 DEFAULT_USER_AGENT = "btcstress/0.1 (+https://github.com/btcstress/btcstress)"
 
 
@@ -177,6 +179,9 @@ class Http:
 
     def _count_retry(self, state: tenacity.RetryCallState) -> None:
         self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("retry %d after %s (waiting %.1f s)", state.attempt_number, exc,
+                 state.next_action.sleep if state.next_action else 0.0)
 
     def _respect_weight(self, host: str, resp: httpx.Response) -> None:
         limit = self.weight_limits.get(host)
