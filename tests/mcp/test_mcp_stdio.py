@@ -63,8 +63,12 @@ def test_mcp_session_over_stdio(snapshot_db):
         "explain": ("explain", {"id": "price.low_24h_usd", "as_of": "2026-02-06T08:00Z"}),
         "after_errors": ("ids", {}),
         "history": ("history", {"id": "price.close_usd", "subject": "BTC", "from": "2026-02-01", "to": "2026-02-05"}),
+        "stress": ("stress", {"as_of": "2026-02-06T08:00Z"}),
+        "episodes": ("episodes", {"as_of": "2026-02-06T08:00Z", "top": 2}),
+        "bad_top": ("episodes", {"as_of": "2026-02-06T08:00Z", "top": 0}),
     }))
-    assert {"findings", "history", "brief", "check", "scenario", "explain", "ids", "params"} <= set(res["tools"])
+    assert {"findings", "history", "brief", "check", "scenario", "explain", "ids", "params", "stress",
+            "episodes"} <= set(res["tools"])
     assert all(t.annotations and t.annotations.read_only_hint for t in res["tools"].values())
 
     f = res["findings"]
@@ -102,3 +106,17 @@ def test_mcp_session_over_stdio(snapshot_db):
     # the server survived the bad calls and still answers
     assert not res["after_errors"].is_error
     assert any(r["id"] == "price.low_24h_usd" for r in res["after_errors"].structured_content["ids"])
+
+    # stress and episodes: the same findings the metric code gives in this process, with provenance
+    from btcstress import metrics
+    from btcstress.store import Store
+    with Store(snapshot_db, read_only=True) as store:
+        fs = metrics.compute(store, CRASH)
+    st = {(x["id"], x["subject"]): x for x in res["stress"].structured_content["findings"]}
+    index = fs.get("stress.index")
+    assert st[("stress.index", index.subject)]["value"] == pytest.approx(index.value)
+    assert st[("stress.index", index.subject)]["sources"]
+    assert not any(i.startswith("stress.episode") for i, _ in st)
+    eps = [x for x in res["episodes"].structured_content["findings"] if x["id"] == "stress.episode"]
+    assert len(eps) == 2 and all(x["as_of"] == "2026-02-06T08:00:00Z" for x in eps)
+    assert res["bad_top"].is_error

@@ -107,6 +107,22 @@ def build(db: str | os.PathLike | None = None, config: dict[str, Any] | None = N
 
     @server.tool(annotations=ro)
     @guard
+    def stress(as_of: AsOf = None) -> dict[str, Any]:
+        """The stress index as of an instant (`stress.index`: components used, contributions), each force's
+        component (`stress.component.<force>`) and `stress.index_highest_since`, with provenance."""
+        return answers.stress(as_of)
+
+    @server.tool(annotations=ro)
+    @guard
+    def episodes(as_of: AsOf = None,
+                 top: Annotated[int, Field(ge=1, le=50, description="how many past episodes")] = 5) -> dict[str, Any]:
+        """The past days most like the instant in stress-component space, one per episode, each with its
+        components, headline finding and 1/7/30-day BTC returns ("not known yet" where the horizon had not
+        ended), and the median and range of what came next. Not a forecast (docs/METRICS.md#stress)."""
+        return answers.episodes(as_of, top)
+
+    @server.tool(annotations=ro)
+    @guard
     def explain(id: Annotated[str, Field(description="finding id, e.g. miners.hashprice_usd_ph_day")],
                 subject: Annotated[str | None, Field(description="only this subject")] = None,
                 as_of: AsOf = None) -> dict[str, Any]:

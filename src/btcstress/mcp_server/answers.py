@@ -143,6 +143,23 @@ class Answers:
         out.update(shock_pct=pct, observed_price=observed.value if observed else None)
         return out
 
+    def stress(self, as_of: str | None = None) -> dict[str, Any]:
+        t, basis = self.instant(as_of)
+        fs = self.findings_at(t)
+        found = [f for f in fs if f.id.startswith("stress.") and not f.id.startswith("stress.episode")]
+        return envelope.findings_envelope(fs, found, price=None, basis=basis)
+
+    def episodes(self, as_of: str | None = None, top: int = 5) -> dict[str, Any]:
+        from btcstress.metrics import stress as area
+        if not 1 <= int(top) <= 50:
+            raise InputError(f"top must be between 1 and 50, not {top}")
+        t, basis = self.instant(as_of)
+        fs = self.findings_at(t)
+        p = {**area.DEFAULTS, **self.params.get("stress", {})}
+        with self.lock, self._open() as s:
+            found = area.episodes(s, fs.as_of, p, k=int(top))
+        return envelope.findings_envelope(fs, found, price=None, basis=basis)
+
     def explain(self, id: str, subject: str | None = None, as_of: str | None = None) -> dict[str, Any]:
         t, basis = self.instant(as_of)
         fs = self.findings_at(t)
