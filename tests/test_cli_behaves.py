@@ -112,6 +112,12 @@ def test_ids_and_params_list_the_catalogues(snapshot_db):
     rows = {x["id"]: x for x in json.loads(r.stdout)}
     assert rows["price.low_24h_usd"]["unit"] == "USD" and "lowest low" in rows["price.low_24h_usd"]["definition"]
     assert rows["liquidations.total_usd"]["area"] == "leverage" and "scenario.cascade_price_usd" in rows
+    # the catalogue is static: every id an area declares, including those not emitted on a given day,
+    # listed without opening any store
+    from btcstress import areas
+    assert set(rows) == set(areas.catalogue()) and all(x["definition"] for x in rows.values())
+    r = runner.invoke(app, ["--db", str(snapshot_db.parent / "no-such-store.duckdb"), "ids", "--json"])
+    assert r.exit_code == 0 and {x["id"] for x in json.loads(r.stdout)} == set(rows)
     r = runner.invoke(app, ["params", "--json"])
     params = {(p["area"], p["name"]): p for p in json.loads(r.stdout)}
     assert params[("miners", "pue")]["default"] == DEFAULTS["pue"] and "CBECI" in params[("miners", "pue")]["source"]

@@ -253,6 +253,13 @@ def catalogue() -> dict[str, tuple[FindingSpec, Area]]:
     return {f.id: (f, a) for a in _load() for f in a.findings}
 
 
+def catalogue_rows() -> list[dict]:
+    """The catalogue as plain rows (id, area, unit, kind, subjects, definition), in area order: what
+    `btcstress ids`, the MCP `ids` tool and anyone scripting against the ids read."""
+    return [{"id": fid, "area": a.name, "unit": f.unit, "kind": f.kind, "subjects": f.subjects,
+             "definition": f.definition} for fid, (f, a) in catalogue().items()]
+
+
 def finding(finding_id: str) -> FindingSpec | None:
     """The catalogue entry of `finding_id`, or None when no area declares it."""
     got = catalogue().get(finding_id)
@@ -278,5 +285,5 @@ def priced() -> tuple[str, ...]:
     return tuple(a.name for a in _load() if a.priced and a.monitored and a.name != "price")
 
 
-__all__ = ["Area", "AreaError", "FindingSpec", "REGISTERED", "all", "catalogue", "closure", "finding", "for_source",
+__all__ = ["Area", "AreaError", "FindingSpec", "REGISTERED", "all", "catalogue", "catalogue_rows", "closure", "finding", "for_source",
            "get", "markdown", "names", "of_finding", "priced", "pulls", "register", "unregister"]

@@ -11,35 +11,16 @@ from rich import box
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from btcstress.cli import app, console, fail, open_store, spinner
+from btcstress.cli import app, console, fail
 from btcstress.errors import BtcstressError
-
-
-def id_rows() -> list[dict]:
-    """Every id the metric code declares, with unit, kind, definition and subjects from the findings as of
-    the latest data (computed twice: as observed, and re-valued at the observed price, which adds the
-    scenario engine's ids)."""
-    from btcstress import declared, envelope, metrics
-    with open_store(read_only=True) as store:
-        t = envelope.latest_data(store)
-        fs = metrics.compute(store, t)
-        last = fs.get("price.last_usd")
-        priced = metrics.compute(store, t, price=last.value) if last is not None and last.value else []
-    emitted = {r["id"]: r for r in envelope.id_catalogue([*fs, *priced])}
-    rows = []
-    for fid, area in declared.finding_ids().items():
-        r = emitted.get(fid) or {"id": fid, "unit": "", "kind": "", "subjects": [],
-                                 "definition": f"(not emitted as of the latest data, {t:%Y-%m-%d})"}
-        rows.append({**r, "area": area})
-    return rows
 
 
 @app.command()
 def ids(as_json: bool = typer.Option(False, "--json", help="JSON list on stdout")):
     """Every finding id: area, unit, kind and a one-line definition."""
     try:
-        with spinner("reading the finding ids"):
-            rows = id_rows()
+        from btcstress import areas
+        rows = areas.catalogue_rows()
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return

@@ -178,10 +178,10 @@ class Answers:
                                   "finding": f.model_dump(mode="json")} for f in matches]}
 
     def ids(self) -> dict[str, Any]:
-        t, _ = self.instant(None)
-        rows = envelope.id_catalogue(self.findings_at(t))
-        return {"as_of": iso(t), "count": len(rows), "ids": rows,
-                "source": "the ids the metrics emit as of the latest data; definitions are their methods"}
+        from btcstress import areas
+        rows = areas.catalogue_rows()
+        return {"count": len(rows), "ids": rows,
+                "source": "the finding catalogue: each area declares its ids (btcstress.areas; docs/METRICS.md)"}
 
     def params_catalogue(self) -> dict[str, Any]:
         from btcstress import declared
