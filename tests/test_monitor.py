@@ -213,8 +213,16 @@ def test_live_loop_records_raw_survives_a_drop_keeps_the_gap_and_alerts(tmp_path
                 m = Monitor(store, rules, [Keep()], batch_messages=1, recompute_ms=0,
                             recorder=RawRecorder(tmp_path / "raw"))
                 conf = {"binance": {"ws_stream_url": f"ws://127.0.0.1:{port}/ws/!forceOrder@arr"}}
-                await run_live(m, venues=["binance"], pulls=[], conf=conf, duration=2.0,
+                stop = asyncio.Event()
+
+                async def until_alerted():  # stop on the outcome, not on a clock (the duration is a safety net)
+                    while not out:
+                        await asyncio.sleep(0.05)
+                    stop.set()
+                waiter = asyncio.create_task(until_alerted())
+                await run_live(m, venues=["binance"], pulls=[], conf=conf, duration=120.0, stop=stop,
                                reconnect=RetryPolicy(attempts=10**6, backoff=0.05, max_backoff=0.1))
+                waiter.cancel()
                 return store.table("stream_gaps").count().execute(), store.table("liquidations").count().execute()
 
     gaps, events = asyncio.run(main())

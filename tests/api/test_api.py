@@ -69,11 +69,9 @@ def test_a_repeated_question_is_answered_from_the_cache(client, api_app):
     svc = api_app.state.service
     client.get(f"/findings?{CRASH_Q}&ids=price.last_usd")
     before = svc.computations
-    t0 = time.perf_counter()
     for _ in range(20):
         assert client.get(f"/findings?{CRASH_Q}&ids=price.last_usd").status_code == 200
-    assert svc.computations == before
-    assert time.perf_counter() - t0 < 2.0
+    assert svc.computations == before  # counted, not timed: the speed is benchmarks/bench_api_load.py's
     # the brief and the series of the same instant reuse the same computation
     assert client.get(f"/series/price.hourly_48h?{CRASH_Q}").status_code == 200
     assert svc.computations == before
