@@ -41,7 +41,10 @@ FILES = ["price/cryptoquant_btc_usd_ohlcv_daily.csv", "price/binance_spot_btcusd
 # Compared by content (minus ingested_at); bookkeeping tables by what must hold for them.
 SKIP = {"ingest_log", "quality"}
 VOLATILE = {"ingested_at"}
+# finding_history_state: when and how long a refresh ran, and how many instants it recomputed (an
+# incremental rerun recomputes fewer than a clean run); its watermark and version must still agree.
 VOLATILE_BY_TABLE = {"quarantine": {"available_at"}, "checkpoints": {"available_at", "value"},
+                     "finding_history_state": {"refreshed_at", "seconds", "instants"},
                      "liquidations": {"origin"}, "stream_gaps": {"started", "ended", "available_at", "reason"}}
 FRAMES = 40
 

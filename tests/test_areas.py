@@ -140,7 +140,7 @@ def test_a_registered_area_that_breaks_fails_the_cli_and_the_api_at_start(monkey
     areas._load.cache_clear()
     try:
         res = CliRunner().invoke(app, ["findings", "--as-of", "2026-02-06T08:00Z", "--json"])
-        assert res.exit_code == 1 and "no_such_area_module" in res.output
+        assert res.exit_code == 1 and "no_such_area_module" in res.output, res.output
         from btcstress.api import create_app
         with pytest.raises(areas.AreaError):
             create_app("unused.duckdb")

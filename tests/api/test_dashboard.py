@@ -123,7 +123,7 @@ def test_a_card_opens_its_findings_history_with_the_instant_marked(browser, live
     page.wait_for_selector("body[data-as-of='2026-02-06T08:00:00Z'][data-charts=ready]", timeout=120_000)
     page.click("#card-price .main-label")
     page.wait_for_selector("body[data-history=ready]", timeout=120_000)
-    assert "price.last_usd" in page.inner_text("#chart-title")
+    assert "price.last_usd" in page.text_content("#chart-title")  # the text as written (CSS upper-cases it)
     served = httpx.get(live_server + "/history", params={"id": "price.last_usd", "from": "2025-02-06T08:00Z",
                                                          "to": "2026-02-06T08:00Z", "every": "1d"}, timeout=120).json()
     plotted = page.evaluate("document.querySelector('#main-chart').data.map((t) => t.y)")

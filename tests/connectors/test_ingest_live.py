@@ -32,7 +32,7 @@ def test_ingest_live_fetches_every_source_and_a_second_run_adds_nothing(tmp_path
     srv, cfg = fake
     db = tmp_path / "live.duckdb"
     args = ["--db", str(db), "--config", str(cfg), "ingest", "live"]
-    r = CliRunner().invoke(app, args)
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "200"})  # every column of the summary table
     assert r.exit_code == 0, r.output
     for word in ("binance", "mempool", "farside", "edgar", "gaps filled"):
         assert word in r.output

@@ -208,7 +208,11 @@ def test_cited_figures_sit_beside_computed_ones_and_are_never_summed(writable, t
 
 
 def test_the_package_ships_no_cited_values(store):
-    assert store.table("citations").count().execute() == 0
+    """Citations come only from the data a user ingests (the snapshot's published miner cost estimates,
+    `btcstress cite`), never from the package."""
+    origins = store.table("citations").origin.execute()
+    assert not any(o.startswith("package") for o in origins)
+    assert all(o.startswith("snapshot/miners/published_production_cost_estimates") for o in origins)
 
 
 def test_single_venue_derivatives_are_never_mixed_with_the_all_exchange_series(tmp_path, snapshot_dir):

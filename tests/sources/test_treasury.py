@@ -77,14 +77,15 @@ def test_real_8k_file_imports_every_filing_and_the_february_anchor(snapshot_dir)
 AH = "date,Strategy - Number of Tokens Held,Strive Asset Management - Number of Tokens Held,Unknown Co - Number of Tokens Held\n"
 
 
-def test_artemis_holdings_map_columns_to_canonical_entities_and_count_from_end_of_day():
+def test_artemis_holdings_map_columns_to_canonical_entities_and_count_from_18h_the_next_day():
     p = treasury.parse_artemis_holdings(AH + "2026-02-02,713502,0,\n2026-02-03,713502,100.5,7\n", "t")
     rows = _rows(p)
     assert {(r["entity"], r["as_of"], r["btc"]) for r in rows} == {
         ("Strategy", dt.date(2026, 2, 2), 713502), ("Strategy", dt.date(2026, 2, 3), 713502),
         ("Strive", dt.date(2026, 2, 3), 100.5), ("Unknown Co", dt.date(2026, 2, 3), 7)}
     assert all(r["cost_usd"] is None and r["basis"] == "daily" for r in rows)
-    assert rows[0]["available_at"] == dt.datetime(2026, 2, 3)
+    # announced at the earliest 18:00 UTC the day after the row's date (docs/DATA.md, Artemis)
+    assert rows[0]["available_at"] == dt.datetime(2026, 2, 3, 18, 0)
     assert p.skipped["zero before the first holding (Strive Asset Management - Number of Tokens Held)"] == 1
     assert p.skipped["blank cell (Unknown Co - Number of Tokens Held)"] == 1
 

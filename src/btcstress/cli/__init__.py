@@ -92,6 +92,8 @@ def main(db: Optional[Path] = typer.Option(None, "--db", envvar="BTCSTRESS_DB",
     setup_logging(verbose, quiet)
     try:
         state.config = cfg.load(config)
+        from btcstress import areas
+        areas.all()  # a missing or broken area fails every command at start, before any store is opened
     except BtcstressError as exc:
         fail(exc)
 
