@@ -156,7 +156,8 @@ def episodes(store, as_of: dt.datetime, params: dict[str, Any] | None = None, *,
                        ep_params)
 
 
-def highest_since(comb: pd.DataFrame, as_of: dt.datetime, params: dict) -> Finding:
+def highest_since(comb: pd.DataFrame, as_of: dt.datetime, params: dict,
+                  sources: list[Source] | None = None) -> Finding:
     """`stress.index_highest_since`: the last day (before as-of's own day) whose index was at least as-of's,
     and the share of days since `start` at or below it."""
     t = pd.Timestamp(_key(as_of))
@@ -177,8 +178,19 @@ def highest_since(comb: pd.DataFrame, as_of: dt.datetime, params: dict) -> Findi
     pct = 100.0 * float((past["index"] <= value).mean())
     return Finding(id="stress.index_highest_since", value=str(day.date()), unit="date",
                    as_of=_as_of(t.to_pydatetime()), window=f"since:{params['start']}", method=method,
+                   sources=sources or [],
                    detail={"index": round(value, 4), "highest_on_record": record, "days": len(past),
                            "percentile": round(pct, 2), "from": str(params["start"])})
+
+
+def _sources(comb: pd.DataFrame, measures: pd.DataFrame) -> list[Source]:
+    """The rows behind the index's days in `comb`: one source per measure."""
+    if comb.empty:
+        return []
+    return [Source(table=m.table, origin="; ".join(sorted(set(measures.corigin[measures.measure == m.name]))),
+                   rows=int((measures.measure == m.name).sum()),
+                   first=pd.Timestamp(comb.t.min()).to_pydatetime(), last=pd.Timestamp(comb.t.max()).to_pydatetime(),
+                   note=m.name) for m in MEASURES if (measures.measure == m.name).any()]
 
 
 def series(ctx: Context) -> list[Series]:
@@ -188,15 +200,12 @@ def series(ctx: Context) -> list[Series]:
     p = ctx.area_params("stress", DEFAULTS)
     comb, measures = daily_with(ctx.store, ctx.as_of, p)
     ctx.findings.extend(episodes(ctx.store, ctx.as_of, p, frames=(comb, measures)))
-    ctx.findings.append(highest_since(comb, ctx.as_of, p))
+    ctx.findings.append(highest_since(comb, ctx.as_of, p, _sources(comb.dropna(subset=["index"]), measures)))
     t = pd.Timestamp(ctx.t)
     comb = comb[comb.t < t].dropna(subset=["index"]) if t.time() != dt.time(0) else comb.dropna(subset=["index"])
     if comb.empty:
         return []
-    sources = [Source(table=m.table, origin="; ".join(sorted(set(measures.corigin[measures.measure == m.name]))),
-                      rows=int((measures.measure == m.name).sum()),
-                      first=pd.Timestamp(comb.t.min()).to_pydatetime(), last=pd.Timestamp(comb.t.max()).to_pydatetime(),
-                      note=m.name) for m in MEASURES if (measures.measure == m.name).any()]
+    sources = _sources(comb, measures)
     return [Series(name="stress.index_daily", title=f"Stress index at each day's end since {p['start']}", unit="z",
                    x=[pd.Timestamp(x).isoformat() + "Z" for x in comb.t], y=[round(float(v), 4) for v in comb["index"]],
                    sources=sources, extra={"n_components": [int(n) for n in comb.n_components]})]
