@@ -22,6 +22,8 @@ def utc(*args) -> dt.datetime:
 @pytest.fixture(scope="session")
 def snapshot_dir() -> Path:
     if not SNAPSHOT.is_dir():
+        if __import__("os").environ.get("CI"):  # in CI missing data is a failure, never a quiet skip
+            pytest.fail(f"the shared snapshot is not at {SNAPSHOT} (CI must have ../shared beside the clone)")
         pytest.skip(f"the shared snapshot is not at {SNAPSHOT}")
     return SNAPSHOT
 

@@ -9,6 +9,7 @@ servers below are real servers (http.server, websockets) started by the tests th
 from __future__ import annotations
 
 import asyncio
+import os
 import http.server
 import ipaddress
 import json
@@ -66,6 +67,8 @@ def fixture_lines(rel: str) -> list[str]:
     """Raw recorded messages from ../shared/fixtures, read in place."""
     path = FIXTURES / rel
     if not path.is_file():
+        if os.environ.get("CI"):  # in CI a missing recording is a failure, never a quiet skip
+            pytest.fail(f"recorded fixture {path} not available")
         pytest.skip(f"recorded fixture {path} not available")
     return [line for line in path.read_text().splitlines() if line.strip()]
 
