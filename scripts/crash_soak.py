@@ -41,10 +41,11 @@ FILES = ["price/cryptoquant_btc_usd_ohlcv_daily.csv", "price/binance_spot_btcusd
 # Compared by content (minus ingested_at); bookkeeping tables by what must hold for them.
 SKIP = {"ingest_log", "quality"}
 VOLATILE = {"ingested_at"}
-# finding_history_state: when and how long a refresh ran, and how many instants it recomputed (an
-# incremental rerun recomputes fewer than a clean run); its watermark and version must still agree.
+# finding_history_state is the last refresh's bookkeeping: its watermark is an ingested_at (volatile by
+# nature), first/last/instants the span it recomputed (an incremental rerun recomputes less than a clean
+# run). Only area and version must agree; the stored rows themselves (finding_history) are compared whole.
 VOLATILE_BY_TABLE = {"quarantine": {"available_at"}, "checkpoints": {"available_at", "value"},
-                     "finding_history_state": {"refreshed_at", "seconds", "instants"},
+                     "finding_history_state": {"refreshed_at", "seconds", "instants", "watermark", "first", "last"},
                      "liquidations": {"origin"}, "stream_gaps": {"started", "ended", "available_at", "reason"}}
 FRAMES = 40
 
