@@ -165,6 +165,22 @@ def check_width(row: dict[str, str], expected: int) -> None:
         raise Invalid("*", row["__width__"], f"row has {row['__width__']} fields, header has {expected}")
 
 
+def parse_table(text: str, origin: str, required: Iterable[str], target: str,
+                row: Callable[[dict[str, str]], dict]) -> Parsed:
+    """A CSV whose every data line is one row of `target` built by `row` (raising Invalid): each line
+    is stored or quarantined with its field and reason."""
+    out = Parsed(origin=origin)
+    for line, fields, raw in read_csv(text, origin, required):
+        out.lines_in += 1
+        try:
+            if "__width__" in fields:
+                raise Invalid("*", fields["__width__"], "row width differs from the header")
+            out.add(target, {**row(fields), "_line": line})
+        except Invalid as exc:
+            out.refuse(target, line, exc, raw)
+    return out
+
+
 # -- field validators ---------------------------------------------------------------------------
 
 # A plain decimal number in ASCII: an optional sign, digits with an optional point, an optional
