@@ -319,3 +319,25 @@ def detect_file_unit(values: Iterable[str]) -> str | None:
 
 
 Parser = Callable[[str, str], Parsed]
+
+
+# -- HTML (Farside's web table, SEC 8-K documents) ----------------------------------------------
+
+def html_document(text: str):
+    """The parsed page (lxml.html), or None when there is nothing to parse. Parsed from UTF-8 bytes so a
+    page's own encoding declaration cannot contradict the text it was already decoded to."""
+    import lxml.etree
+    import lxml.html
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"),
+                                             parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except lxml.etree.ParserError:  # "Document is empty": no element at all
+        return None
+    for br in root.iter("br"):  # a line break separates words: "a<br>b" reads "a b"
+        br.tail = " " + (br.tail or "")
+    return root
+
+
+def html_text(el) -> str:
+    """An element's text (comments left out) with each run of whitespace as one space."""
+    return " ".join("".join(el.itertext()).split())
