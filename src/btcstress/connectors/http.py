@@ -164,7 +164,9 @@ class Http:
         def attempt() -> httpx.Response:
             self.stats.waited_s += self._limiter(host).acquire()
             self.stats.requests += 1
+            t0 = time.perf_counter()
             resp = self.client.request(method, url, **kw)
+            log.debug("%s %s -> %d (%.2f s)", method, url, resp.status_code, time.perf_counter() - t0)
             self.stats.statuses[resp.status_code] = self.stats.statuses.get(resp.status_code, 0) + 1
             self._respect_weight(host, resp)
             if resp.status_code not in ok:
