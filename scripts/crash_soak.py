@@ -124,6 +124,8 @@ class Soak:
         r = self.results.setdefault(phase, {"runs": 0, "killed": 0, "violations": 0})
         r["runs"] += 1
         r["killed"] += int(killed)
+        self.log(f"{phase} run {r['runs']}: {'killed mid-way' if killed else 'finished before its kill'}, "
+                 f"{'ok' if ok else 'VIOLATION'} (so far {r['killed']} kills, {r['violations'] + (not ok)} violations)")
         if not ok:
             r["violations"] += 1
             self.violations.append(f"{phase}: {note}")
