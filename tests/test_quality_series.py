@@ -234,3 +234,19 @@ def test_snapshot_finding_from_a_flagged_value_says_so_and_stays_out_of_front(st
     front = [brief.headline, *brief.highlights]
     assert not any(getattr(x, "finding", None) is not None and x.finding.detail.get("suspect")
                    for p in front for x in p.parts)
+
+
+def test_snapshot_a_flagged_close_never_gives_the_headline_its_number(store):
+    """2019-05-06's close disagrees with market cap / supply (close_cross_source): the brief for that
+    day states neither the close nor the move in its headline (found by the sweep)."""
+    from btcstress.brief import lint
+    flagged = store.duck.execute(
+        "SELECT count(*) FROM quality WHERE series = 'candles:cryptoquant/BTC-USD/1d' AND field = 'close' "
+        "AND ts = TIMESTAMP '2019-05-06'").fetchone()[0]
+    assert flagged >= 1
+    brief, failures = lint.lint_at(store, dt.datetime(2019, 5, 7, tzinfo=dt.timezone.utc))
+    assert failures == []
+    refs = [x for x in brief.headline.parts if getattr(x, "finding", None) is not None]
+    assert all(not r.finding.detail.get("suspect") for r in refs)
+    text = "".join(x if isinstance(x, str) else x.text for x in brief.headline.parts)
+    assert "May 6" in text and "flagged" in text and "$" not in text
