@@ -113,10 +113,8 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             param: list[str] = PARAM):
     """Watch the streams and pulls, recompute findings that changed, print alerts as JSON lines."""
     import asyncio
-
+    import logging
     import signal
-
-    from rich.markup import escape
 
     from btcstress import monitor as mon
     from btcstress.connectors.streams import RawRecorder
@@ -144,9 +142,9 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             sinks.append(mon.FileSink(out))
         if webhook:
             hook = WebhookSink(webhook, dead_letter, fmt=webhook_format,
-                               log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False))
+                               log=logging.getLogger("btcstress.delivery").warning)
             sinks.append(hook)
-        log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
+        log = logging.getLogger("btcstress.monitor").warning  # rules it cannot evaluate, gaps, failures (-q: off)
         if replay:  # a replay is one batch job: the store is held for it
             with open_store() as store:
                 m = mon.Monitor(store, rule_list, sinks, params=model_params(param),

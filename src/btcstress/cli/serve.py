@@ -43,7 +43,20 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
         # Access log on stderr (one line per request), unless -q; -vv adds uvicorn's debug output.
         level = {-1: "error", 0: "info", 1: "info"}.get(state.verbosity, "debug")
         uvicorn.run(application, host=host, port=port, log_level=level, access_log=state.verbosity >= 0,
-                    timeout_keep_alive=5, limit_concurrency=128, h11_max_incomplete_event_size=16 * 1024)
+                    log_config=_log_config(), timeout_keep_alive=5, limit_concurrency=128,
+                    h11_max_incomplete_event_size=16 * 1024)
     except BtcstressError as exc:
         fail(exc)
 
+
+def _log_config() -> dict:
+    """uvicorn's own logging setup, with the access log on stderr (uvicorn's default is stdout, which is
+    for answers) and every line stamped with its UTC time like btcstress's other records."""
+    import copy
+
+    import uvicorn.config
+    conf = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    conf["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    for f in conf["formatters"].values():
+        f["fmt"], f["datefmt"] = "%(asctime)s " + f["fmt"], "%Y-%m-%dT%H:%M:%SZ"
+    return conf
