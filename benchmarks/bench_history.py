@@ -63,9 +63,12 @@ def pandas_history(db: Path, ts: list[dt.datetime]) -> pd.DataFrame:
     d = d.merge(stats, left_on="open_time", right_index=True, how="left")
     k = np.searchsorted(d["available_at"].to_numpy(), np.array(ts, dtype="datetime64[us]"), "right") - 1
     row = d.iloc[k]
-    z = ((row["ret"] - row["mean"]) / row["std"]).round(2)
+    # Rounded as btcstress rounds (Python's correctly rounded round(), not numpy's scaled one, which
+    # differs on ties such as 51.175).
+    py_round = lambda x: round(x, 2)  # noqa: E731
+    z = ((row["ret"] - row["mean"]) / row["std"]).map(py_round, na_action="ignore")
     return pd.DataFrame({"as_of": ts, "value": (row["ret"] * 100).to_numpy(), "zscore": z.to_numpy(),
-                         "percentile": row["pct"].round(2).to_numpy()})
+                         "percentile": row["pct"].map(py_round, na_action="ignore").to_numpy()})
 
 
 def bench_one(db: Path, sample: int) -> dict:
