@@ -46,7 +46,8 @@ def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
 def crash_findings(snapshot_db):
     """Every finding as of the crash moment (2026-02-06T08:00Z, with series), computed once per session
     (per xdist worker) for the tests that only read it: a full computation costs seconds, and a dozen
-    tests in five modules ask for exactly this one. Never modify it in a test."""
+    tests in five modules ask for exactly this one. Never modify it in a test. (With series the stress area
+    also adds its episode findings; every other finding is the same as without.)"""
     from btcstress import metrics
     from btcstress.store import Store
     with Store(snapshot_db, read_only=True) as s:
