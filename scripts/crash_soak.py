@@ -5,7 +5,8 @@ standing in for Binance's liquidation stream (frames written here in its documen
     PYTHONPATH=src:. python scripts/crash_soak.py --kills 110 [--seed 17] [--out report.json]
 
 Per kill, it checks:
-- ingest: right after the kill the store is as before the run or as after a clean run (never between);
+- ingest: right after the kill the store is as before the run or as after a clean run (never between),
+  and so is its read copy (what readers get during a write);
   the rerun's tables equal the clean run's (0 lost, 0 duplicated, 0 changed rows);
 - export: a user's file in the warehouse is never touched, the rerun's warehouse holds exactly the
   clean export's rows, no temporary folder is left behind;
@@ -124,6 +125,8 @@ class Soak:
         r = self.results.setdefault(phase, {"runs": 0, "killed": 0, "violations": 0})
         r["runs"] += 1
         r["killed"] += int(killed)
+        self.log(f"{phase} run {r['runs']}: {'killed mid-way' if killed else 'finished before its kill'}, "
+                 f"{'ok' if ok else 'VIOLATION'} (so far {r['killed']} kills, {r['violations'] + (not ok)} violations)")
         if not ok:
             r["violations"] += 1
             self.violations.append(f"{phase}: {note}")
@@ -152,6 +155,10 @@ class Soak:
             after_kill = digest(db)
             empty = {t: h for t, h in after_kill.items() if not h.startswith("0:")} == {}
             ok_state = after_kill == before or after_kill == self.clean_ingest or empty
+            # The read copy readers get while a writer holds the store: always a whole committed state.
+            copy = digest(Path(str(db) + ".readcopy"))
+            ok_state = ok_state and (copy in ({}, before, self.clean_ingest)
+                                     or all(h.startswith("0:") for h in copy.values()))
             t0 = time.monotonic()
             r = run(cli("--db", str(db), "ingest", "snapshot", str(self.folder), "--allow-quarantine"), self.work)
             span = min(span, time.monotonic() - t0)  # kill within what a run takes now, not what the first took
@@ -163,8 +170,8 @@ class Soak:
             self._record("ingest", killed, ok, f"run {i}: state after kill ok={ok_state} (before, after kill, clean: "
                                                f"{odd}), rerun rc={r.returncode}, tables differing from the clean "
                                                f"run: {diff}")
-            db.unlink(missing_ok=True)
-            Path(str(db) + ".wal").unlink(missing_ok=True)
+            for f in (db, Path(str(db) + ".wal"), Path(str(db) + ".readcopy")):
+                f.unlink(missing_ok=True)
 
     # -- export -----------------------------------------------------------------------------------
 
@@ -218,8 +225,10 @@ class Soak:
             killed, _ = kill_at(cmd(db, raw), self.rng.uniform(0.5, span), self.work)
             rc, err = run_until_stored(cmd(db, raw), db, FRAMES, self.work, connections)
             got = digest(db, {"liquidations"})  # every frame once (stream gaps differ by design)
-            ok = rc == 0 and got == clean
-            self._record("monitor", killed, ok, f"run {i}: rc={rc} {err[-300:]!r} got {got} want {clean}")
+            wal = Path(str(db) + ".wal").exists()  # a stopped monitor has folded its batches into the file
+            ok = rc == 0 and got == clean and not wal
+            self._record("monitor", killed, ok, f"run {i}: rc={rc} {err[-300:]!r} got {got} want {clean} "
+                                                f"wal left={wal}")
         stop()
 
 
@@ -332,9 +341,14 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--only", choices=("ingest", "export", "monitor"), help="all kills on one phase")
     ap.add_argument("--files", nargs="*", default=FILES, help="snapshot files to ingest (relative paths)")
+    ap.add_argument("--work", type=Path, help="work in this (new) folder and keep it, to examine a failure")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        rep = soak(a.kills, a.seed, Path(d), files=a.files, only=a.only)
+    if a.work:
+        a.work.mkdir(parents=True)
+        rep = soak(a.kills, a.seed, a.work, files=a.files, only=a.only)
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            rep = soak(a.kills, a.seed, Path(d), files=a.files, only=a.only)
     print(json.dumps({k: v for k, v in rep.items() if k != "clean_ingest"}, indent=2))
     if a.out:
         a.out.write_text(json.dumps(rep, indent=2) + "\n")

@@ -152,15 +152,24 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                                 log=log)
                 stats = m.replay(replay)
         else:  # live: the store is opened per batch, so the API and other commands can read between batches
+            from btcstress.store_files import BatchOpener
             open_store().close()  # created (or refused) now, not at the first batch
+            # Batches stay in the WAL; a checkpoint every minute and at the end (see store_files).
+            opener = BatchOpener(state.db)
             m = mon.Monitor(None, rule_list, sinks, params=model_params(param), batch_messages=batch,
                             batch_ms=batch_ms, recompute_ms=recompute_ms, clock="wall",
-                            recorder=RawRecorder(raw_dir), log=log, opener=open_store)
+                            recorder=RawRecorder(raw_dir), log=log, opener=opener)
             from btcstress import connectors
             vs = [v.strip() for v in venues.split(",") if v.strip()]
             ps = list(connectors.pulls()) if pulls is None else [p.strip() for p in pulls.split(",") if p.strip()]
-            stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
-                                             duration=duration, intervals=mconf.get("intervals")))
+            try:
+                stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
+                                                 duration=duration, intervals=mconf.get("intervals")))
+            finally:
+                try:
+                    opener.final(wait=mon.FINAL_FLUSH_WAIT)
+                except BtcstressError as exc:  # the WAL stays; the next open folds it in
+                    log(f"final checkpoint skipped: {exc}")
         err.print(f"{stats.messages} messages, {stats.events} events ({stats.new} new, {stats.duplicates} repeats "
                   f"collapsed), {stats.quarantined} quarantined, {stats.recomputes} recomputes, {stats.alerts} alerts",
                   highlight=False)
