@@ -57,6 +57,25 @@ def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def crash_findings(snapshot_db):
+    """Every finding as of the crash moment (2026-02-06T08:00Z, with series), computed once per session
+    (per xdist worker) for the tests that only read it: a full computation costs seconds, and a dozen
+    tests in five modules ask for exactly this one. Never modify it in a test. (With series the stress area
+    also adds its episode findings; every other finding is the same as without.)"""
+    from btcstress import metrics
+    from btcstress.store import Store
+    with Store(snapshot_db, read_only=True) as s:
+        return metrics.compute(s, CRASH, with_series=True)
+
+
+@pytest.fixture(scope="session")
+def crash_brief(crash_findings):
+    """The brief built from `crash_findings`, once per session (read only)."""
+    from btcstress import brief
+    return brief.build(crash_findings)
+
+
 @pytest.fixture()
 def store(snapshot_db):
     """The snapshot store, read-only (tests that write make their own)."""
