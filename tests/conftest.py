@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
+
+from tests.nonet import sitecustomize as nonet
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__import__("os").environ.get("BTCSTRESS_SHARED", ROOT.parent / "shared"))
@@ -17,6 +20,18 @@ CRASH = dt.datetime(2026, 2, 6, 8, 0, tzinfo=dt.timezone.utc)
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_internet():
+    """No test, and no Python subprocess a test starts, may reach a host other than the loopback
+    (tests/nonet/sitecustomize.py): installed once for the whole session, before any other fixture."""
+    with pytest.MonkeyPatch.context() as mp:
+        nonet.install(mp.setattr)
+        mp.setenv(nonet.ENV, "1")
+        here = str(Path(nonet.__file__).parent)
+        mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
+        yield
 
 
 @pytest.fixture(scope="session")
