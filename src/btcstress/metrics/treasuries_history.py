@@ -37,7 +37,8 @@ def rows(hctx) -> pd.DataFrame:
     pos = _positions(hctx, cal)
     price = hctx.values("price.last_usd").rename(columns={"value": "price"})
     inst = pos.merge(price, on="as_of", how="left")
-    none = pd.Series(sorted(set(hctx.instants) - set(inst["as_of"].dt.to_pydatetime())), dtype="datetime64[us]")
+    every = pd.Series(pd.to_datetime(pd.Series(hctx.instants, dtype="object"))).astype("datetime64[us]")
+    none = every[~every.isin(pd.to_datetime(inst["as_of"]))]
     out = [_totals_none(none, "no treasury holdings published by as-of")]
     if len(inst):
         inst = _valued(inst)
