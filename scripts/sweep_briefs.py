@@ -24,10 +24,15 @@ def main() -> int:
     ap.add_argument("--stride", type=int, default=1, help="every Nth day (1: every day)")
     ap.add_argument("--offset", type=int, default=0, help="start at this day index (to split a sweep)")
     ap.add_argument("--hours-stride", type=int, default=0, help="also every Nth hourly instant (0: none)")
+    ap.add_argument("--events", action="store_true",
+                    help="also every named event day and pinned day (sweep.PINNED) not already in the stride")
     ap.add_argument("--out", default=None, help="write the summary and failures as JSON here")
     a = ap.parse_args()
     with Store(a.db, read_only=True) as store:
-        instants = [sweep.end_of(d) for d in sweep.days(store)[a.offset::a.stride]]
+        picked = set(sweep.days(store)[a.offset::a.stride])
+        if a.events:
+            picked |= set(sweep.sample(store, 0))  # n=0: only the event and pinned days
+        instants = [sweep.end_of(d) for d in sorted(picked)]
         if a.hours_stride:
             instants += [h.replace(tzinfo=dt.timezone.utc) for h in sweep.hours(store)[a.offset::a.hours_stride]]
 
@@ -40,7 +45,7 @@ def main() -> int:
         res = sweep.run(store, instants, progress)
     summary = {"instants": res.instants, "failures_by_rule": dict(res.failures), "errors": len(res.errors),
                "seconds": round(res.seconds, 1), "stride": a.stride, "offset": a.offset,
-               "hours_stride": a.hours_stride, "first": instants[0].isoformat() if instants else None,
+               "hours_stride": a.hours_stride, "events": a.events, "first": instants[0].isoformat() if instants else None,
                "last": instants[-1].isoformat() if instants else None}
     print(json.dumps(summary))
     if a.out:

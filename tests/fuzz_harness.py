@@ -72,6 +72,10 @@ PARSERS: dict[str, tuple[Callable[[str, str], Parsed], str, str]] = {
                            "date,Bitcoin - ETF Flows,Ethereum - ETF Flows\n2026-02-08,-318100000,-52000000\n", "csv"),
     "farside": (farside.parse, "date,IBIT,FBTC,Total\n2026-02-05,(175.3),-12.5,(187.8)\n2026-02-06,231.6,-,231.6\n",
                 "csv"),
+    "farside_html": (farside.parse, "<html><body><table><thead><tr><th>Date</th><th>IBIT</th><th>FBTC</th><th>Total</th>"
+                     "</tr></thead>\n<tr><td>05 Feb 2026</td><td>(175.3)</td><td>-12.5</td><td>(187.8)</td></tr>\n"
+                     "<tr><td>06 Feb 2026<td>231.6<td>-<td>231.6\n<tr><td>Total<td>56.3<td>(12.5)<td>43.8</table>",
+                     "html"),
     "treasury_sec_8k": (treasury.parse_sec_8k,
                         "as_of,aggregate_btc,aggregate_cost_usd,aggregate_avg_price_usd,period_btc_acquired,"
                         "period_cost_usd,period_avg_price_usd,sec_8k_filing_date,sec_8k_file\n"
@@ -225,7 +229,8 @@ def mutate_text(text: str, kind: str, rng: random.Random) -> str:
                 lines[i] = rng.choice(HOSTILE)
         return "\n".join(lines)
     if kind == "html":
-        return text.replace(rng.choice(["855", "75.3", "87,974", "713,502", "54.26", "76,052", "1/26/2026"]),
+        return text.replace(rng.choice(["855", "75.3", "87,974", "713,502", "54.26", "76,052", "1/26/2026",
+                                        "(175.3)", "231.6", "06 Feb 2026", "-12.5"]),
                             rng.choice(HOSTILE), 1)
     data = [i for i, l in enumerate(lines) if l.strip()][1:] or [0]  # CSV: a field of a data line
     i = rng.choice(data)
@@ -247,7 +252,7 @@ def check(name: str, text: str) -> str:
     stored_lines = {r.get("_line") for rows in parsed.rows.values() for r in rows}
     q_lines = {q["line"] for q in parsed.quarantine}
     accounted = len((stored_lines | q_lines) - {None}) + sum(parsed.skipped.values())
-    if kind in ("csv", "jsonl"):
+    if kind in ("csv", "jsonl", "html"):  # an HTML table row counts as a line
         assert accounted >= parsed.lines_in, (name, parsed.lines_in, stored_lines, q_lines, dict(parsed.skipped))
     for target, rows in parsed.rows.items():
         for r in rows:

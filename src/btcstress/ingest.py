@@ -7,6 +7,7 @@ same input adds nothing (upserts by natural key).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 import uuid
@@ -21,6 +22,7 @@ from btcstress.store import Store, UpsertResult
 # Test hook: seconds to sleep after the Nth file, inside the transaction, so a test can SIGKILL a
 # run mid-way. Format "N:SECONDS". Never set in normal use.
 PAUSE_ENV = "BTCSTRESS_TEST_PAUSE_AFTER_FILE"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,10 +86,12 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
     pause_n, pause_s = _pause()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     store.run_id, store.allow_rewrite = report.run_id, allow_rewrite
+    log.info("ingest run %s into %s", report.run_id, store.path)
     try:
         _run(store, jobs, report, now, pause_n, pause_s, progress)
     finally:
         store.run_id, store.allow_rewrite = None, True
+    log.info("ingest run %s committed: %s", report.run_id, report.summary())
     # The stored histories (finding_history) from the earliest instant this run changed. After the
     # data's commit, in its own transaction: if it fails, the state says stale and readers compute.
     from btcstress.history import materialize
@@ -95,6 +99,8 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
         report.history = materialize.refresh(store)
     except Exception as exc:  # noqa: BLE001 - the data is committed; a failed refresh leaves the state stale
         report.history = {"error": f"{type(exc).__name__}: {exc}"}
+        log.warning("finding_history not refreshed (readers compute until the next ingest): %s",
+                    report.history["error"], exc_info=log.isEnabledFor(logging.DEBUG))
     if report.quarantined and not allow_quarantine:
         raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
                               "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")
@@ -117,11 +123,26 @@ def _run(store: Store, jobs: Iterable[Job], report: RunReport, now: dt.datetime,
                              quarantined)
             report.files.append(FileReport(origin, sorted(parsed.rows), parsed.lines_in, result, quarantined,
                                            dict(parsed.skipped)))
+            _log_file(report.files[-1], parsed, started)
             if n == pause_n:
                 time.sleep(pause_s)
         # Flags are derived from everything stored: recomputed in the same transaction.
         from btcstress import quality
         report.flags = quality.refresh(store)
+        log.info("quality: %d suspect values flagged", report.flags)
+
+
+def _log_file(f: FileReport, parsed: Parsed, started: dt.datetime) -> None:
+    """One INFO line per file; each quarantined row and each skip reason at DEBUG (-vv)."""
+    r = f.result
+    log.info("%s: %d rows in -> %d new, %d updated, %d unchanged, %d quarantined, %d skipped (%.2f s)", f.file,
+             f.lines_in, r.new, r.updated, r.unchanged, f.quarantined, sum(f.skipped.values()),
+             (dt.datetime.now(dt.timezone.utc) - started).total_seconds())
+    if log.isEnabledFor(logging.DEBUG):
+        for q in parsed.quarantine:
+            log.debug("%s line %s field %s quarantined: %s", q["file"], q["line"], q["field"], q["reason"])
+        for reason, n in f.skipped.items():
+            log.debug("%s: %d skipped: %s", f.file, n, reason)
 
 
 # How a complete last line may end without a line break: a closed quoted field, a closed JSON value.

@@ -19,7 +19,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from btcstress import schema
+from btcstress import schema, store_files
 from btcstress.errors import BtcstressError, InputError, NoDataError
 from btcstress.schema import TABLES, Table
 
@@ -99,7 +99,10 @@ def check_store_file(path: Path) -> None:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False, keep_wal: bool = False):
+        """keep_wal: this writer's commits stay in the WAL at close (no checkpoint), for the live
+        monitor's per-batch opens (see store_files). A reader may get the read copy while a writer
+        holds the store (self.from_copy is then True)."""
         self.path = Path(path) if path is not None else default_db_path()
         if read_only and not self.path.exists():
             raise NoDataError(f"no store at {self.path}: run `btcstress ingest snapshot` first "
@@ -115,6 +118,8 @@ class Store:
                 raise InputError(f"--db {self.path}: not writable")
         self.ibis = connect(self.path, read_only)
         self.read_only = read_only
+        self.keep_wal = keep_wal
+        self.from_copy = getattr(self.ibis, "_btcstress_read_copy", False)
         self._in_tx = False
         self.run_id: str | None = None  # set by ingest.run: the run that changed a value (value_history)
         self.allow_rewrite = True  # ingest.run sets False unless --allow-rewrite
@@ -122,6 +127,10 @@ class Store:
             self._shadow_missing_tables()
         else:
             self._create_tables()
+            if keep_wal:
+                self.duck.execute("PRAGMA disable_checkpoint_on_shutdown")
+            else:
+                store_files.settle(self.duck, self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -131,6 +140,10 @@ class Store:
         return self.ibis.con
 
     def close(self) -> None:
+        if not self.read_only and not self.keep_wal:
+            with contextlib.suppress(Exception):  # else the close's own checkpoint does it
+                self.duck.execute("CHECKPOINT")  # explicit: with a client context (see store_files)
+            store_files.publish(self.path)  # the copy readers get during the next write: this state
         self.ibis.disconnect()
 
     def __enter__(self) -> "Store":
@@ -332,12 +345,16 @@ def _ddl(t: Table, temp: bool = False) -> str:
 def connect(path: Path, read_only: bool, wait: float | None = None):
     """The Ibis DuckDB connection. A store another process holds (DuckDB allows one writing process,
     or readers) is waited for: up to `wait` seconds (BTCSTRESS_STORE_WAIT, default 30 for writes and
-    0 for reads), then StoreBusyError naming what holds it."""
+    0 for reads), then StoreBusyError naming what holds it. A reader waits at most READ_GRACE seconds
+    and then reads the store's read copy, when there is one (see store_files)."""
     if wait is None:
         wait = getattr(_WAIT, "seconds", None)
     if wait is None:
         wait = float(os.environ.get("BTCSTRESS_STORE_WAIT", 0 if read_only else 30))
-    deadline = time.monotonic() + wait
+    if read_only:
+        wait = max(wait, store_files.READ_GRACE)
+    started = time.monotonic()
+    deadline = started + wait
     while True:
         try:
             return ibis.duckdb.connect(database=str(path), read_only=read_only)
@@ -347,11 +364,16 @@ def connect(path: Path, read_only: bool, wait: float | None = None):
                 first = msg.splitlines()[0] if msg else str(exc)
                 raise InputError(f"--db {path}: cannot open {'' if read_only else 'or create '}the store ({first})") \
                     from None
+            if read_only and time.monotonic() - started >= store_files.READ_GRACE:
+                con = store_files.open_read_copy(path, _holder(msg))
+                if con is not None:
+                    con._btcstress_read_copy = True
+                    return con
             if time.monotonic() >= deadline:
                 raise StoreBusyError(f"store {path.name} is held by another process{_holder(msg)}"
                                      f"{f' (waited {wait:g} s)' if wait else ''}: try again when it has finished, "
                                      "or set BTCSTRESS_STORE_WAIT to wait longer") from None
-            time.sleep(0.2)
+            time.sleep(0.05)
 
 
 _WAIT = __import__("threading").local()

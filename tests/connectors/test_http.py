@@ -89,18 +89,42 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
 
 
-def test_rate_limiter_spaces_requests_evenly():
+def _fake_clock():
     now = [0.0]
     waits = []
 
     def sleep(s):
         waits.append(s)
         now[0] += s
+    return now, waits, sleep
 
+
+def test_rate_limiter_spaces_requests_evenly():
+    now, waits, sleep = _fake_clock()
     lim = RateLimiter(10.0, clock=lambda: now[0], sleep=sleep)
+    sent = []
     for _ in range(5):
         lim.acquire()
-    assert waits == pytest.approx([0.1, 0.1, 0.1, 0.1])
+        sent.append(now[0])
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    # never faster than 10/s (100 ms apart), and no slower than that plus the limiter's 1 ms rounding
+    assert len(waits) == 4 and all(0.1 <= g <= 0.102 for g in gaps), gaps
+    now[0] += 5.0  # idle for a while: the next request goes at once
+    assert lim.acquire() == 0.0 and len(waits) == 4
+
+
+def test_rate_limits_are_per_host_and_waits_are_counted():
+    now, waits, sleep = _fake_clock()
+    h = Http(sleep=sleep, clock=lambda: now[0], rate_limits={"a.test": 2.0, "b.test": 4.0}, default_rate=1e9,
+             transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    h.get("https://a.test/1")
+    h.get("https://b.test/1")  # another host: no wait
+    assert waits == []
+    h.get("https://a.test/2")  # 2/s: half a second after the first
+    h.get("https://b.test/2")  # 4/s: its own quarter second has passed while a.test waited
+    assert len(waits) == 1 and 0.5 <= waits[0] <= 0.502 and h.stats.waited_s == pytest.approx(waits[0])
+    assert h.get("https://c.test/").status_code == 200 and len(waits) == 1  # default_rate 1e9: no limit
+    h.close()
 
 
 def test_the_guard_fails_loudly_when_a_test_reaches_for_a_real_host():

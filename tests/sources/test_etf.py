@@ -176,6 +176,29 @@ def test_a_file_without_a_ticker_header_is_a_parse_error():
         farside.parse("date,foo,bar\n2026-02-05,1,2\n", "t")
 
 
+def test_html_cells_are_quarantined_with_the_line_of_their_row_in_the_page():
+    bad = WEB_HTML.replace("<td>(86.4)</td>", "<td>(86.4x</td>").replace("<td>(75.4)</td>", "<td>7.5.4</td>")
+    p = farside.parse(bad, "web", published_at=dt.datetime(2026, 2, 5, 23, 30, tzinfo=dt.timezone.utc))
+    lines = bad.splitlines()
+    where = {q["field"]: q["line"] for q in p.quarantine}
+    assert "(86.4x" in lines[where["FBTC"] - 1] and "<td>7.5.4</td>" in lines[where["GBTC"] - 1]
+    assert set(_days(p)) == {dt.date(2026, 2, 3)}  # the two refused days are not stored half
+
+
+def test_html_without_end_tags_on_one_line_keeps_a_line_per_refused_row():
+    # implied </td> and </tr> (valid HTML), the whole table on one line: rows are told apart by position
+    page = ("<table><tr><th>Date<th>IBIT<th>FBTC<th>Total"
+            "<tr><td>03 Feb 2026<td>1.0x<td>2.0<td>3.0"
+            "<tr><td>04 Feb 2026<td>oops<td>2.0<td>3.0"
+            "<tr><td>05 Feb 2026<td>1.0<td>2.0<td>3.0</table>")
+    p = farside.parse(page, "one-line")
+    assert sorted((q["line"], q["field"]) for q in p.quarantine) == [(2, "IBIT"), (3, "IBIT")]
+    assert [q["raw"].split(" | ")[0] for q in sorted(p.quarantine, key=lambda q: q["line"])] == \
+        ["03 Feb 2026", "04 Feb 2026"]
+    assert _flows(p)[(dt.date(2026, 2, 5), "IBIT")] == usd(1.0)
+    assert p.lines_in == 3  # every data row accounted for
+
+
 def test_artemis_aum_maps_columns_to_tickers(snapshot_dir):
     p = artemis_etf.parse_aum((snapshot_dir / "etf/artemis_bitcoin_etfs_aum_daily.csv").read_text(), "a")
     assert p.quarantine == []

@@ -70,6 +70,7 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
                                 workers=int(limits.get("workers", 2)), queue=int(limits.get("queue", 8)))
     app.add_middleware(guard.Guard, allowed_hosts=hosts, max_body=int(limits.get("max_body", guard.MAX_BODY)),
                        body_timeout=float(limits.get("body_timeout", guard.BODY_TIMEOUT)),
+                       body_total=float(limits.get("body_total", guard.BODY_TOTAL)),
                        writes_on=lambda: app.state.service.token is not None)
     errors.install(app)
     for name in ROUTERS:  # a router that fails to import fails the app, loudly
@@ -80,7 +81,9 @@ def create_app(db: str | os.PathLike | None = None, *, config: dict | None = Non
 
 def serve(host: str = "127.0.0.1", port: int = 8000, **kw: Any) -> None:  # pragma: no cover - thin wrapper
     import uvicorn
-    uvicorn.run(create_app(**kw), host=host, port=port, log_level="info")
+
+    from btcstress.api.protocol import server_options
+    uvicorn.run(create_app(**kw), host=host, port=port, log_level="info", **server_options())
 
 
 __all__ = ["create_app", "serve", "Service", "LRU", "service", "ROUTERS"]

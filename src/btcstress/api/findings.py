@@ -19,11 +19,8 @@ from btcstress.findings import Finding, FindingSet, Series, iso
 router = APIRouter()
 
 
-def _check_ids(ids: str | None) -> None:
-    """Refuse malformed ids and ids (or prefixes) the finding catalogue does not know, before computing."""
-    if ids is None:
-        return
-    from btcstress import areas
+def _wanted(ids: str) -> list[str]:
+    """The comma-separated ids or prefixes asked for, refused when empty, too many or malformed."""
     want = [i.strip() for i in ids.split(",") if i.strip()]
     if not want:
         raise ApiError(400, "bad_request", "ids: give one or more finding ids or prefixes, comma-separated")
@@ -32,31 +29,30 @@ def _check_ids(ids: str | None) -> None:
     bad = [w for w in want if len(w) > 80 or not ID_RE.match(w)]
     if bad:
         raise ApiError(400, "bad_request", f"ids: malformed finding id(s) {bad[:5]} (e.g. price.last_usd)")
-    known = areas.catalogue()
+    return want
+
+
+def _unknown(want: list[str], known) -> None:
     unknown = [w for w in want if not any(k.startswith(w) for k in known)]
     if unknown:
+        from btcstress.envelope import nearest
         raise ApiError(404, "unknown_finding", f"unknown finding id(s): {', '.join(unknown[:10])} "
-                       "(see GET /findings for the ids)", unknown=unknown[:10])
+                       "(see GET /findings for the ids)", unknown=unknown[:10],
+                       nearest={w: nearest(w, known) for w in unknown[:10]})
+
+
+def _check_ids(ids: str | None) -> None:
+    """Refuse malformed ids and ids (or prefixes) the finding catalogue does not know, before computing."""
+    if ids is not None:
+        from btcstress import areas
+        _unknown(_wanted(ids), set(areas.catalogue()))
 
 
 def _select(fs: FindingSet, ids: str | None, subject: str | None) -> list[Finding]:
     chosen = list(fs)
     if ids is not None:
-        want = [i.strip() for i in ids.split(",") if i.strip()]
-        if not want:
-            raise ApiError(400, "bad_request", "ids: give one or more finding ids or prefixes, comma-separated")
-        if len(want) > MAX_IDS:
-            raise ApiError(400, "bad_request", f"ids: at most {MAX_IDS} ids per request, got {len(want)}")
-        bad = [w for w in want if len(w) > 80 or not ID_RE.match(w)]
-        if bad:
-            raise ApiError(400, "bad_request", f"ids: malformed finding id(s) {bad[:5]} (e.g. price.last_usd)")
-        known = {f.id for f in fs}
-        unknown = [w for w in want if not any(k.startswith(w) for k in known)]
-        if unknown:
-            from btcstress.envelope import nearest
-            raise ApiError(404, "unknown_finding", f"unknown finding id(s): {', '.join(unknown[:10])} "
-                           "(see GET /findings for the ids)", unknown=unknown[:10],
-                           nearest={w: nearest(w, known) for w in unknown[:10]})
+        want = _wanted(ids)
+        _unknown(want, {f.id for f in fs})
         chosen = [f for f in chosen if any(f.id == w or f.id.startswith(w) for w in want)]
     if subject is not None:
         subjects = {f.subject for f in chosen}

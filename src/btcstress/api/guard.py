@@ -10,8 +10,9 @@ The middleware, before any endpoint runs:
   before its body is read (a 50 MB body is never parsed to be refused).
 - **Body size and time, enforced while reading.** A Content-Length above the limit is refused at
   once (413); a body sent in chunks is counted as it arrives and cut at the limit; every chunk must
-  arrive within `body_timeout` seconds, so a body that never completes does not hold the connection
-  (408). The endpoint then reads the already-bounded body.
+  arrive within `body_timeout` seconds and the whole body within `body_total`, so a body that never
+  completes, or is trickled a byte at a time, does not hold the connection (408). (Request headers
+  have their own deadline, in the server's protocol: api.protocol.) The endpoint then reads the already-bounded body.
 
 Admission (`Admission`): uncached computations (findings at a new instant, claim checks) run at most
 `workers` at a time (one store lock serialises them anyway) with at most `queue` more waiting; past
@@ -31,6 +32,7 @@ from typing import Any, Iterable
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_BODY = 1_000_000  # bytes, any request
 BODY_TIMEOUT = 10.0  # seconds between two chunks of a request body
+BODY_TOTAL = 30.0  # seconds for a whole request body
 WRITE_PATHS = ("/cite",)
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s'\"/:]+){2,}/?")
@@ -58,8 +60,9 @@ class Guard:
     """The ASGI middleware described in the module docstring."""
 
     def __init__(self, app, *, allowed_hosts: Iterable[str] = LOOPBACK, max_body: int = MAX_BODY,
-                 body_timeout: float = BODY_TIMEOUT, writes_on=lambda: False):
+                 body_timeout: float = BODY_TIMEOUT, body_total: float = BODY_TOTAL, writes_on=lambda: False):
         self.app = app
+        self.body_total = body_total
         self.allowed = {h.lower().strip("[]") for h in allowed_hosts}
         self.max_body = max_body
         self.body_timeout = body_timeout
@@ -85,13 +88,18 @@ class Guard:
                 return await _reply(send, 413, "too_large", f"request body is {n:,} bytes; at most {self.max_body:,}")
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
-        # Read the whole body here, bounded in size and time, then hand it to the app in one piece.
+        # Read the whole body here, bounded in size and time (each chunk within body_timeout, the whole
+        # body within body_total: a body trickled a byte at a time is cut too), then hand it to the app.
         chunks, size = [], 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_total
         while True:
+            left = deadline - loop.time()
             try:
-                msg = await asyncio.wait_for(receive(), timeout=self.body_timeout)
+                msg = await asyncio.wait_for(receive(), timeout=max(0.0, min(self.body_timeout, left)))
             except asyncio.TimeoutError:
-                return await _reply(send, 408, "timeout", f"request body not received within {self.body_timeout:g} s")
+                return await _reply(send, 408, "timeout", f"request body not received within "
+                                    f"{self.body_timeout if left > self.body_timeout else self.body_total:g} s")
             if msg["type"] == "http.disconnect":
                 return
             body = msg.get("body", b"")

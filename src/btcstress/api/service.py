@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -16,6 +17,8 @@ from cachetools import LRUCache, cached
 from fastapi import Request
 
 from btcstress.findings import FindingSet, iso
+
+log = logging.getLogger(__name__)
 
 
 class LRU:
@@ -95,6 +98,7 @@ class Service:
                     break
                 except StoreBusyError:
                     if time.monotonic() > deadline:
+                        log.warning("store %s still busy after %.0f s: answering 503", self.db, STORE_WAIT)
                         raise
                     time.sleep(0.1)
             try:
@@ -116,7 +120,11 @@ class Service:
             from btcstress import metrics
             with self.admission.admit(), self.store() as s:
                 self.computations += 1
-                return metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
+                t0 = time.perf_counter()
+                fs = metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
+            log.info("findings as of %s computed in %.1f s (price %s, series %s; cache miss %d)", as_of,
+                     time.perf_counter() - t0, price, series, self.computations)
+            return fs
 
         return self.findings_cache.get((*key, series), make)
 

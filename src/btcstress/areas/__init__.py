@@ -96,7 +96,8 @@ class Area:
     monitored: whether monitor rules may watch its findings (False for hypothetical findings).
     force: its name in the brief's "Why it fell", or None when it is not one of the forces.
     pressure: the (finding id, subject or None) that measure its pressure on the price, for "Why it fell".
-    claim_rules: module with `RULES`, this area's rules for the claim checker (see claims.py), or None.
+    claim_rules: module with `RULES`, this area's `ClaimRule`s for the claim checker (btcstress/claims/rules.py),
+        next to its metrics (`metrics/<area>_claims.py`), or None.
     findings: the catalogue of every finding id it emits (FindingSpec), under its prefixes.
     """
 
@@ -184,8 +185,15 @@ def _check(area: Area, before: dict[str, Area], where: str) -> None:
             problems.append(f"{area.section} has no build(fs)")
     if area.claim_rules:
         rules = _import(area.claim_rules, f"area {area.name} ({where}): claim rules")
+        from btcstress.claims.rules import ClaimRule
         if not isinstance(getattr(rules, "RULES", None), (list, tuple)):
             problems.append(f"{area.claim_rules} has no RULES list")
+        else:
+            problems += [f"{area.claim_rules}: {r!r} is not a ClaimRule" for r in rules.RULES
+                         if not isinstance(r, ClaimRule)]
+            problems += [f"{area.claim_rules}: rule for {i!r} is outside the area's prefixes {list(area.prefixes)}"
+                         for r in rules.RULES if isinstance(r, ClaimRule)
+                         for i in (*r.ids, *r.aliases) if i.split(".", 1)[0] not in area.prefixes]
     if bool(area.force) != bool(area.pressure):
         problems.append("force and pressure go together (a force is ranked by its pressure findings)")
     ids = [f.id for f in area.findings]

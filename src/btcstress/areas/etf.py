@@ -5,6 +5,7 @@ from btcstress.areas import Area, FindingSpec as F
 AREA = Area(
     name="etf", title="ETF flows", prefixes=("etf",),
     metrics="btcstress.metrics.etf", section="btcstress.brief.sections.etf",
+    claim_rules="btcstress.metrics.etf_claims",
     charts=True,
     priced=True,  # holdings and holders' P&L at the observed price
     pulls=("farside",),

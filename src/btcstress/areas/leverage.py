@@ -5,6 +5,7 @@ from btcstress.areas import Area, FindingSpec as F
 AREA = Area(
     name="leverage", title="Leverage", prefixes=("liquidations", "derivatives"),
     metrics="btcstress.metrics.leverage", section="btcstress.brief.sections.leverage",
+    claim_rules="btcstress.metrics.leverage_claims",
     charts=True,
     pulls=("binance",),
     streams=("liquidations",),

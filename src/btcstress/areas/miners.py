@@ -5,6 +5,7 @@ from btcstress.areas import Area, FindingSpec as F
 AREA = Area(
     name="miners", title="Miners", prefixes=("miners",),
     metrics="btcstress.metrics.miners", section="btcstress.brief.sections.miners",
+    claim_rules="btcstress.metrics.miners_claims",
     charts=True,
     priced=True,  # revenue and margins at the observed price
     pulls=("mempool",),

@@ -5,6 +5,7 @@ from btcstress.areas import Area, FindingSpec as F
 AREA = Area(
     name="price", title="Price", prefixes=("price",),
     metrics="btcstress.metrics.price", section="btcstress.brief.sections.price",
+    claim_rules="btcstress.metrics.price_claims",
     charts=True,
     priced=False,  # it is the price
     pulls=("binance",),

@@ -5,6 +5,7 @@ from btcstress.areas import Area, FindingSpec as F
 AREA = Area(
     name="treasuries", title="Corporate treasuries", prefixes=("treasury",),
     metrics="btcstress.metrics.treasuries", section="btcstress.brief.sections.treasuries",
+    claim_rules="btcstress.metrics.treasuries_claims",
     charts=True,
     priced=True,  # holdings valued at price.last_usd
     pulls=("edgar",),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from btcstress import areas as registry
-from btcstress.brief.model import Brief, DatasetUse, Paragraph, Section
+from btcstress.brief.model import Brief, DatasetUse, Paragraph, Ref, Section
 from btcstress.findings import FindingSet
 
 
@@ -47,6 +47,8 @@ def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
             sections.append(s)
         if hasattr(mod, "highlights"):
             for h in mod.highlights(fs):
+                if _suspect(h.paragraph):
+                    continue  # a value the quality rules flagged is never a highlight (docs/DATA.md)
                 h.area = h.area or area
                 highlights.append(h)
     w = why.section(fs)
@@ -57,6 +59,11 @@ def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
                  highlights=[h.paragraph for h in choose_highlights(highlights, max_highlights)], sections=sections,
                  datasets=datasets(fs, sections), findings=list(fs),
                  price_override=price.detail.get("price") if price is not None and price.hypothetical else None)
+
+
+def _suspect(p: Paragraph) -> bool:
+    return any(isinstance(x, Ref) and isinstance(x.finding.detail, dict) and x.finding.detail.get("suspect")
+               for x in p.parts)
 
 
 def choose_highlights(candidates: list[Highlight], limit: int = MAX_HIGHLIGHTS) -> list[Highlight]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from btcstress.brief.model import Brief, Paragraph, Ref
+from btcstress.details import Event, EventsBelow
 from btcstress.findings import Finding
 
 # A move smaller than this (percent, close to close) is not a headline by itself.
@@ -137,12 +138,12 @@ def lowest_since_span(brief: Brief) -> list[Failure]:
     return out
 
 
-def _events_named(b: Block) -> list[tuple[Ref, dict]]:
+def _events_named(b: Block) -> list[tuple[Ref, Event]]:
     out = []
     for r in b.refs:
         if r.finding.id == "price.below_event":
-            for e in r.finding.detail.get("events", []):
-                if e["title"] in r.text:
+            for e in EventsBelow.of(r.finding).events:
+                if e.title in r.text:
                     out.append((r, e))
     return out
 
@@ -155,10 +156,10 @@ def self_referencing_event(brief: Brief) -> list[Failure]:
         for r in b.refs:
             if r.finding.id != "price.below_event":
                 continue
-            for e in r.finding.detail.get("events", []):
-                if dt.date.fromisoformat(e["date"]) >= day - dt.timedelta(days=1):
+            for e in EventsBelow.of(r.finding).events:
+                if dt.date.fromisoformat(e.date) >= day - dt.timedelta(days=1):
                     out.append(Failure("self_referencing_event", b.where, b.text,
-                                       f"event {e['id']} ({e['date']}) is the day described, not a reference point"))
+                                       f"event {e.id} ({e.date}) is the day described, not a reference point"))
     return out
 
 
@@ -172,10 +173,10 @@ def gains_since(brief: Brief) -> list[Failure]:
         if not named:
             out.append(Failure("gains_since", b.where, b.text, "no event finding behind the claim"))
         for _, e in named:
-            if not e.get("decisive_break"):
+            if not e.decisive_break:
                 out.append(Failure("gains_since", b.where, b.text,
-                                   f"no decisive recent break below {e['id']}'s close "
-                                   f"(break {e.get('broke_below')}, above before: {e.get('share_above_before')})"))
+                                   f"no decisive recent break below {e.id}'s close "
+                                   f"(break {e.broke_below}, above before: {e.share_above_before})"))
     return out
 
 

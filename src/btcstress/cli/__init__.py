@@ -68,7 +68,7 @@ def setup_logging(verbose: int, quiet: bool) -> int:
     logging.basicConfig(level=level, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ")
     logging.Formatter.converter = __import__("time").gmtime  # log times in UTC, like every other instant
-    for noisy in ("httpx", "httpcore", "websockets", "mcp"):  # libraries speak at -vv only
+    for noisy in ("httpx", "httpcore", "websockets", "mcp", "pyrate_limiter"):  # libraries speak at -vv only
         logging.getLogger(noisy).setLevel(level if verbose >= 2 else max(level, logging.WARNING))
     return level
 

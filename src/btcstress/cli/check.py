@@ -45,7 +45,7 @@ def check(claims_file: Path = typer.Argument(..., help="Claims CSV: claim_id,fin
 
 
 def _print_verdicts(verdicts, t: dt.datetime) -> None:
-    from btcstress.claims import _diff, _show
+    from btcstress.claims import diff as _diff, show as _show
     colour = {"supported": "green", "contradicted": "red", "unverifiable": "yellow"}
     table = RichTable(title=f"claims checked as of {t:%Y-%m-%d %H:%M}Z", show_lines=True)
     for c, kw in (("claim", {}), ("finding", {"overflow": "fold"}), ("claimed", {"justify": "right"}),

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from btcstress import config as cfg
-from btcstress.cli import console, err, fail, ingest_app, open_store
+from btcstress.cli import console, err, fail, ingest_app, open_store, spinner, state
 from btcstress.errors import BtcstressError, InputError
 
 EVENT_VENUES = ("binance", "bybit", "okx")
@@ -31,9 +31,9 @@ def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="
         if not folder.is_dir():
             raise InputError(f"snapshot folder {folder} not found")
         jobs, unknown = snapshot.plan(folder)
-        with open_store() as store:
-            report = ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True, allow_rewrite=allow_rewrite,
-                                progress=lambda o: err.print(f"[dim]reading {o}[/]", highlight=False))
+        # each file is logged as it is read (-v); a spinner on a terminal meanwhile
+        with spinner(f"ingesting {len(jobs)} files"), open_store() as store:
+            report = ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True, allow_rewrite=allow_rewrite)
         finish_ingest(report, unknown, allow_quarantine, what="rows")
     except BtcstressError as exc:
         fail(exc)
@@ -41,8 +41,9 @@ def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="
 
 def finish_ingest(report, unknown: list[str], allow_quarantine: bool, *, what: str = "rows",
                    table: bool = True) -> None:
-    """Print the per-file table and the summary; exit 1 when rows were quarantined and not accepted."""
-    if table:
+    """Print the per-file table (not with -q) and the summary; exit 1 when rows were quarantined and not
+    accepted."""
+    if table and state.verbosity >= 0:
         print_ingest(report, unknown)
     if report.quarantined and not allow_quarantine:
         err.print(f"[red]{report.summary()}[/]; {what} were quarantined (see `btcstress quarantine`); "

@@ -113,10 +113,8 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             param: list[str] = PARAM):
     """Watch the streams and pulls, recompute findings that changed, print alerts as JSON lines."""
     import asyncio
-
+    import logging
     import signal
-
-    from rich.markup import escape
 
     from btcstress import monitor as mon
     from btcstress.connectors.streams import RawRecorder
@@ -144,9 +142,9 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
             sinks.append(mon.FileSink(out))
         if webhook:
             hook = WebhookSink(webhook, dead_letter, fmt=webhook_format,
-                               log=lambda m: err.print(f"[yellow]{escape(m)}[/]", highlight=False))
+                               log=logging.getLogger("btcstress.delivery").warning)
             sinks.append(hook)
-        log = lambda m: err.print(f"[dim]{escape(m)}[/]", highlight=False)  # noqa: E731
+        log = logging.getLogger("btcstress.monitor").warning  # rules it cannot evaluate, gaps, failures (-q: off)
         if replay:  # a replay is one batch job: the store is held for it
             with open_store() as store:
                 m = mon.Monitor(store, rule_list, sinks, params=model_params(param),
@@ -154,15 +152,24 @@ def monitor(rules: Path = typer.Option(..., "--rules", help="YAML alert rules (n
                                 log=log)
                 stats = m.replay(replay)
         else:  # live: the store is opened per batch, so the API and other commands can read between batches
+            from btcstress.store_files import BatchOpener
             open_store().close()  # created (or refused) now, not at the first batch
+            # Batches stay in the WAL; a checkpoint every minute and at the end (see store_files).
+            opener = BatchOpener(state.db)
             m = mon.Monitor(None, rule_list, sinks, params=model_params(param), batch_messages=batch,
                             batch_ms=batch_ms, recompute_ms=recompute_ms, clock="wall",
-                            recorder=RawRecorder(raw_dir), log=log, opener=open_store)
+                            recorder=RawRecorder(raw_dir), log=log, opener=opener)
             from btcstress import connectors
             vs = [v.strip() for v in venues.split(",") if v.strip()]
             ps = list(connectors.pulls()) if pulls is None else [p.strip() for p in pulls.split(",") if p.strip()]
-            stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
-                                             duration=duration, intervals=mconf.get("intervals")))
+            try:
+                stats = asyncio.run(mon.run_live(m, venues=vs, pulls=ps, conf=state.config.get("sources") or {},
+                                                 duration=duration, intervals=mconf.get("intervals")))
+            finally:
+                try:
+                    opener.final(wait=mon.FINAL_FLUSH_WAIT)
+                except BtcstressError as exc:  # the WAL stays; the next open folds it in
+                    log(f"final checkpoint skipped: {exc}")
         err.print(f"{stats.messages} messages, {stats.events} events ({stats.new} new, {stats.duplicates} repeats "
                   f"collapsed), {stats.quarantined} quarantined, {stats.recomputes} recomputes, {stats.alerts} alerts",
                   highlight=False)

@@ -38,12 +38,25 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
         err.print(f"btcstress API on http://{host}:{port}/ (dashboard), /docs (OpenAPI); store {db}; writes "
                   f"{'on (bearer token)' if application.state.service.token else 'off'}; answers to Host "
                   f"{', '.join(hosts)} (api.allowed_hosts)", highlight=False)
-        # Idle keep-alive connections close after 5 s; at most 128 connections at once (more get 503);
-        # a request's header block is capped at 16 KiB. Body size and time: api.guard.
-        # Access log on stderr (one line per request), unless -q; -vv adds uvicorn's debug output.
+        # Header deadline, keep-alive, connection and header-size limits: api.protocol; body size and
+        # time: api.guard. Access log on stderr (one line per request), unless -q; -vv adds uvicorn's
+        # debug output.
+        from btcstress.api.protocol import server_options
         level = {-1: "error", 0: "info", 1: "info"}.get(state.verbosity, "debug")
         uvicorn.run(application, host=host, port=port, log_level=level, access_log=state.verbosity >= 0,
-                    timeout_keep_alive=5, limit_concurrency=128, h11_max_incomplete_event_size=16 * 1024)
+                    log_config=_log_config(), **server_options(api_cfg.get("limits")))
     except BtcstressError as exc:
         fail(exc)
 
+
+def _log_config() -> dict:
+    """uvicorn's own logging setup, with the access log on stderr (uvicorn's default is stdout, which is
+    for answers) and every line stamped with its UTC time like btcstress's other records."""
+    import copy
+
+    import uvicorn.config
+    conf = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    conf["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    for f in conf["formatters"].values():
+        f["fmt"], f["datefmt"] = "%(asctime)s " + f["fmt"], "%Y-%m-%dT%H:%M:%SZ"
+    return conf

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import logging
+import time
 from typing import Any
 
 import httpx
@@ -20,6 +22,7 @@ from btcstress.connectors.base import Progress, SourceReport, no_progress
 from btcstress.connectors.http import FetchError, Http
 from btcstress.errors import BtcstressError, InputError
 
+log = logging.getLogger(__name__)
 
 
 def pulls() -> tuple[str, ...]:
@@ -49,12 +52,17 @@ def run(store, names: list[str], *, since: dt.datetime, until: dt.datetime | Non
         for name in names:
             c = build(name, http, conf)
             progress: Progress = progress_for(name) if progress_for else no_progress
-            before = http.stats.requests
+            before, t0 = http.stats.requests, time.perf_counter()
+            log.info("%s: fetching since %s%s", name, since, f" until {until}" if until else "")
             try:
                 r = c.run(store, since=since, until=until, progress=progress)
             except (BtcstressError, httpx.HTTPError, ValueError) as exc:  # one failing source must not stop the others
                 r = SourceReport(name, error=f"{type(exc).__name__}: {exc}")
+                log.info("%s failed: %s", name, r.error, exc_info=log.isEnabledFor(logging.DEBUG))
             r.requests = http.stats.requests - before
+            log.info("%s: %d fetched, %d new, %d updated, %d quarantined, %d gaps filled, %d requests (%.1f s)",
+                     name, r.fetched, r.new, r.updated, r.quarantined, r.gaps_filled, r.requests,
+                     time.perf_counter() - t0)
             reports.append(r)
     finally:
         if own:

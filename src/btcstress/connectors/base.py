@@ -11,6 +11,7 @@ refused lands in `quarantine` with the URL as its file.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -19,6 +20,8 @@ import pyarrow as pa
 from btcstress import ingest
 from btcstress.sources.common import Parsed
 from btcstress.store import Store, utc_naive
+
+log = logging.getLogger(__name__)
 
 # progress(description, completed, total): a connector reports how far it got; total None = unknown.
 Progress = Callable[[str, float, float | None], None]
@@ -82,6 +85,7 @@ def get_checkpoint(store: Store, source: str, key: str) -> str | None:
 
 def set_checkpoint(store: Store, source: str, key: str, value: str, detail: str | None = None) -> None:
     now = now_utc()
+    log.debug("checkpoint %s/%s = %s", source, key, value)
     store.upsert("checkpoints", pa.table({
         "source": [source], "key": [key], "value": [value], "detail": [detail],
         "origin": [f"connector:{source}"], "available_at": [now]}))

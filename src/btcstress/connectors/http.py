@@ -2,13 +2,15 @@
 per-host rate limits and Binance's used-weight header.
 
 One `Http` per run. Every request goes through `get`/`post_json`, which:
-- waits for the host's rate limiter (at most `per_second` requests per second per host: EDGAR asks
-  for no more than 10; mempool.space and Binance ban clients that hammer them);
+- waits for the host's rate limiter (pyrate-limiter; at most `per_second` requests per second per
+  host, evenly spaced: EDGAR asks for no more than 10; mempool.space and Binance ban clients that
+  hammer them);
 - retries (with tenacity) on connection errors, timeouts and the statuses in
   `RetryPolicy.retry_statuses` (429, 418, 5xx), waiting `Retry-After` when the server says (seconds or
   an HTTP date, capped), otherwise `backoff x 2^attempt` with jitter, capped at `max_backoff`; a
   DNS failure or another 4xx fails at once (no retry can fix it);
-- slows down before Binance's limit: when `X-MBX-USED-WEIGHT-1M` passes `weight_pause_fraction` of
+- slows down before Binance's limit (hand-written: the budget used is the server's word, read from a
+  response header, which no client-side limiter can know): when `X-MBX-USED-WEIGHT-1M` passes `weight_pause_fraction` of
   the host's weight budget, it waits for the next minute;
 - raises FetchError (with the URL and the last status) once the attempts are spent.
 A 404 is an answer, not a failure: callers that probe (a monthly archive not yet published) pass
@@ -20,9 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import math
 import random
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -30,6 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import tenacity
+from pyrate_limiter import InMemoryBucket, Rate, RateItem
 
 from btcstress.errors import BtcstressError
 
@@ -58,23 +61,34 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """At most `per_second` requests per second (evenly spaced), thread-safe."""
+    """At most `per_second` requests per second to one host, evenly spaced (one per 1/per_second s).
+
+    pyrate-limiter's sliding-window bucket decides whether a request may go now and, if not, how long to
+    wait; the wait itself goes through `sleep` (not the library's own blocking loop) so that Http counts
+    it in HttpStats.waited_s and tests can run on a fake clock without sleeping. A rate of 0 (or 1,000/s
+    and more) means no limit. Thread-safe (the bucket holds its own lock)."""
 
     def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
+        # Rate(1, interval): one request per interval, rounded up to whole milliseconds (never faster)
+        self.bucket = (InMemoryBucket([Rate(1, math.ceil(1000.0 / per_second))])
+                       if 0 < per_second < 1000 else None)
         self._clock, self._sleep = clock, sleep
 
     def acquire(self) -> float:
-        with self._lock:
-            now = self._clock()
-            wait = max(0.0, self._next - now)
-            self._next = max(now, self._next) + self.interval
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        """Wait until a request may go; returns the seconds waited."""
+        waited = 0.0
+        if self.bucket is None:
+            return waited
+        while True:
+            item = RateItem("request", int(self._clock() * 1000))
+            decision = self.bucket.put_decision(item)
+            if decision.allowed:
+                self.bucket.leak(item.timestamp)  # drop entries older than the window
+                return waited
+            wait_ms = decision.retry_after_ms if decision.retry_after_ms is not None else self.bucket.waiting(item)
+            self._sleep(max(wait_ms, 1) / 1000.0)
+            waited += max(wait_ms, 1) / 1000.0
 
 
 @dataclass
@@ -90,9 +104,9 @@ class Http:
                  user_agent: str = DEFAULT_USER_AGENT, rate_limits: dict[str, float] | None = None,
                  default_rate: float = 5.0, weight_limits: dict[str, int] | None = None,
                  weight_pause_fraction: float = 0.8, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None, transport: httpx.BaseTransport | None = None):
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None, transport: httpx.BaseTransport | None = None):
         self.policy = policy or RetryPolicy()
-        self.sleep = sleep
+        self.sleep, self.clock = sleep, clock  # injectable so tests run the waits on a fake clock
         self.rng = rng or random.Random()
         self.rate_limits = dict(rate_limits or {})
         self.default_rate = default_rate
@@ -125,7 +139,8 @@ class Http:
 
     def _limiter(self, host: str) -> RateLimiter:
         if host not in self._limiters:
-            self._limiters[host] = RateLimiter(self.rate_limits.get(host, self.default_rate), sleep=self.sleep)
+            self._limiters[host] = RateLimiter(self.rate_limits.get(host, self.default_rate), clock=self.clock,
+                                              sleep=self.sleep)
         return self._limiters[host]
 
     def _wait(self, seconds: float) -> None:
@@ -149,7 +164,9 @@ class Http:
         def attempt() -> httpx.Response:
             self.stats.waited_s += self._limiter(host).acquire()
             self.stats.requests += 1
+            t0 = time.perf_counter()
             resp = self.client.request(method, url, **kw)
+            log.debug("%s %s -> %d (%.2f s)", method, url, resp.status_code, time.perf_counter() - t0)
             self.stats.statuses[resp.status_code] = self.stats.statuses.get(resp.status_code, 0) + 1
             self._respect_weight(host, resp)
             if resp.status_code not in ok:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import inspect
+import logging
 import time
 
 import pandas as pd
@@ -24,6 +25,7 @@ from btcstress import schema
 from btcstress.history import COLUMNS, area_modules, area_name, compute, series_first
 from btcstress.history.calendar import grid
 
+log = logging.getLogger(__name__)
 TABLE = "finding_history"
 STATE = "finding_history_state"
 FLAGS = "finding_history_flags"
@@ -162,6 +164,8 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
                                 instants[-1] if instants else None, len(instants),
                                 dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), secs])
         done[area] = {"instants": len(todo), "seconds": secs, "from": start}
+        log.info("finding_history %s: %d instants %s in %.1f s", area, len(todo),
+                 "rebuilt" if start is None else f"from {start:%Y-%m-%dT%H:%MZ}", secs)
     if _exists(store, "quality"):
         with store.transaction():
             store.duck.execute(f"DELETE FROM {FLAGS}")

@@ -46,6 +46,8 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
                 series[s.name] = s
     from btcstress.metrics import stats
     stats.enforce(ctx.findings)  # one minimum history for every area's z-scores and percentiles
+    from btcstress.quality import mark
+    mark.mark(ctx, ctx.findings)  # findings computed from a flagged value say so (docs/DATA.md)
     return FindingSet(ctx.as_of, ctx.findings, series, ctx.params_used)
 
 

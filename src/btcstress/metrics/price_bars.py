@@ -54,6 +54,7 @@ def suspect_note(row) -> str | None:
         return None
     rules = ", ".join(sorted(row.get("q_rules") or []))
     fb = row.get("q_fallback")
+    fb = fb if isinstance(fb, str) and fb else None  # a missing fallback comes back as None or NaN
     what = ", ".join(fields)
     if fb:
         return f"suspect {what} on {pd.Timestamp(row['open_time']).date()} (quality rules: {rules}); {fb} used instead"

@@ -203,7 +203,7 @@ def range_in_suspect_stretch(d: pd.DataFrame, h: pd.DataFrame, earlier: list[Fla
     return out
 
 
-RULES = {
+PRICE_RULES = {
     "wick_unsupported": wick_unsupported.__doc__,
     "close_cross_source": close_cross_source.__doc__,
     "vs_hourly_bars": range_vs_hourly.__doc__,
@@ -231,9 +231,15 @@ def compute(store: Store) -> list[Flag]:
     return flags
 
 
+def compute_all(store: Store) -> list[Flag]:
+    """The composite price's rules (above) and every other series' (series_rules.py)."""
+    from btcstress.quality import series_rules
+    return compute(store) + series_rules.compute(store)
+
+
 def refresh(store: Store) -> int:
     """Recompute the quality table (derived: replaced whole, in the caller's transaction)."""
-    flags = compute(store)
+    flags = compute_all(store)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with store.transaction():
         store.duck.execute('DELETE FROM "quality"')

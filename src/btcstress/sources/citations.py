@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from btcstress.errors import InputError
-from btcstress.sources.common import Invalid, Parsed, number, read_csv
+from btcstress.sources.common import Invalid, Parsed, number, parse_table
 
 TARGET = "citations"
 COLUMNS = ("finding", "subject", "value", "unit", "as_of", "window", "source", "url", "note")
@@ -47,16 +47,7 @@ def row(fields: dict[str, str | None]) -> dict:
 
 
 def parse(text: str, origin: str) -> Parsed:
-    out = Parsed(origin=origin)
-    for line, fields, raw in read_csv(text, origin, REQUIRED):
-        out.lines_in += 1
-        try:
-            if "__width__" in fields:
-                raise Invalid("*", fields["__width__"], "row width differs from the header")
-            out.add(TARGET, {**row(fields), "_line": line})
-        except Invalid as exc:
-            out.refuse(TARGET, line, exc, raw)
-    return out
+    return parse_table(text, origin, REQUIRED, TARGET, row)
 
 
 def single(fields: dict[str, str | None], origin: str = "cite:cli") -> Parsed:

@@ -165,6 +165,22 @@ def check_width(row: dict[str, str], expected: int) -> None:
         raise Invalid("*", row["__width__"], f"row has {row['__width__']} fields, header has {expected}")
 
 
+def parse_table(text: str, origin: str, required: Iterable[str], target: str,
+                row: Callable[[dict[str, str]], dict]) -> Parsed:
+    """A CSV whose every data line is one row of `target` built by `row` (raising Invalid): each line
+    is stored or quarantined with its field and reason."""
+    out = Parsed(origin=origin)
+    for line, fields, raw in read_csv(text, origin, required):
+        out.lines_in += 1
+        try:
+            if "__width__" in fields:
+                raise Invalid("*", fields["__width__"], "row width differs from the header")
+            out.add(target, {**row(fields), "_line": line})
+        except Invalid as exc:
+            out.refuse(target, line, exc, raw)
+    return out
+
+
 # -- field validators ---------------------------------------------------------------------------
 
 # A plain decimal number in ASCII: an optional sign, digits with an optional point, an optional
@@ -303,3 +319,25 @@ def detect_file_unit(values: Iterable[str]) -> str | None:
 
 
 Parser = Callable[[str, str], Parsed]
+
+
+# -- HTML (Farside's web table, SEC 8-K documents) ----------------------------------------------
+
+def html_document(text: str):
+    """The parsed page (lxml.html), or None when there is nothing to parse. Parsed from UTF-8 bytes so a
+    page's own encoding declaration cannot contradict the text it was already decoded to."""
+    import lxml.etree
+    import lxml.html
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"),
+                                             parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except lxml.etree.ParserError:  # "Document is empty": no element at all
+        return None
+    for br in root.iter("br"):  # a line break separates words: "a<br>b" reads "a b"
+        br.tail = " " + (br.tail or "")
+    return root
+
+
+def html_text(el) -> str:
+    """An element's text (comments left out) with each run of whitespace as one space."""
+    return " ".join("".join(el.itertext()).split())

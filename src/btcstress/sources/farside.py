@@ -32,10 +32,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from html.parser import HTMLParser
 
 from btcstress.sources import etf_funds
-from btcstress.sources.common import Invalid, Parsed
+from btcstress.sources.common import Invalid, Parsed, html_document, html_text
 from btcstress.store import utc_naive
 
 FLOWS = "etf_flows"
@@ -247,56 +246,29 @@ def _rows(text: str):
         yield lineno, [c.strip() for c in cells], lines[lineno - 1] if lineno - 1 < len(lines) else ""
 
 
-class _TableRows(HTMLParser):
-    """The rows of the first <table> as lists of cell texts, with the source line of each <tr>."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.rows: list[tuple[int, list[str]]] = []
-        self._depth = 0
-        self._done = False
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-        self._line = 0
-
-    def handle_starttag(self, tag, attrs):
-        if self._done:
-            return
-        if tag == "table":
-            self._depth += 1
-        elif tag == "tr" and self._depth == 1:
-            self._row, self._line = [], self.getpos()[0]
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-            span = dict(attrs).get("colspan")
-            self._span = int(span) if span and span.isdigit() else 1
-        elif tag == "br" and self._cell is not None:
-            self._cell.append(" ")
-
-    def handle_endtag(self, tag):
-        if self._done:
-            return
-        if tag in ("td", "th") and self._cell is not None and self._row is not None:
-            text = " ".join("".join(self._cell).split())
-            self._row.extend([text] + [""] * (self._span - 1))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            if any(c for c in self._row):
-                self.rows.append((self._line, self._row))
-            self._row = None
-        elif tag == "table":
-            self._depth -= 1
-            if self._depth == 0:
-                self._done = True
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
 def _html_rows(text: str):
-    p = _TableRows()
-    p.feed(text)
-    p.close()
-    for line, cells in p.rows:
-        yield line, cells, " | ".join(cells)
+    """(line, cells, raw) per row of the first <table> (not of tables nested in its cells).
+
+    lxml's HTML parser (libxml2, the parser under pandas.read_html) builds the table model: implied end
+    tags, <thead>/<tbody>, entities. pandas.read_html itself does not fit: its frame has no source lines
+    (a refused cell is quarantined with its line) and it reads cells as numbers (the raw text is checked
+    here, "(175.3)" and "-" included). A cell's text has its whitespace collapsed (<br> is a space); a
+    colspan is padded with blank cells. The line is the <tr>'s line in the page; where that cannot tell
+    rows apart (a page written on one line, or past line 65,535, where libxml2's count stops), it is the
+    row's position in the table instead, so every refused row keeps a line of its own."""
+    root = html_document(text)
+    table = None if root is None else next(root.iter("table"), None)
+    if table is None:
+        return
+    found = []
+    for position, tr in enumerate(table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr"), start=1):
+        cells: list[str] = []
+        for cell in tr.xpath("./td | ./th"):
+            span = str(cell.get("colspan") or "1").strip()
+            cells += [html_text(cell)] + [""] * (min(int(span), 1000) - 1 if span.isdigit() else 0)  # HTML caps at 1000
+        if any(cells):
+            found.append((tr.sourceline or 0, position, cells))
+    lines = [line for line, _, _ in found]
+    by_source = len(set(lines)) == len(lines) and max(lines, default=0) < 65535
+    for line, position, cells in found:
+        yield (line if by_source else position), cells, " | ".join(cells)

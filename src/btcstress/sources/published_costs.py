@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from urllib.parse import urlparse
 
-from btcstress.sources.common import Invalid, Parsed, number, read_csv
+from btcstress.sources.common import Invalid, Parsed, number, parse_table
 
 TARGET = "citations"
 FINDING_ID = "miners.published_cost_usd"
@@ -57,13 +57,4 @@ def row(f: dict[str, str]) -> dict:
 
 
 def parse(text: str, origin: str) -> Parsed:
-    out = Parsed(origin=origin)
-    for line, fields, raw in read_csv(text, origin, REQUIRED):
-        out.lines_in += 1
-        try:
-            if "__width__" in fields:
-                raise Invalid("*", fields["__width__"], "row width differs from the header")
-            out.add(TARGET, {**row(fields), "_line": line})
-        except Invalid as exc:
-            out.refuse(TARGET, line, exc, raw)
-    return out
+    return parse_table(text, origin, REQUIRED, TARGET, row)

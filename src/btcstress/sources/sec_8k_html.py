@@ -23,10 +23,9 @@ import datetime as dt
 import io
 import math
 import re
-from html.parser import HTMLParser
 
 from btcstress.sources import treasury
-from btcstress.sources.common import Parsed
+from btcstress.sources.common import Parsed, html_document
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _LONG_DATE = rf"(?:{_MONTHS})\s+\d{{1,2}},\s+\d{{4}}"
@@ -36,40 +35,16 @@ _NUM = re.compile(r"^\(?\$?\s*(-?[\d,]+(?:\.\d+)?)\s*\)?\s*(million|billion)?$",
 _SCALE = {"million": 1e6, "billion": 1e9, "thousand": 1e3}
 
 
-class _Tables(HTMLParser):
-    """Rows of cell texts per table, and the document's text (block elements on new lines)."""
-
-    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.rows: list[list[str]] = []
-        self.text: list[str] = []
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "tr":
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-        if tag in self.BLOCKS:
-            self.text.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append(_clean(" ".join(self._cell)))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.rows.append(self._row)
-            self._row = None
-        if tag in self.BLOCKS or tag in ("td", "th"):
-            self.text.append(" ")
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-        self.text.append(data)
+def _rows_and_text(html: str) -> tuple[list[list[str]], str]:
+    """Every table row in the document (tables in any order, nested ones too) as cell texts, and the
+    document's text. lxml's HTML parser builds the tree (implied end tags, entities, inline markup in
+    cells); pandas.read_html is not used: it reads cells as numbers and repeats a colspan's value across
+    the columns, while this reading depends on each cell's text and position ("$" cells of their own)."""
+    root = html_document(html)
+    if root is None:
+        return [], ""
+    rows = [[_clean(" ".join(cell.itertext())) for cell in tr.xpath("./td | ./th")] for tr in root.iter("tr")]
+    return rows, " ".join(root.itertext())
 
 
 def _clean(s: str) -> str:
@@ -95,10 +70,8 @@ def _number(cell: str) -> tuple[float, str | None] | None:
 
 def extract(html: str) -> dict | None:
     """The figures of a BTC Update 8-K (table form first, then prose), or None."""
-    p = _Tables()
-    p.feed(html)
-    p.close()
-    return _from_table(p.rows) or _from_prose(_clean(" ".join(p.text)))
+    rows, text = _rows_and_text(html)
+    return _from_table(rows) or _from_prose(_clean(text))
 
 
 def _from_table(rows: list[list[str]]) -> dict | None:

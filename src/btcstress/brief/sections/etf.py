@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Fragment, Paragraph, Ref, Section, TableBlock
+from btcstress.details import EtfDay, EtfSpan
 from btcstress.findings import FindingSet
 from btcstress.metrics.stats import past
 
@@ -34,12 +35,12 @@ def build(fs: FindingSet) -> Section | None:
         section.paragraphs.append(Paragraph.of(f"US spot bitcoin ETF flows: {net.note}."))
         return section
 
-    d = net.detail
+    d = EtfDay.of(net)
     days = fs.get("etf.outflow_streak_days")
     streak_usd = fs.get("etf.outflow_streak_usd")
     parts: list[Fragment] = ["US spot bitcoin ETFs: net flow of ", fmt.ref(net, "usd_short", signed=True),
-                             " on ", fmt.long_date(d["date"])]
-    parts.append(f" (preliminary: {', '.join(d['missing_funds'])} not yet reported)" if d["preliminary"] else " (final)")
+                             " on ", fmt.long_date(d.date)]
+    parts.append(f" (preliminary: {', '.join(d.missing_funds)} not yet reported)" if d.preliminary else " (final)")
     if days is not None and days.value and days.value >= 2:
         parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",
                   fmt.ref(streak_usd, "usd_short", signed=True), " in ",
@@ -47,18 +48,18 @@ def build(fs: FindingSet) -> Section | None:
     parts.append(".")
     wtd = fs.get("etf.week_to_date_usd")
     if wtd is not None and wtd.value is not None:
-        parts += [" Week to date (", fmt.long_date(wtd.detail["from"]), " to ", fmt.long_date(wtd.detail["to"]),
+        parts += [" Week to date (", fmt.long_date(EtfSpan.of(wtd).from_), " to ", fmt.long_date(EtfSpan.of(wtd).to),
                   "): ", fmt.ref(wtd, "usd_short", signed=True), "."]
     section.paragraphs.append(Paragraph(parts=parts))
 
     # Other versions of the same day known by T: why a quoted number may differ from ours.
-    others = [v for v in d.get("vintages", []) if v["vintage"] != d["vintage"]]
+    others = [v for v in d.vintages if v.vintage != d.vintage]
     for v in others:
-        state = (f"before {', '.join(v['missing_funds'])} reported" if v["preliminary"] else "with every fund reported")
+        state = f"before {', '.join(v.missing_funds)} reported" if v.preliminary else "with every fund reported"
         section.notes.append(Paragraph.of(
-            f"Another version of the {fmt.long_date(d['date'])} table, published {_hhmm(v['vintage'])} {state}, showed ",
-            Ref(text=fmt.usd_short(v["net_flow_usd"], signed=True), finding=net),
-            f"; this brief uses the version published {_hhmm(d['vintage'])}."))
+            f"Another version of the {fmt.long_date(d.date)} table, published {_hhmm(v.vintage)} {state}, showed ",
+            Ref(text=fmt.usd_short(v.net_flow_usd, signed=True), finding=net),
+            f"; this brief uses the version published {_hhmm(d.vintage)}."))
 
     cum, aum = fs.get("etf.cumulative_usd"), fs.get("etf.aum_usd")
     basis, pnl = fs.get("etf.holders_cost_basis_usd"), fs.get("etf.holders_pnl_pct")
@@ -84,7 +85,7 @@ def build(fs: FindingSet) -> Section | None:
         # Funds with no creations or redemptions that day are named in the caption, not listed as rows.
         moved = [f for f in funds if f.value != 0]
         still = [f.subject for f in funds if f.value == 0]
-        caption = f"Net flow by fund on {fmt.long_date(d['date'])}"
+        caption = f"Net flow by fund on {fmt.long_date(d.date)}"
         if still:
             caption += f"; no flow at {', '.join(still)}"
         section.tables.append(TableBlock(
@@ -127,10 +128,10 @@ def highlights(fs: FindingSet) -> list[Highlight]:
     if net is None or net.value is None or not net.unusual or net.unusual.get("zscore") is None:
         return []
     z = net.unusual["zscore"]
-    d = net.detail
+    d = EtfDay.of(net)
     parts: list[Fragment] = ["Spot bitcoin ETFs: ", fmt.ref(net, "usd_short", signed=True), " on ",
-                             fmt.long_date(d["date"])]
-    parts.append(f" (preliminary, {', '.join(d['missing_funds'])} not yet reported)" if d["preliminary"] else "")
+                             fmt.long_date(d.date)]
+    parts.append(f" (preliminary, {', '.join(d.missing_funds)} not yet reported)" if d.preliminary else "")
     days, streak = fs.get("etf.outflow_streak_days"), fs.get("etf.outflow_streak_usd")
     if days is not None and days.value and days.value >= 2:
         parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",

@@ -48,6 +48,9 @@ def headline(fs: FindingSet) -> Paragraph:
         last = fs.get("price.last_usd")
         return Paragraph.of("Bitcoin at ", fmt.ref(last), ": no complete trading day is available to compare.")
     day = _day(change.detail.get("date"))
+    if close.detail.get("suspect"):  # the close itself flagged: no number from it in the headline
+        return Paragraph.of(f"Bitcoin's close on {day} is not stated here: the quality checks flagged it "
+                            "(see the price notes and `btcstress quality`)")
     if change.detail.get("suspect"):  # a flagged close: the move is not the headline (docs/DATA.md)
         return Paragraph.of(f"Bitcoin closes {day} at ", fmt.ref(close, "usd"),
                             "; the day's move is not stated: a close the quality checks flagged (see the price notes)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
+from btcstress.details import CostModel
 from btcstress.findings import FindingSet, Series
 from btcstress.metrics.stats import past
 
@@ -222,11 +223,11 @@ def _comparison(fs: FindingSet) -> TableBlock | None:
 def _sensitivity(cost) -> TableBlock | None:
     if cost is None or cost.value is None:
         return None
-    grid = cost.detail.get("sensitivity", {})
-    rows = [[f"{k} (${v['power_price_usd_kwh']}/kWh)",
-             Ref(text=fmt.usd(v["fleet_low_most_efficient"]), finding=cost),
-             Ref(text=fmt.usd(v["fleet_base_weighted"]), finding=cost),
-             Ref(text=fmt.usd(v["fleet_high_least_efficient_running"]), finding=cost)] for k, v in grid.items()]
+    grid = CostModel.of(cost).sensitivity
+    rows = [[f"{k} (${v.power_price_usd_kwh}/kWh)",
+             Ref(text=fmt.usd(v.fleet_low_most_efficient), finding=cost),
+             Ref(text=fmt.usd(v.fleet_base_weighted), finding=cost),
+             Ref(text=fmt.usd(v.fleet_high_least_efficient_running), finding=cost)] for k, v in grid.items()]
     # Labels say what the numbers are: the newest machines carry their capex, the oldest still running
     # have paid it off, so they can be the cheaper of the two (brief/lint.py `grid_labels`).
     return TableBlock(caption="Modelled all-in cost per BTC: power price x fleet efficiency",
