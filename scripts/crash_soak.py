@@ -5,7 +5,8 @@ standing in for Binance's liquidation stream (frames written here in its documen
     PYTHONPATH=src:. python scripts/crash_soak.py --kills 110 [--seed 17] [--out report.json]
 
 Per kill, it checks:
-- ingest: right after the kill the store is as before the run or as after a clean run (never between);
+- ingest: right after the kill the store is as before the run or as after a clean run (never between),
+  and so is its read copy (what readers get during a write);
   the rerun's tables equal the clean run's (0 lost, 0 duplicated, 0 changed rows);
 - export: a user's file in the warehouse is never touched, the rerun's warehouse holds exactly the
   clean export's rows, no temporary folder is left behind;
@@ -124,6 +125,8 @@ class Soak:
         r = self.results.setdefault(phase, {"runs": 0, "killed": 0, "violations": 0})
         r["runs"] += 1
         r["killed"] += int(killed)
+        self.log(f"{phase} run {r['runs']}: {'killed mid-way' if killed else 'finished before its kill'}, "
+                 f"{'ok' if ok else 'VIOLATION'} (so far {r['killed']} kills, {r['violations'] + (not ok)} violations)")
         if not ok:
             r["violations"] += 1
             self.violations.append(f"{phase}: {note}")
@@ -152,6 +155,10 @@ class Soak:
             after_kill = digest(db)
             empty = {t: h for t, h in after_kill.items() if not h.startswith("0:")} == {}
             ok_state = after_kill == before or after_kill == self.clean_ingest or empty
+            # The read copy readers get while a writer holds the store: always a whole committed state.
+            copy = digest(Path(str(db) + ".readcopy"))
+            ok_state = ok_state and (copy in ({}, before, self.clean_ingest)
+                                     or all(h.startswith("0:") for h in copy.values()))
             t0 = time.monotonic()
             r = run(cli("--db", str(db), "ingest", "snapshot", str(self.folder), "--allow-quarantine"), self.work)
             span = min(span, time.monotonic() - t0)  # kill within what a run takes now, not what the first took
@@ -225,11 +232,13 @@ class Soak:
         stop()
 
 
-def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, timeout: float = 180
+def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, timeout: float = 900
                      ) -> tuple[int, str]:
     """Run a live monitor until it is connected to the stream and the store holds n liquidations (read
     between its batches: the monitor holds the file only while it writes one), then stop it with
-    SIGTERM; (exit code, stderr)."""
+    SIGTERM; (exit code, stderr). The timeout is generous: on a loaded machine a monitor has taken
+    over 2 minutes for 40 frames, and one stopped at a 180 s timeout had not yet read the 40th frame
+    from its socket (not in its raw capture either), which showed up as a lost row."""
     before = connections()
     p = subprocess.Popen(cmd, env=env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
@@ -249,9 +258,10 @@ def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, t
             con.close()
         if have >= n:
             break
+    timed_out = p.poll() is None and time.monotonic() >= deadline
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=120)
-    return p.returncode, err
+    return p.returncode, err + (f"\n[soak: stopped at its {timeout:g} s timeout]" if timed_out else "")
 
 
 def warehouse_rows(wh: Path) -> dict[str, int]:

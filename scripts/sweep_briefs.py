@@ -26,12 +26,15 @@ def main() -> int:
     ap.add_argument("--hours-stride", type=int, default=0, help="also every Nth hourly instant (0: none)")
     ap.add_argument("--events", action="store_true",
                     help="also every named event day and pinned day (sweep.PINNED) not already in the stride")
+    ap.add_argument("--since", default=None, help="only days from this UTC day on (YYYY-MM-DD)")
     ap.add_argument("--out", default=None, help="write the summary and failures as JSON here")
     a = ap.parse_args()
     with Store(a.db, read_only=True) as store:
         picked = set(sweep.days(store)[a.offset::a.stride])
         if a.events:
             picked |= set(sweep.sample(store, 0))  # n=0: only the event and pinned days
+        if a.since:
+            picked = {d for d in picked if d >= dt.date.fromisoformat(a.since)}
         instants = [sweep.end_of(d) for d in sorted(picked)]
         if a.hours_stride:
             instants += [h.replace(tzinfo=dt.timezone.utc) for h in sweep.hours(store)[a.offset::a.hours_stride]]

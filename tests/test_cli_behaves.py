@@ -53,23 +53,54 @@ def test_help_shows_every_default(cmd):
         assert "[default: data/btcstress.duckdb]" in " ".join(blocks)
 
 
-def test_findings_fits_80_columns_and_marks_stale_values(snapshot_db):
+def _footnotes(below: str) -> dict[str, str]:
+    """The notes written under an 80-column table: "[n]" -> the note, its wrapped lines joined."""
+    notes: dict[str, str] = {}
+    for line in below.splitlines():
+        m = re.match(r"^\s*(\[\d+\]) (.*)$", line)
+        if m:
+            ref = m[1]
+            notes[ref] = m[2].strip()
+        elif line.strip():
+            notes[ref] += " " + line.strip()
+    return notes
+
+
+def test_findings_fits_80_columns_with_every_note_whole_and_marks_stale_values(snapshot_db):
     r = runner.invoke(app, ["--db", str(snapshot_db), "findings", *CRASH], env=W80)
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert max(len(l) for l in lines) <= 80
     header = next(l for l in lines if l.strip().startswith("id"))
     assert header.split()[:4] == ["id", "subject", "value", "window"] and header.split()[4].startswith("no")
-    # ids are never split across lines: every id the JSON has appears whole in the table
     body = json.loads(runner.invoke(app, ["--db", str(snapshot_db), "findings", *CRASH, "--json"]).stdout)
-    assert {f["id"] for f in body["findings"]} <= {l.split()[0] for l in lines if l.strip()}
-    # values whose newest source row is over 3 days before as-of carry that row's date: "@MM-DD" this year
+    # one line per finding, in the JSON's order, its id whole (ids are never split)
+    table, below = r.stdout.split("\nnotes:")
+    tl = table.splitlines()
+    rows = [l for l in tl[next(i for i, l in enumerate(tl) if set(l.strip()) == {"─"}) + 1:] if l.strip()]
+    assert [l.split()[0] for l in rows] == [f["id"] for f in body["findings"]]
+    # the note column is too narrow at 80 columns: each row points to its note, written whole under the table
+    notes = _footnotes(below)
+    row_note = {}
+    for line, f in zip(rows, body["findings"]):
+        ref = re.search(r"(\[\d+\])\s*$", line)
+        row_note[id(f)] = notes[ref[1]] if ref else ""
+        if f["note"]:
+            assert f["note"] in row_note[id(f)], (f["id"], f["note"], row_note[id(f)])
+    assert sum(1 for f in body["findings"] if f["note"]) >= 10 and len(notes) == len(set(notes.values()))
+    # values whose newest source row is over 3 days before as-of are marked: "@" after the value (its date,
+    # "@MM-DD" this year, in full when the column has room) and "stale: newest data <date>" in the note
     stale = [f for f in body["findings"] if f["value"] is not None and f["sources"]
              and "2026-01-01" <= max(s["last"] or "" for s in f["sources"]) < "2026-02-03"]
     assert stale
+    wide = runner.invoke(app, ["--db", str(snapshot_db), "findings", *CRASH], env={"COLUMNS": "250"}).stdout
     for f in stale[:5]:
-        day = max(s["last"] for s in f["sources"])[5:10]
-        assert any(l.split()[:1] == [f["id"]] and f"@{day}" in l for l in lines), (f["id"], day)
+        day = max(s["last"] for s in f["sources"])[:10]
+        line = rows[body["findings"].index(f)]
+        assert " @" in line and f"stale: newest data {day}" in row_note[id(f)], (f["id"], line)
+        assert any(l.split()[:1] == [f["id"]] and f"@{day[5:]}" in l for l in wide.splitlines()), (f["id"], day)
+    # on a wide terminal the notes stay in their column (wrapped there when long)
+    assert "notes:" not in wide and all(f["note"][:60] in wide for f in body["findings"] if f["note"])
 
 
 def test_no_as_of_answers_as_of_the_latest_data_and_says_so(snapshot_db):

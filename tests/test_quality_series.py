@@ -234,3 +234,34 @@ def test_snapshot_finding_from_a_flagged_value_says_so_and_stays_out_of_front(st
     front = [brief.headline, *brief.highlights]
     assert not any(getattr(x, "finding", None) is not None and x.finding.detail.get("suspect")
                    for p in front for x in p.parts)
+
+
+def test_snapshot_a_flagged_close_never_gives_the_headline_its_number(store):
+    """2019-05-06's close disagrees with market cap / supply (close_cross_source): the brief for that
+    day states neither the close nor the move in its headline (found by the sweep)."""
+    from btcstress.brief import lint
+    flagged = store.duck.execute(
+        "SELECT count(*) FROM quality WHERE series = 'candles:cryptoquant/BTC-USD/1d' AND field = 'close' "
+        "AND ts = TIMESTAMP '2019-05-06'").fetchone()[0]
+    assert flagged >= 1
+    brief, failures = lint.lint_at(store, dt.datetime(2019, 5, 7, tzinfo=dt.timezone.utc))
+    assert failures == []
+    refs = [x for x in brief.headline.parts if getattr(x, "finding", None) is not None]
+    assert all(not r.finding.detail.get("suspect") for r in refs)
+    text = "".join(x if isinstance(x, str) else x.text for x in brief.headline.parts)
+    assert "May 6" in text and "flagged" in text and "$" not in text
+
+
+def test_an_aggregators_snapshot_checked_against_the_daily_series(tmp_store):
+    d0 = dt.date(2026, 3, 1)
+    daily = [(d0 + i * DAY, 35_000.0) for i in range(10)]
+    tmp_store.upsert("treasury_holdings", _holdings("Co", "daily", daily, "test/artemis.csv"))
+    tmp_store.upsert("treasury_holdings", _holdings("Co", "snapshot", [(d0 + 5 * DAY, 40_000.0)], "test/llama.csv"))
+    tmp_store.upsert("treasury_holdings", _holdings("Ok", "daily", daily, "test/artemis.csv"))
+    tmp_store.upsert("treasury_holdings", _holdings("Ok", "snapshot", [(d0 + 5 * DAY, 35_200.0)], "test/llama.csv"))
+    flags = _rules(tmp_store, "holdings_snapshot_vs_daily")
+    # Co: 40,000 vs 35,000 (+14%): both sides flagged, each naming the other. Ok: 0.6% apart, within 1%.
+    assert sorted((f.series, f.ts.date(), f.value, f.origin) for f in flags) == [
+        ("treasury_holdings:Co/btc", d0 + 5 * DAY, 35_000.0, "test/artemis.csv"),
+        ("treasury_holdings:Co/btc_snapshot", d0 + 5 * DAY, 40_000.0, "test/llama.csv")]
+    assert all(("40,000" in f.compared) != ("35,000" in f.compared) for f in flags)

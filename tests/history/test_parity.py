@@ -63,15 +63,34 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def test_history_equals_the_snapshot_at_every_instant(store):
-    areas = tuple(history.area_name(m) for m in history.area_modules() if history.series_first(m))
+# The instants are compared in PARTS parametrized parts so that `pytest -n 2` shares the snapshots (the
+# costly side: one full computation per instant) between its workers. Every part compares against the one
+# history computed over all the instants at once, as before; together the parts cover every instant.
+PARTS = 4
+
+
+@pytest.fixture(scope="module")
+def parity(snapshot_db):
+    """(series-first areas, the seeded instants, their history computed in one call), once per worker."""
+    from btcstress.store import Store
+    with Store(snapshot_db, read_only=True) as s:
+        areas = tuple(history.area_name(m) for m in history.area_modules() if history.series_first(m))
+        instants = _instants(s)
+        return areas, instants, history.compute(s, instants, areas=areas, fallback=False).rows
+
+
+def test_the_history_covers_at_least_100_seeded_instants(parity):
+    areas, instants, got = parity
     assert {"price", "market", "etf", "treasuries"} <= set(areas)
-    instants = _instants(store)
     assert len(instants) >= 100
-    got = history.compute(store, instants, areas=areas, fallback=False).rows
     assert set(got["as_of"]) == set(instants)
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_history_equals_the_snapshot_at_every_instant(store, parity, part):
+    areas, instants, got = parity
     problems = []
-    for t in instants:
+    for t in instants[part::PARTS]:
         snap = [row_of(f, t) for f in metrics.compute(store, t, areas=areas)]
         hist = got[got["as_of"] == t].to_dict("records")
         key = lambda r: (r["id"], r["subject"], r["window"], r["kind"])  # noqa: E731

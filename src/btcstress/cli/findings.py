@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -67,36 +68,67 @@ def stale_since(f, t: dt.datetime) -> Optional[dt.date]:
     return newest.date() if t - newest > STALE_AFTER else None
 
 
+# Column caps, and the order and floor to which columns give way when the terminal is narrow.
+CAPS = {"subject": 9, "value": 18, "window": 13, "unit": 8, "kind": 10, "as_of": 20, "id": 40}
+SQUEEZE = (("value", 14), ("subject", 8), ("window", 8))  # value 14: "$90,000 @02-01" whole
+FLEXIBLE = ("note", "sources")  # these take what the fixed columns leave
+NOTE_INLINE_MIN = 30  # a note column narrower than this is replaced by numbered notes under the table
+
+
 def print_findings(chosen, t: dt.datetime, cols: Optional[list[str]] = None) -> None:
-    """A compact table that fits the terminal (or COLUMNS): ids never split, notes cut with an ellipsis."""
+    """A compact table that fits the terminal (or COLUMNS): ids never split. Notes stay readable at any
+    width: in their column (wrapped) when it has room, else numbered ("[3]") and written out in full under
+    the table, each distinct note once. A window squeezed below its length drops the year of dates in the
+    as-of's year ("1d:02-05"), as stale values do ("@02-01")."""
     from rich import box
     from rich.text import Text
 
     from btcstress.findings import iso
     cols = cols or DEFAULT_COLUMNS.split(",")
     t = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    rows = [_cells(f, t) for f in chosen]
+    widths, longest = _widths(rows, cols, console.width)
+    notes: dict[str, int] = {}
+    if "note" in cols and widths["note"] < min(NOTE_INLINE_MIN, longest["note"]):
+        for r in rows:
+            if r["note"]:
+                r["note"] = f"[{notes.setdefault(r['note'], len(notes) + 1)}]"
+        widths, longest = _widths(rows, cols, console.width)
+    if "window" in cols and widths["window"] < longest["window"]:
+        for r in rows:  # whole dates only: "published:2026-01" keeps its year
+            r["window"] = re.sub(rf"\b{t.year}-(\d\d-\d\d)\b", r"\1", r["window"])
+        widths, longest = _widths(rows, cols, console.width)
     table = RichTable(title=f"findings as of {iso(t)}", box=box.SIMPLE_HEAD, pad_edge=False, padding=0,
                       title_justify="left")
-    rows = [_cells(f, t) for f in chosen]
+    for c in cols:
+        wrap = c in FLEXIBLE
+        table.add_column(c, width=widths[c] + 1, no_wrap=not wrap, overflow="fold" if c == "sources" else "ellipsis")
+    for r in rows:
+        table.add_row(*[Text(r[c]) for c in cols])  # Text: data is never read as markup
+    console.print(table)
+    if notes:
+        grid = RichTable.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column()  # wraps at word boundaries within the terminal's width
+        for text, n in notes.items():
+            grid.add_row(f"[{n}]", Text(text))
+        console.print(Text("notes:"), grid)
+
+
+def _widths(rows: list[dict], cols: list[str], width: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Each column's width: the fixed ones at their longest cell up to a cap, squeezed (SQUEEZE) until the
+    flexible ones get at least 4 columns each, which share the rest."""
     longest = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in cols}
-    # Widths set here, not left to Rich (which drops whole columns when squeezed): ids whole, subject, value
-    # and window capped (ellipsis), the note (or the sources) takes what is left of the terminal's width.
-    caps = {"subject": 9, "value": 18, "window": 13, "unit": 8, "kind": 10, "as_of": 20, "id": 40}
-    widths = {c: min(longest[c], caps[c]) for c in cols if c not in ("note", "sources")}
-    flexible = [c for c in cols if c in ("note", "sources")]
-    room = console.width - 2 - len(cols)  # the table's two edges and one cell edge per column (Rich's layout)
-    for c in ("window", "subject", "value"):  # squeeze these (to 8) before the note drops under 4
-        while c in widths and widths[c] > 8 and room - sum(widths.values()) < 3 * len(flexible):
+    widths = {c: min(longest[c], CAPS[c]) for c in cols if c not in FLEXIBLE}
+    flexible = [c for c in cols if c in FLEXIBLE]
+    room = width - 2 - len(cols)  # the table's two edges and one cell edge per column (Rich's layout)
+    for c, floor in SQUEEZE:
+        while c in widths and widths[c] > floor and room - sum(widths.values()) < 4 * len(flexible):
             widths[c] -= 1
     spare = room - sum(widths.values())
     for c in flexible:
         widths[c] = max(3, min(longest[c], spare // len(flexible)))
-    for c in cols:
-        wrap = c == "sources"
-        table.add_column(c, width=widths[c] + 1, no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
-    for r in rows:
-        table.add_row(*[Text(r[c]) for c in cols])  # Text: data is never read as markup
-    console.print(table)
+    return widths, longest
 
 
 def _cells(f, t: dt.datetime) -> dict[str, str]:

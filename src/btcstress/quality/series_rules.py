@@ -257,11 +257,8 @@ def holdings_vs_filing(store: Store) -> list[Flag]:
     the 8-K's as-of day and the HOLDINGS_DAYS after (Artemis steps on the filing day): when none of
     those daily rows is within HOLDINGS_TOL, the daily row nearest the as-of day is flagged (the 8-K,
     a legal filing, is the clean source the treasury findings prefer)."""
-    t = store.duck.execute(
-        "SELECT entity, CAST(as_of AS TIMESTAMP) ts, btc, basis, available_at, origin FROM treasury_holdings "
-        "WHERE basis IN ('filing', 'daily') AND btc IS NOT NULL ORDER BY entity, as_of").df()
     out = []
-    for entity, g in t.groupby("entity"):
+    for entity, g in _holdings(store).groupby("entity"):
         daily = g[g.basis == "daily"].set_index("ts")
         for k in g[g.basis == "filing"].itertuples():
             near = daily.loc[(daily.index >= k.ts) & (daily.index <= k.ts + pd.Timedelta(days=HOLDINGS_DAYS))]
@@ -277,6 +274,41 @@ def holdings_vs_filing(store: Store) -> list[Flag]:
     return out
 
 
+def holdings_snapshot_vs_daily(store: Store) -> list[Flag]:
+    """An aggregator's snapshot (basis 'snapshot', DefiLlama) against the daily series (Artemis) of
+    the same company within HOLDINGS_DAYS either side of the snapshot's as-of day: when no daily row
+    is within HOLDINGS_TOL, both the snapshot row and the daily row nearest it are flagged (neither is
+    a filing: which one is stale is not known)."""
+    out = []
+    for entity, g in _holdings(store).groupby("entity"):
+        daily = g[g.basis == "daily"].set_index("ts")
+        for k in g[g.basis == "snapshot"].itertuples():
+            near = daily.loc[(daily.index >= k.ts - pd.Timedelta(days=HOLDINGS_DAYS))
+                             & (daily.index <= k.ts + pd.Timedelta(days=HOLDINGS_DAYS))]
+            if near.empty or ((near.btc - k.btc).abs() <= HOLDINGS_TOL * k.btc).any():
+                continue
+            i = int(np.argmin(np.abs((near.index - k.ts).days)))
+            r, rts = near.iloc[i], near.index[i]
+            avail = max(_py(r.available_at), _py(k.available_at))
+            gap = f"{k.btc - r.btc:+,.0f} BTC ({k.btc / r.btc - 1:+.1%})"
+            series = series_name("treasury_holdings", "btc", entity)  # the daily series; the snapshot's own:
+            out.append(Flag(series_name("treasury_holdings", "btc_snapshot", entity), _py(k.ts), "btc", "holdings_snapshot_vs_daily", float(k.btc),
+                            f"daily series {rts:%Y-%m-%d}: {r.btc:,.0f} BTC ({r.origin})",
+                            f"the snapshot's {k.btc:,.0f} BTC is {gap} from the daily series within {HOLDINGS_DAYS} "
+                            f"days (limit {HOLDINGS_TOL:.0%}); neither is a filing", avail, str(k.origin)))
+            out.append(Flag(series, _py(rts), "btc", "holdings_snapshot_vs_daily", float(r.btc),
+                            f"snapshot {k.ts:%Y-%m-%d}: {k.btc:,.0f} BTC ({k.origin})",
+                            f"the daily series' {r.btc:,.0f} BTC is {-(k.btc - r.btc):+,.0f} BTC from the snapshot "
+                            f"(limit {HOLDINGS_TOL:.0%}); neither is a filing", avail, str(r.origin)))
+    return out
+
+
+def _holdings(store: Store) -> pd.DataFrame:
+    return store.duck.execute(
+        "SELECT entity, CAST(as_of AS TIMESTAMP) ts, btc, basis, available_at, origin FROM treasury_holdings "
+        "WHERE btc IS NOT NULL ORDER BY entity, as_of").df()
+
+
 RULES = {
     "spike_unsupported": spike_unsupported.__doc__,
     "liquidation_spike_on_quiet_day": liquidation_spike_on_quiet_day.__doc__,
@@ -284,6 +316,7 @@ RULES = {
     "hashrate_vs_difficulty": hashrate_vs_difficulty.__doc__,
     "etf_week_vs_artemis": etf_week_vs_artemis.__doc__,
     "holdings_vs_filing": holdings_vs_filing.__doc__,
+    "holdings_snapshot_vs_daily": holdings_snapshot_vs_daily.__doc__,
 }
 
 
@@ -297,5 +330,5 @@ def compute(store: Store) -> list[Flag]:
         for series, field, d in _level(store, table, key):
             flags += spike_unsupported(d, series, field, how, floor, price if driven else None)
     flags += liquidation_spike_on_quiet_day(store) + usd_btc_outside_range(store) + hashrate_vs_difficulty(store)
-    flags += etf_week_vs_artemis(store) + holdings_vs_filing(store)
+    flags += etf_week_vs_artemis(store) + holdings_vs_filing(store) + holdings_snapshot_vs_daily(store)
     return flags
