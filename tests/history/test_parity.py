@@ -109,7 +109,7 @@ def test_history_equals_the_snapshot_at_every_instant(store, parity, part):
 def test_a_history_never_sees_a_later_row(store):
     """The value at T does not change when rows published after T are hidden (cut the store at T)."""
     t = dt.datetime(2026, 2, 5, 12, 0)
-    whole = history.compute(store, [t], areas=("price", "market"), fallback=False).rows
+    whole = history.compute(store, [t], areas=("price", "market", "leverage"), fallback=False).rows
 
     class Cut:
         def __init__(self, s):
@@ -118,7 +118,7 @@ def test_a_history_never_sees_a_later_row(store):
         def table(self, name, as_of=None):
             return self.s.table(name, min(as_of, t) if as_of else t)
 
-    cut = history.compute(Cut(store), [t], areas=("price", "market"), fallback=False).rows
+    cut = history.compute(Cut(store), [t], areas=("price", "market", "leverage"), fallback=False).rows
     pd.testing.assert_frame_equal(whole.reset_index(drop=True), cut.reset_index(drop=True))
     low = whole[whole["id"] == "price.low_24h_usd"]["value"].iloc[0]
     assert low > 60_030  # the 2026-02-06 low is not known at 2026-02-05T12:00Z
