@@ -115,7 +115,7 @@ def test_history_equals_the_snapshot_at_every_instant(store, parity, part):
 def test_a_history_never_sees_a_later_row(store):
     """The value at T does not change when rows published after T are hidden (cut the store at T)."""
     t = dt.datetime(2026, 2, 5, 12, 0)
-    areas = ("price", "market", "etf", "treasuries")
+    areas = ("price", "market", "leverage", "etf", "treasuries")
     whole = history.compute(store, [t], areas=areas, fallback=False).rows
 
     class Cut:

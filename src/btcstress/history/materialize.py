@@ -32,7 +32,7 @@ FLAGS = "finding_history_flags"
 DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
 # Areas stored on the grid. `stress` is series-first too, but its query over the hourly grid (22k
 # instants) takes minutes: it is computed set-based on request until it is fast enough to store.
-MATERIALISED = ("price", "market", "etf", "treasuries")
+MATERIALISED = ("price", "market", "leverage", "etf", "treasuries")
 
 
 def _ddl(store) -> None:
