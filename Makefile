@@ -44,7 +44,7 @@ demo: venv
 test: dev
 	sh scripts/ensure-chromium.sh
 	bash scripts/ensure-java.sh  # Java for the Spark parity tests (tests/test_spark_parity.py)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --durations=25  # the 25 slowest tests, so CI shows where the time goes
 
 bench: dev
 	$(BIN)/python benchmarks/bench_price.py

@@ -232,11 +232,13 @@ class Soak:
         stop()
 
 
-def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, timeout: float = 180
+def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, timeout: float = 900
                      ) -> tuple[int, str]:
     """Run a live monitor until it is connected to the stream and the store holds n liquidations (read
     between its batches: the monitor holds the file only while it writes one), then stop it with
-    SIGTERM; (exit code, stderr)."""
+    SIGTERM; (exit code, stderr). The timeout is generous: on a loaded machine a monitor has taken
+    over 2 minutes for 40 frames, and one stopped at a 180 s timeout had not yet read the 40th frame
+    from its socket (not in its raw capture either), which showed up as a lost row."""
     before = connections()
     p = subprocess.Popen(cmd, env=env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
@@ -256,9 +258,10 @@ def run_until_stored(cmd: list[str], db: Path, n: int, cwd: Path, connections, t
             con.close()
         if have >= n:
             break
+    timed_out = p.poll() is None and time.monotonic() >= deadline
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=120)
-    return p.returncode, err
+    return p.returncode, err + (f"\n[soak: stopped at its {timeout:g} s timeout]" if timed_out else "")
 
 
 def warehouse_rows(wh: Path) -> dict[str, int]:

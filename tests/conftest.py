@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
+
+from tests.nonet import sitecustomize as nonet
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__import__("os").environ.get("BTCSTRESS_SHARED", ROOT.parent / "shared"))
@@ -17,6 +20,26 @@ CRASH = dt.datetime(2026, 2, 6, 8, 0, tzinfo=dt.timezone.utc)
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_internet():
+    """No test, and no Python subprocess a test starts, may reach a host other than the loopback
+    (tests/nonet/sitecustomize.py): installed once for the whole session, before any other fixture."""
+    with pytest.MonkeyPatch.context() as mp:
+        nonet.install(mp.setattr)
+        mp.setenv(nonet.ENV, "1")
+        here = str(Path(nonet.__file__).parent)
+        mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
+        yield
+
+
+def missing(what: str):
+    """Data or a tool a test needs is not here: under CI a failure (a skip never hides a regression),
+    elsewhere a skip that says what is missing."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI must have ../shared beside the clone and the tools make test installs)")
+    pytest.skip(what)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +63,25 @@ def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
     with Store(path) as store:
         ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def crash_findings(snapshot_db):
+    """Every finding as of the crash moment (2026-02-06T08:00Z, with series), computed once per session
+    (per xdist worker) for the tests that only read it: a full computation costs seconds, and a dozen
+    tests in five modules ask for exactly this one. Never modify it in a test. (With series the stress area
+    also adds its episode findings; every other finding is the same as without.)"""
+    from btcstress import metrics
+    from btcstress.store import Store
+    with Store(snapshot_db, read_only=True) as s:
+        return metrics.compute(s, CRASH, with_series=True)
+
+
+@pytest.fixture(scope="session")
+def crash_brief(crash_findings):
+    """The brief built from `crash_findings`, once per session (read only)."""
+    from btcstress import brief
+    return brief.build(crash_findings)
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ TOY_INIT = '''
 from btcstress.areas import Area, FindingSpec as F
 
 AREA = Area(name="toy", title="Toy", prefixes=("toy",), metrics="toyforce.metrics", section="toyforce.section",
-            charts=True, priced=True, pulls=("binance",), force="Toy pressure",
+            claim_rules="toyforce.claims", charts=True, priced=True, pulls=("binance",), force="Toy pressure",
             pressure=(("toy.pressure_usd", None),),
             findings=(F("toy.bars_7d", "bars", "BTC", "daily bars stored for the 7 days before T"),
                       F("toy.pressure_usd", "USD", "BTC", "the price, as a toy pressure")))
@@ -46,6 +46,15 @@ def build(fs):
     f = fs.get("toy.bars_7d")
     return Section(id="toy", title="Toy", paragraphs=[Paragraph.of(f"{f.value} daily bars in the week")])
 '''
+TOY_CLAIMS = '''
+from btcstress.claims import ClaimRule
+
+def _said(judge, f, holds):
+    return [f"the toy area's own rule read {f.id} ({'holds' if holds else 'does not hold'})"]
+
+RULES = [ClaimRule(ids=("toy.pressure_usd",), aliases=("toy.pressure",), alias_note="the toy's pressure",
+                   per_btc=True, reasons=_said)]
+'''
 
 
 @pytest.fixture()
@@ -53,7 +62,8 @@ def toy(tmp_path, monkeypatch):
     """The toy area's folder on the path, registered with one line; the registry is restored after."""
     pkg = tmp_path / "toyforce"
     pkg.mkdir()
-    for name, text in (("__init__.py", TOY_INIT), ("metrics.py", TOY_METRICS), ("section.py", TOY_SECTION)):
+    for name, text in (("__init__.py", TOY_INIT), ("metrics.py", TOY_METRICS), ("section.py", TOY_SECTION),
+                       ("claims.py", TOY_CLAIMS)):
         (pkg / name).write_text(textwrap.dedent(text))
     monkeypatch.syspath_prepend(str(tmp_path))
     areas.register("toyforce")  # the one registration line
@@ -103,6 +113,15 @@ def test_a_toy_area_is_computed_written_ranked_checked_and_monitored(toy, store,
                        "value": 1, "unit": "USD", "as_of": "2026-02-06", "window": "1d", "quote": "toy"}])
     assert claims.areas_for(c) == ("price", "toy")
     assert claims.check(store, c, CRASH)[0].verdict == "supported"
+    # Its claim rules: an alias, the per-BTC tolerance (2%, not the 10% of USD totals), its own reason.
+    price = fs.get("price.last_usd").value
+    c = claims.parse([{"claim_id": "t2", "finding_id": "toy.pressure", "subject": "BTC", "comparator": "approx",
+                       "value": price * 1.05, "unit": "USD", "as_of": "2026-02-06", "window": "1d", "quote": "toy"}])
+    v = claims.check(store, c, CRASH)[0]
+    assert v.finding["id"] == "toy.pressure_usd" and v.verdict == "contradicted"  # 5% off: outside 2%
+    assert v.tolerance == "2% of the computed price"
+    assert "'toy.pressure' is read as toy.pressure_usd (the toy's pressure)" in v.reason
+    assert "the toy area's own rule read toy.pressure_usd (does not hold)" in v.reason
 
     assert monitor.area_of("toy.bars_7d") == "toy"
     monitor.validate([monitor.Rule(name="t", finding="toy.bars_7d", op=">", value=1)])  # raises when unknown
@@ -147,6 +166,21 @@ def test_a_registered_area_that_breaks_fails_the_cli_and_the_api_at_start(monkey
     finally:
         monkeypatch.undo()
         areas._load.cache_clear()
+
+
+def test_claim_rules_for_another_areas_ids_are_refused(tmp_path, monkeypatch):
+    pkg = tmp_path / "greedyforce"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from btcstress.areas import Area\n"
+                                     "AREA = Area(name='greedy', title='G', prefixes=('greedy',), "
+                                     "metrics='btcstress.metrics.market', claim_rules='greedyforce.claims')\n")
+    (pkg / "claims.py").write_text("from btcstress.claims import ClaimRule\n"
+                                   "RULES = [ClaimRule(ids=('etf.net_flow_usd',), per_btc=True), 'not a rule']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(areas.AreaError) as e:
+        areas.register("greedyforce")
+    assert "'etf.net_flow_usd' is outside the area's prefixes" in str(e.value)
+    assert "'not a rule' is not a ClaimRule" in str(e.value)
 
 
 def test_declarations_that_contradict_each_other_are_refused(tmp_path, monkeypatch):

@@ -28,9 +28,12 @@ def _fs(store, as_of=CRASH, **kw):
     return metrics.compute(store, as_of, areas=("price", "miners"), **kw)
 
 
-@pytest.fixture()
-def fs(store):
-    return _fs(store)
+@pytest.fixture(scope="module")
+def fs(snapshot_db):
+    """Price and miner findings at the crash, once for the module's tests (they only read them)."""
+    from btcstress.store import Store
+    with Store(snapshot_db, read_only=True) as s:
+        return _fs(s)
 
 
 def test_crash_flows_reserve_and_revenue_agree_with_the_data(fs):

@@ -14,7 +14,7 @@ from btcstress.cli import app
 from btcstress.connectors.streams import sniff_venue
 from btcstress.monitor import FileSink, Monitor, StdoutSink, WebhookSink, load_rules
 from btcstress.store import Store
-from tests.connectors.conftest import LIVE, fixture_lines, http_server, no_internet  # noqa: F401 (fixtures)
+from tests.connectors.conftest import LIVE, fixture_lines, http_server  # noqa: F401 (fixtures)
 
 # The BTC liquidations of the three recorded live frames (2026-10-09 17:06 UTC): Binance 0.190 x 82,651.90,
 # Bybit 0.006 x 82,396.9 + 0.038 x 82,394.3, OKX 8.55 contracts x 0.01 BTC x 82,655.7.
@@ -34,11 +34,6 @@ RULES = """
   op: "<"
   value: 1
 """
-
-
-@pytest.fixture(autouse=True)
-def _guard(no_internet):  # noqa: F811
-    yield
 
 
 @pytest.fixture()

@@ -15,13 +15,8 @@ from typer.testing import CliRunner
 from btcstress.cli import app
 from btcstress.monitor import Monitor, load_rules
 from btcstress.store import Store
-from tests.connectors.conftest import LIVE, fixture_lines, http_server, no_internet  # noqa: F401 (fixtures)
+from tests.connectors.conftest import LIVE, fixture_lines, http_server  # noqa: F401 (fixtures)
 from tests.test_monitor import BTC_TOTAL, RULES
-
-
-@pytest.fixture(autouse=True)
-def _guard(no_internet):  # noqa: F811
-    yield
 
 
 @pytest.fixture()

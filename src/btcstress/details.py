@@ -87,7 +87,6 @@ class EtfSpan(Detail):
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
     days: list[EtfSpanDay] = Field(default_factory=list)
-    preliminary_days: list[str] = Field(default_factory=list)
 
 
 class SensitivityPoint(Detail):

@@ -60,12 +60,8 @@ def select(fs: Iterable[Finding], ids: str | list[str] | None = None, subject: s
     nearest known ones, never an empty answer."""
     chosen = list(fs)
     if ids:
-        want = [i.strip() for i in (ids.split(",") if isinstance(ids, str) else ids) if i and i.strip()]
-        known = {f.id for f in chosen}
-        unknown = [w for w in want if not any(k == w or k.startswith(w) for k in known)]
-        if unknown:
-            raise InputError("; ".join(f"unknown finding id {w!r}{did_you_mean(w, known)}" for w in unknown)
-                             + " (`btcstress ids` lists them)")
+        want = wanted_ids(ids)
+        refuse_unknown_ids(want, {f.id for f in chosen})
         chosen = [f for f in chosen if any(f.id == w or f.id.startswith(w) for w in want)]
     if subject:
         subjects = {f.subject for f in chosen}
@@ -74,6 +70,20 @@ def select(fs: Iterable[Finding], ids: str | list[str] | None = None, subject: s
             raise InputError(f"no finding about subject {subject!r}{did_you_mean(subject, subjects)}")
         chosen = [f for f in chosen if f.subject in match]
     return chosen
+
+
+def wanted_ids(ids: str | list[str]) -> list[str]:
+    """The ids (or id prefixes) asked for, from a comma-separated string or a list."""
+    return [i.strip() for i in (ids.split(",") if isinstance(ids, str) else ids) if i and i.strip()]
+
+
+def refuse_unknown_ids(want: list[str], known: Iterable[str]) -> None:
+    """InputError naming every id that is neither a known id nor a prefix of one, with the nearest."""
+    known = set(known)
+    unknown = [w for w in want if not any(k == w or k.startswith(w) for k in known)]
+    if unknown:
+        raise InputError("; ".join(f"unknown finding id {w!r}{did_you_mean(w, known)}" for w in unknown)
+                         + " (`btcstress ids` lists them)")
 
 
 def id_catalogue(fs: Iterable[Finding]) -> list[dict[str, Any]]:

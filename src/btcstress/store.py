@@ -399,7 +399,8 @@ def _holder(msg: str) -> str:
     try:
         cmd = Path(f"/proc/{m[1]}/cmdline").read_bytes().split(b"\0")
         words = [w.decode(errors="replace") for w in cmd if w]
-        verbs = ("ingest", "monitor", "serve", "export", "cite", "findings", "report", "check", "scenario", "quality")
+        verbs = ("ingest", "monitor", "serve", "mcp", "export", "cite", "findings", "report", "check", "scenario",
+                 "quality", "history", "stress", "episodes", "lint-brief", "quarantine")
         verb = next((w for w in words if w in verbs), None)
         what = f"btcstress {verb}" if verb else Path(words[0]).name if words else "a process"
     except OSError:

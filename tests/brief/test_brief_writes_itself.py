@@ -17,12 +17,9 @@ from btcstress.findings import Finding, FindingSet
 from tests.conftest import CRASH, utc
 
 
-@pytest.fixture(scope="module")
-def crash(snapshot_db):
-    from btcstress.store import Store
-    with Store(snapshot_db, read_only=True) as s:
-        fs = metrics.compute(s, CRASH, with_series=True)
-    return fs, brief.build(fs)
+@pytest.fixture()
+def crash(crash_findings, crash_brief):
+    return crash_findings, crash_brief  # each built once per session (tests/conftest.py)
 
 
 def _text(p: Paragraph) -> str:

@@ -17,14 +17,6 @@ from tests.conftest import CRASH, utc
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def crash_brief(snapshot_db):
-    """The story-moment brief, built once for the tests that only read it."""
-    from btcstress.store import Store
-    with Store(snapshot_db, read_only=True) as s:
-        return brief.build(metrics.compute(s, CRASH, with_series=True))
-
-
 def test_report_writes_markdown_html_and_json(tmp_path, snapshot_db):
     r = runner.invoke(app, ["--db", str(snapshot_db), "report", "--as-of", "2026-02-06T08:00Z", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output

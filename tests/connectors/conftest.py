@@ -1,7 +1,7 @@
 """Test helpers for the live connectors: nothing here may reach the internet.
 
-`no_internet` (autouse here; imported by tests/test_monitor.py) makes any socket connection to a
-host other than the loopback fail loudly, so a connector whose base URL was not pointed at a test
+The suite-wide `no_internet` guard (tests/conftest.py) makes any socket connection to a host other
+than the loopback fail loudly, so a connector whose base URL was not pointed at a test
 server (respx or a real server on 127.0.0.1) cannot quietly fetch from a real venue. The loopback
 servers below are real servers (http.server, websockets) started by the tests themselves.
 """
@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import http.server
-import ipaddress
 import json
-import socket
 import threading
 from pathlib import Path
 
@@ -22,45 +20,9 @@ import pytest
 from tests.conftest import FIXTURES
 
 
-class RealHostError(AssertionError):
-    pass
-
-
-def _loopback(address) -> bool:
-    host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch):
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
-            raise RealHostError(f"test tried to reach a real host: {address!r}")
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
-            raise RealHostError(f"test tried to reach a real host: {address!r}")
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host, *args, **kw):
-        if host not in (None, "localhost") and not _loopback(host):
-            raise RealHostError(f"test tried to resolve a real host: {host!r}")
-        return real_getaddrinfo(host, *args, **kw)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield
+# The guard itself is suite-wide (tests/conftest.py, tests/nonet/sitecustomize.py); its error is
+# re-exported here for the connector tests that check it fires.
+from tests.nonet.sitecustomize import RealHostError  # noqa: E402
 
 
 def fixture_lines(rel: str) -> list[str]:
@@ -126,5 +88,5 @@ def no_sleep(record: list):
     return lambda s: record.append(s)
 
 
-__all__ = ["FIXTURES", "LIVE", "RealHostError", "asyncio", "fixture_lines", "http_server", "no_internet", "no_sleep",
+__all__ = ["FIXTURES", "LIVE", "RealHostError", "asyncio", "fixture_lines", "http_server", "no_sleep",
            "Path"]

@@ -99,10 +99,10 @@ def test_holders_pnl_at_a_hypothetical_price(store):
 
 
 def test_net_flow_is_scored_against_its_trailing_year(crash):
+    # The z-score and percentile themselves are recomputed from the raw Farside rows in
+    # test_unusual_from_raw.py; here: the base is named and the per-fund flows are scored too.
     u = crash.get("etf.net_flow_usd").unusual
-    assert u["zscore"] == pytest.approx(-1.3, abs=0.01)
-    assert u["percentile"] == pytest.approx(8.0, abs=0.1)
-    assert "251 trading days" in u["history"]
+    assert f"{u['n']} trading days" in u["history"] and u["calendar"] == "trading"
     assert crash.get("etf.flow_usd", "GBTC").unusual["zscore"] < -1.5
 
 

@@ -12,8 +12,8 @@ from tests.conftest import CRASH, utc
 
 
 @pytest.fixture()
-def crash(store):
-    return metrics.compute(store, CRASH)
+def crash(crash_findings):
+    return crash_findings  # every finding at the crash, computed once per session (tests/conftest.py)
 
 
 def test_trailing_24h_low_is_binance_spot_60000(crash):

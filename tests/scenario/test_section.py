@@ -11,11 +11,9 @@ from btcstress.findings import FindingSet
 from tests.conftest import CRASH
 
 
-@pytest.fixture(scope="module")
-def fs(snapshot_db):
-    from btcstress.store import Store
-    with Store(snapshot_db, read_only=True) as s:
-        return metrics.compute(s, CRASH, with_series=True)
+@pytest.fixture()
+def fs(crash_findings):
+    return crash_findings  # computed once per session (tests/conftest.py)
 
 
 def test_the_section_is_a_ladder_of_three_shocks_with_every_column(fs):

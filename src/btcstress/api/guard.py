@@ -11,8 +11,9 @@ The middleware, before any endpoint runs:
 - **Body size and time, enforced while reading.** A Content-Length above the limit is refused at
   once (413); a body sent in chunks is counted as it arrives and cut at the limit; every chunk must
   arrive within `body_timeout` seconds and the whole body within `body_total`, so a body that never
-  completes, or is trickled a byte at a time, does not hold the connection (408). (Request headers
-  have their own deadline, in the server's protocol: api.protocol.) The endpoint then reads the already-bounded body.
+  completes, or is trickled a byte at a time, does not hold the connection (408). The endpoint then
+  reads the already-bounded body. (Request headers have their own deadline, in the server's protocol:
+  api.protocol.)
 
 Admission (`Admission`): uncached computations (findings at a new instant, claim checks) run at most
 `workers` at a time (one store lock serialises them anyway) with at most `queue` more waiting; past

@@ -44,6 +44,9 @@ def findings(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Op
         if bad:
             raise InputError("; ".join(f"unknown column {c!r}{envelope.did_you_mean(c, COLUMNS)}" for c in bad)
                              + f" (columns: {', '.join(COLUMNS)})")
+        if ids:  # against the finding catalogue before anything is computed (as the API does): a typo fails fast
+            from btcstress import areas
+            envelope.refuse_unknown_ids(envelope.wanted_ids(ids), areas.catalogue())
         t = instant(as_of, date)
         p = hypothetical_price(price)
         with spinner("computing findings"), read_store(backend) as store:

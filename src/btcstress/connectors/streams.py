@@ -18,24 +18,25 @@
 - Raw capture: every message (heartbeats excepted) is appended as one line to a gzip JSONL file per
   venue per UTC hour, `data/raw/<venue>/<YYYY-MM-DD>/<venue>-<YYYY-MM-DDTHH>.jsonl.gz`, exactly as
   received, so `btcstress monitor --replay` (and `ingest events`) can replay it. A stored event's
-  origin is `stream:<venue>/<file name>` and a quarantined message's line is its line in that file.
+  origin is `stream:<venue>/<file name>` and a quarantined message's line is its line in that file
+  (connectors/raw.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gzip
 import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pyarrow as pa
 
 from btcstress.connectors.base import now_utc, section
 from btcstress.connectors.http import RetryPolicy
+from btcstress.connectors.raw import RawRecorder, count_lines, read_lines, replay_files  # noqa: F401 (re-exported)
 from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
 from btcstress.sources.common import Parsed
 from btcstress.store import Store, UpsertResult
@@ -114,79 +115,6 @@ def sniff_venue(raw: str) -> str | None:
     if "stream" in m or m.get("e") == "forceOrder" or "result" in m:
         return "binance"
     return None
-
-
-# -- raw capture ----------------------------------------------------------------------------------
-
-class RawRecorder:
-    """Appends raw messages to gzip JSONL files, one per venue per UTC hour."""
-
-    def __init__(self, root: Path | str):
-        self.root = Path(root)
-        self._open: dict[str, tuple[Path, Any, int]] = {}  # venue -> (path, handle, lines so far)
-
-    def path(self, venue: str, at: dt.datetime) -> Path:
-        return self.root / venue / f"{at:%Y-%m-%d}" / f"{venue}-{at:%Y-%m-%dT%H}.jsonl.gz"
-
-    @staticmethod
-    def origin(venue: str, path: Path) -> str:
-        return f"stream:{venue}/{path.name}"
-
-    def write(self, venue: str, raw: str, at: dt.datetime) -> tuple[str, int]:
-        """Record one message; returns (origin, line number in its file)."""
-        path = self.path(venue, at)
-        cur = self._open.get(venue)
-        if cur is None or cur[0] != path:
-            if cur is not None:
-                cur[1].close()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            lines = count_lines(path) if path.exists() else 0
-            cur = (path, gzip.open(path, "at", encoding="utf-8"), lines)
-        p, fh, n = cur
-        fh.write(raw.replace("\n", " ").replace("\r", " ") + "\n")
-        self._open[venue] = (p, fh, n + 1)
-        return self.origin(venue, p), n + 1
-
-    def flush(self) -> None:
-        for _, fh, _ in self._open.values():
-            fh.flush()
-
-    def close(self) -> None:
-        for _, fh, _ in self._open.values():
-            fh.close()
-        self._open.clear()
-
-
-def count_lines(path: Path) -> int:
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            return sum(1 for _ in fh)
-    except (EOFError, OSError):  # a capture cut by a crash: count what is readable
-        n = 0
-        try:
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                for _ in fh:
-                    n += 1
-        except (EOFError, OSError):
-            pass
-        return n
-
-
-def read_lines(path: Path) -> Iterator[str]:
-    """Lines of a .jsonl or .jsonl.gz capture; a capture cut by a crash yields what is readable."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                yield line.rstrip("\n")
-    except EOFError:
-        return
-
-
-def replay_files(target: Path) -> list[Path]:
-    if target.is_dir():
-        return sorted(p for p in target.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz")))
-    return [target]
 
 
 def venue_of(path: Path) -> str | None:
@@ -326,7 +254,11 @@ async def run_stream(spec: StreamSpec, on_message: OnMessage, stop: asyncio.Even
     `process_exception` deems transient (network errors, timeouts, 5xx) with the delays we give it
     (`policy`), and raises what retrying cannot fix (a 4xx handshake, a bad URI). What it does not do
     is done here: every failure is told (`on_error`) and the time without data is reported as a gap
-    (`on_gap`) while it lasts and when it ends, so a stream that never opens is never silent."""
+    (`on_gap`) while it lasts and when it ends, so a stream that never opens is never silent.
+
+    Longer than 60 lines on purpose: the connect callback (`failed`), the reconnect loop (`pump_all`)
+    and the shutdown share one outage state (`down`) and the stats; as separate functions they would
+    pass that state around without being simpler to read."""
     import itertools
 
     from websockets.asyncio.client import connect

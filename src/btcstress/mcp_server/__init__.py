@@ -28,7 +28,11 @@ AsOf = Annotated[str | None, Field(description="UTC instant, e.g. 2026-02-06T08:
 
 
 def build(db: str | os.PathLike | None = None, config: dict[str, Any] | None = None):
-    """The MCP server over the store `db` (default data/btcstress.duckdb)."""
+    """The MCP server over the store `db` (default data/btcstress.duckdb).
+
+    Longer than 60 lines on purpose: it is the list of tools, each a few lines registered with the
+    server's decorator over the shared `answers` (the logic is in answers.py); split up, every part
+    would need the server and the answers passed in, for no gain in reading."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.types import ToolAnnotations

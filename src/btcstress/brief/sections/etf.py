@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Fragment, Paragraph, Ref, Section, TableBlock
-from btcstress.details import EtfDay, EtfSpan
+from btcstress.details import EtfDay, EtfSpan, Priced
 from btcstress.findings import FindingSet
 from btcstress.metrics.stats import past
 
@@ -34,8 +34,27 @@ def build(fs: FindingSet) -> Section | None:
     if net.value is None:
         section.paragraphs.append(Paragraph.of(f"US spot bitcoin ETF flows: {net.note}."))
         return section
-
     d = EtfDay.of(net)
+    section.paragraphs.append(_the_day(fs, net, d))
+    section.notes += _other_vintages(net, d)
+    p2 = _since_launch(fs)
+    if p2:
+        section.paragraphs.append(Paragraph(parts=p2))
+    table = _by_fund(fs, d)
+    if table is not None:
+        section.tables.append(table)
+    section.charts += _charts(fs)
+    section.notes.append(Paragraph.of(
+        "Flows are Farside's daily table (US$ millions, stored in USD); each fund's flow counts from its usual "
+        "publication time the next day (IBIT 18:00 UTC, the others 08:00 UTC; docs/DATA.md) unless a version's "
+        "publication time was recorded. A day with a fund not yet reported is preliminary and says which fund "
+        "is missing. AUM is Artemis' (a day's row from 18:00 UTC the next day). The cost basis is modelled: see "
+        "docs/METRICS.md."))
+    return section
+
+
+def _the_day(fs: FindingSet, net, d: EtfDay) -> Paragraph:
+    """The day's net flow (final or preliminary), the outflow streak, the week to date."""
     days = fs.get("etf.outflow_streak_days")
     streak_usd = fs.get("etf.outflow_streak_usd")
     parts: list[Fragment] = ["US spot bitcoin ETFs: net flow of ", fmt.ref(net, "usd_short", signed=True),
@@ -50,17 +69,23 @@ def build(fs: FindingSet) -> Section | None:
     if wtd is not None and wtd.value is not None:
         parts += [" Week to date (", fmt.long_date(EtfSpan.of(wtd).from_), " to ", fmt.long_date(EtfSpan.of(wtd).to),
                   "): ", fmt.ref(wtd, "usd_short", signed=True), "."]
-    section.paragraphs.append(Paragraph(parts=parts))
+    return Paragraph(parts=parts)
 
-    # Other versions of the same day known by T: why a quoted number may differ from ours.
-    others = [v for v in d.vintages if v.vintage != d.vintage]
-    for v in others:
+
+def _other_vintages(net, d: EtfDay) -> list[Paragraph]:
+    """Other versions of the same day known by T: why a quoted number may differ from ours."""
+    out = []
+    for v in (v for v in d.vintages if v.vintage != d.vintage):
         state = f"before {', '.join(v.missing_funds)} reported" if v.preliminary else "with every fund reported"
-        section.notes.append(Paragraph.of(
+        out.append(Paragraph.of(
             f"Another version of the {fmt.long_date(d.date)} table, published {_hhmm(v.vintage)} {state}, showed ",
             Ref(text=fmt.usd_short(v.net_flow_usd, signed=True), finding=net),
             f"; this brief uses the version published {_hhmm(d.vintage)}."))
+    return out
 
+
+def _since_launch(fs: FindingSet) -> list[Fragment]:
+    """Cumulative flows, AUM, the holders' cost basis and P&L."""
     cum, aum = fs.get("etf.cumulative_usd"), fs.get("etf.aum_usd")
     basis, pnl = fs.get("etf.holders_cost_basis_usd"), fs.get("etf.holders_pnl_pct")
     p2: list[Fragment] = []
@@ -73,26 +98,31 @@ def build(fs: FindingSet) -> Section | None:
         p2 += [" The flow-weighted average price paid by net inflows is about ", fmt.ref(basis, "USD")]
         if pnl is not None and pnl.value is not None:
             at = "at the hypothetical price of " if pnl.hypothetical else "at the current price of "
-            p2 += ["; ", at, Ref(text=fmt.usd(pnl.detail["price_usd"]), finding=pnl), " the average ETF holder is ",
+            p2 += ["; ", at, Ref(text=fmt.usd(Priced.of(pnl).price_usd), finding=pnl), " the average ETF holder is ",
                    fmt.ref(pnl, "pct", signed=True), " on that basis"]
         p2.append(".")
-    if p2:
-        section.paragraphs.append(Paragraph(parts=p2))
+    return p2
 
+
+def _by_fund(fs: FindingSet, d: EtfDay) -> TableBlock | None:
+    """Each fund's flow that day; funds with no creations or redemptions are named in the caption."""
     funds = [f for f in fs.all("etf.flow_usd")]
-    if funds:
-        funds.sort(key=lambda f: (f.value is None, f.value if f.value is not None else 0))
-        # Funds with no creations or redemptions that day are named in the caption, not listed as rows.
-        moved = [f for f in funds if f.value != 0]
-        still = [f.subject for f in funds if f.value == 0]
-        caption = f"Net flow by fund on {fmt.long_date(d.date)}"
-        if still:
-            caption += f"; no flow at {', '.join(still)}"
-        section.tables.append(TableBlock(
-            caption=caption, columns=["Fund", "Issuer", "Net flow"], align=["l", "l", "r"],
-            rows=[[f.subject, f.detail.get("issuer") or "", fmt.ref(f, "usd_short", signed=True)
-                   if f.value is not None else "not yet reported"] for f in moved]))
+    if not funds:
+        return None
+    funds.sort(key=lambda f: (f.value is None, f.value if f.value is not None else 0))
+    moved = [f for f in funds if f.value != 0]
+    still = [f.subject for f in funds if f.value == 0]
+    caption = f"Net flow by fund on {fmt.long_date(d.date)}"
+    if still:
+        caption += f"; no flow at {', '.join(still)}"
+    return TableBlock(
+        caption=caption, columns=["Fund", "Issuer", "Net flow"], align=["l", "l", "r"],
+        rows=[[f.subject, f.detail.get("issuer") or "", fmt.ref(f, "usd_short", signed=True)
+               if f.value is not None else "not yet reported"] for f in moved])
 
+
+def _charts(fs: FindingSet) -> list[Chart]:
+    out = []
     by_fund = fs.series.get("etf.daily_flows_by_fund")
     if by_fund is not None:
         traces = [{"type": "bar", "name": fund, "x": by_fund.x, "y": ys,
@@ -100,26 +130,19 @@ def build(fs: FindingSet) -> Section | None:
                   for i, (fund, ys) in enumerate(by_fund.extra.get("funds", {}).items())]
         traces.append({"type": "scatter", "mode": "markers", "name": "Net, all funds", "x": by_fund.x, "y": by_fund.y,
                        "marker": {"color": charts.INK, "symbol": "line-ew-open", "size": 14, "line": {"width": 2}}})
-        section.charts.append(Chart(
+        out.append(Chart(
             id="etf_flows_by_fund", title=by_fund.title, sources=by_fund.sources,
             caption="Daily net creations minus redemptions, stacked by fund (USD); the dash is the day's net. "
                     "Each day is read from its latest version published by the as-of instant.",
             figure={"data": traces, "layout": charts.layout(yaxis_title="USD", barmode="relative", showlegend=False)}))
     cumulative = fs.series.get("etf.cumulative_flows")
     if cumulative is not None:
-        section.charts.append(Chart(
+        out.append(Chart(
             id="etf_cumulative", title=cumulative.title, sources=cumulative.sources, height=240,
             caption="Running sum of daily net flows since the first trading day, 2024-01-11 (USD).",
             figure={"data": [charts.line(cumulative, name="Cumulative net flows", fill="tozeroy")],
                     "layout": charts.layout(yaxis_title="USD", height=240)}))
-
-    section.notes.append(Paragraph.of(
-        "Flows are Farside's daily table (US$ millions, stored in USD); each fund's flow counts from its usual "
-        "publication time the next day (IBIT 18:00 UTC, the others 08:00 UTC; docs/DATA.md) unless a version's "
-        "publication time was recorded. A day with a fund not yet reported is preliminary and says which fund "
-        "is missing. AUM is Artemis' (a day's row from 18:00 UTC the next day). The cost basis is modelled: see "
-        "docs/METRICS.md."))
-    return section
+    return out
 
 
 def highlights(fs: FindingSet) -> list[Highlight]:
