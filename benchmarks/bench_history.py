@@ -8,6 +8,8 @@
           per-instant cost, sampled and scaled to the daily 2018-2026 calendar.
   refresh incremental refresh after ingesting one more day (the store cut at a day, rebuilt, then that
           day's rows ingested again).
+  leverage liquidations.total_usd (BTC+ETH) daily 2018-2026: the leverage area's set-based history, the
+          stored lookup, the loop of snapshots (sampled, scaled); sampled values must agree.
   instant all findings at an on-grid and an off-grid instant vs today's snapshot of every area.
 
 Run: .venv/bin/python benchmarks/bench_history.py --store /work/store/snapshot.duckdb [--only one,instant]
@@ -61,9 +63,12 @@ def pandas_history(db: Path, ts: list[dt.datetime]) -> pd.DataFrame:
     d = d.merge(stats, left_on="open_time", right_index=True, how="left")
     k = np.searchsorted(d["available_at"].to_numpy(), np.array(ts, dtype="datetime64[us]"), "right") - 1
     row = d.iloc[k]
-    z = ((row["ret"] - row["mean"]) / row["std"]).round(2)
+    # Rounded as btcstress rounds (Python's correctly rounded round(), not numpy's scaled one, which
+    # differs on ties such as 51.175).
+    py_round = lambda x: round(x, 2)  # noqa: E731
+    z = ((row["ret"] - row["mean"]) / row["std"]).map(py_round, na_action="ignore")
     return pd.DataFrame({"as_of": ts, "value": (row["ret"] * 100).to_numpy(), "zscore": z.to_numpy(),
-                         "percentile": row["pct"].round(2).to_numpy()})
+                         "percentile": row["pct"].map(py_round, na_action="ignore").to_numpy()})
 
 
 def bench_one(db: Path, sample: int) -> dict:
@@ -88,22 +93,51 @@ def bench_one(db: Path, sample: int) -> dict:
             "ratio_engine_over_stored": round(engine_s / max(stored_s, 1e-6), 1)}
 
 
+def bench_one_leverage(db: Path, sample: int) -> dict:
+    """liquidations.total_usd for BTC+ETH, daily 2018-01-01 -> 2026-02-06 (issue 15's example: 7-19 min
+    of snapshots before): the leverage area's set-based history, the stored lookup, and the loop of
+    leverage snapshots on a sample of instants, scaled. The values of the sampled instants must agree."""
+    fid, subject = "liquidations.total_usd", "BTC+ETH"
+    ts = instants(START, END, "1d")
+    with Store(db, read_only=True) as s:
+        res, engine_s = timed(history.compute, s, ts, areas=("leverage",), fallback=False)
+        rows = res.rows
+        got = rows[(rows["id"] == fid) & (rows["subject"] == subject) & rows["window"].str.startswith("1d")]
+        got = got.set_index("as_of")["value"]
+        stored, stored_s = timed(materialize.read, s, [fid], ts[0], ts[-1], subject)
+        picks = [ts[int(i)] for i in np.linspace(0, len(ts) - 1, sample)]
+        loop = []
+        for t in picks:
+            fs, secs = timed(metrics.compute, s, t, areas=("leverage",))
+            loop.append(secs)
+            f = fs.get(fid, subject, window="1d")
+            want = f.value if f is not None and f.kind != "cited" else None
+            have = got.get(pd.Timestamp(t))
+            assert (want is None and pd.isna(have)) or np.isclose(want, have, rtol=1e-9), (t, want, have)
+    loop_s = statistics.mean(loop) * len(ts)
+    return {"finding": f"{fid} {subject}", "instants": len(ts), "engine_whole_area_s": round(engine_s, 3),
+            "area_rows": len(rows), "stored_lookup_s": round(stored_s, 4), "stored_rows": len(stored),
+            "snapshot_per_instant_s": round(statistics.mean(loop), 3), "snapshot_sample": sample,
+            "snapshot_loop_scaled_s": round(loop_s, 1), "ratio_loop_over_engine": round(loop_s / engine_s, 1),
+            "ratio_engine_over_stored": round(engine_s / max(stored_s, 1e-6), 1)}
+
+
 def bench_rebuild(db: Path, sample: int) -> dict:
     with Store(db) as s:
         done, total_s = timed(materialize.refresh, s, full=True)
         ts = instants(START, END, "1d")
         picks = [ts[int(i)] for i in np.linspace(0, len(ts) - 1, sample)]
-        fallback = {}
+        scaled = {}
         for mod in history.area_modules():
             area = history.area_name(mod)
             if history.series_first(mod):
                 continue
             per = [timed(fallback.snapshot_rows, s, area, [t])[1] for t in picks]
-            fallback[area] = round(statistics.mean(per) * len(ts), 1)
+            scaled[area] = round(statistics.mean(per) * len(ts), 1)
     return {"series_first": {a: {"instants": d["instants"], "seconds": round(d["seconds"], 2)} for a, d in done.items()},
             "series_first_total_s": round(total_s, 2), "grid_instants": max(d["instants"] for d in done.values()),
-            "fallback_daily_2018_2026_scaled_s": fallback, "fallback_sample": sample,
-            "fallback_total_scaled_s": round(sum(fallback.values()), 1)}
+            "fallback_daily_2018_2026_scaled_s": scaled, "fallback_sample": sample,
+            "fallback_total_scaled_s": round(sum(scaled.values()), 1)}
 
 
 def bench_refresh(db: Path, day: dt.datetime) -> dict:
@@ -132,13 +166,16 @@ def bench_refresh(db: Path, day: dt.datetime) -> dict:
 def bench_instant(db: Path) -> dict:
     with Store(db, read_only=True) as s:
         _, today_s = timed(metrics.compute, s, CRASH)
-        series = tuple(history.area_name(m) for m in history.area_modules() if history.series_first(m))
+        # Stored: the materialised areas (a series-first area that is not stored, such as stress, is
+        # computed like the fallback areas, as `findings --as-of` would).
+        series = tuple(history.area_name(m) for m in history.area_modules()
+                       if history.series_first(m) and history.area_name(m) in materialize.MATERIALISED)
         fresh = materialize.fresh_areas(s)
         assert set(series) <= fresh, f"finding_history is not fresh for {set(series) - fresh}"
         on, on_s = timed(materialize.read, s, None, CRASH, CRASH)
         off_t = CRASH + dt.timedelta(minutes=30)
         off, off_s = timed(history.compute, s, [off_t], areas=series, fallback=False)
-        others = tuple(history.area_name(m) for m in history.area_modules() if not history.series_first(m))
+        others = tuple(history.area_name(m) for m in history.area_modules() if history.area_name(m) not in series)
         _, rest_s = timed(metrics.compute, s, CRASH, areas=("price", *others))
     return {"today_all_areas_snapshot_s": round(today_s, 3), "series_first_areas": list(series),
             "on_grid_lookup_s": round(on_s, 4), "on_grid_rows": len(on),
@@ -151,7 +188,7 @@ def bench_instant(db: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", type=Path, default=Path("/work/store/snapshot.duckdb"))
-    ap.add_argument("--only", default="one,rebuild,refresh,instant")
+    ap.add_argument("--only", default="one,leverage,rebuild,refresh,instant")
     ap.add_argument("--sample", type=int, default=8, help="snapshot instants sampled for the loop estimates")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/history.json"))
     args = ap.parse_args()
@@ -165,6 +202,9 @@ def main() -> None:
         if "one" in only:
             res["one"] = bench_one(db, args.sample)
             print(json.dumps(res["one"]), flush=True)
+        if "leverage" in only:
+            res["one_leverage"] = bench_one_leverage(db, args.sample)
+            print(json.dumps(res["one_leverage"]), flush=True)
         if "instant" in only:
             res["instant"] = bench_instant(db)
             print(json.dumps(res["instant"]), flush=True)

@@ -30,7 +30,7 @@ from btcstress.metrics.context import Context
 from btcstress.schema import TABLES
 from btcstress.sources import binance_force_order, bybit_liquidation, citations, okx_liquidation
 from btcstress.store import Store
-from tests.conftest import CRASH, FIXTURES, ROOT, utc
+from tests.conftest import CRASH, FIXTURES, ROOT, missing, utc
 
 SPARK = pytest.mark.xdist_group("spark")
 REL = 1e-9
@@ -236,7 +236,7 @@ def test_event_level_liquidations_and_citations_equal_on_spark(tmp_path, spark):
             (FIXTURES / "bybit/allLiquidation-live-2026-10-09.jsonl", "bybit-live", bybit_liquidation.parse),
             (FIXTURES / "okx/liquidation-orders-live-2026-10-09.jsonl", "okx-live", okx_liquidation.parse)]
     if not all(p.is_file() for p, _, _ in jobs):
-        pytest.skip("recorded payload fixtures not present")
+        missing("recorded payload fixtures not present")
     db, wh = tmp_path / "events.duckdb", tmp_path / "wh"
     cited = citations.single({"finding": "liquidations.total_usd", "subject": "crypto", "value": "2.65e9",
                               "unit": "USD", "as_of": "2026-10-09T12:00Z", "window": "24h", "source": "a test",

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-import pytest
 import respx
 
 from btcstress.connectors.farside import Farside
@@ -16,7 +15,7 @@ from btcstress.connectors.http import Http
 from btcstress.metrics.context import Context
 from btcstress.metrics import etf
 from btcstress.store import Store
-from tests.conftest import SNAPSHOT, utc
+from tests.conftest import SNAPSHOT, missing, utc
 
 URL = "https://farside.test/bitcoin-etf-flow-all-data/"
 CONF = {"farside": {"url": URL, "rate": 1e9}}
@@ -25,7 +24,7 @@ CONF = {"farside": {"url": URL, "rate": 1e9}}
 def _final() -> str:
     p = SNAPSHOT / "etf" / "farside_btc_etf_flows_daily.csv"
     if not p.is_file():
-        pytest.skip("snapshot not available")
+        missing("snapshot not available")
     return p.read_text()
 
 

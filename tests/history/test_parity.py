@@ -29,7 +29,8 @@ def _instants(store) -> list[dt.datetime]:
     # Where the data begins or changes: each table's first publication (and a minute before/after),
     # and the instants preliminary ETF vintages were published.
     firsts = set()
-    for name in ("candles", "market_cap_daily", "indicators_daily", "events", "etf_flow_days"):
+    for name in ("candles", "market_cap_daily", "indicators_daily", "events", "etf_flow_days", "etf_flows", "etf_aum",
+                 "treasury_holdings", "treasury_valuation_daily"):
         t = store.table(name)
         first = t.available_at.min().execute()
         if first is not None and not pd.isna(first):
@@ -42,6 +43,11 @@ def _instants(store) -> list[dt.datetime]:
     days = store.table("etf_flow_days")
     prelim = sorted(pd.Timestamp(x).to_pydatetime() for x in days.filter(days.preliminary).available_at.execute())
     firsts |= set(rng.sample(prelim, min(8, len(prelim))))
+    # 8-K filings: the instant one is published (a filing counts from the end of its filing day) and just before.
+    th = store.table("treasury_holdings")
+    filed = sorted({pd.Timestamp(x).to_pydatetime() for x in th.filter(th.basis == "filing").available_at.execute()})
+    for f in rng.sample(filed, min(4, len(filed))):
+        firsts |= {f, f - dt.timedelta(minutes=1)}
     firsts |= {dt.datetime(2026, 2, 6, 8, 0), dt.datetime(2026, 2, 6), dt.datetime(2024, 8, 5, 13, 37)}
     r = data_range(store)
     return sorted(t for t in eod | intraday | firsts if r[0] <= t <= r[1])
@@ -75,7 +81,7 @@ def parity(snapshot_db):
 
 def test_the_history_covers_at_least_100_seeded_instants(parity):
     areas, instants, got = parity
-    assert {"price", "market"} <= set(areas)
+    assert {"price", "market", "etf", "treasuries"} <= set(areas)
     assert len(instants) >= 100
     assert set(got["as_of"]) == set(instants)
 
@@ -109,7 +115,8 @@ def test_history_equals_the_snapshot_at_every_instant(store, parity, part):
 def test_a_history_never_sees_a_later_row(store):
     """The value at T does not change when rows published after T are hidden (cut the store at T)."""
     t = dt.datetime(2026, 2, 5, 12, 0)
-    whole = history.compute(store, [t], areas=("price", "market"), fallback=False).rows
+    areas = ("price", "market", "leverage", "etf", "treasuries")
+    whole = history.compute(store, [t], areas=areas, fallback=False).rows
 
     class Cut:
         def __init__(self, s):
@@ -118,10 +125,15 @@ def test_a_history_never_sees_a_later_row(store):
         def table(self, name, as_of=None):
             return self.s.table(name, min(as_of, t) if as_of else t)
 
-    cut = history.compute(Cut(store), [t], areas=("price", "market"), fallback=False).rows
+    cut = history.compute(Cut(store), [t], areas=areas, fallback=False).rows
     pd.testing.assert_frame_equal(whole.reset_index(drop=True), cut.reset_index(drop=True))
     low = whole[whole["id"] == "price.low_24h_usd"]["value"].iloc[0]
     assert low > 60_030  # the 2026-02-06 low is not known at 2026-02-05T12:00Z
+    # The ETF day is the latest trading day with a vintage published by t (from the raw rows).
+    d = store.table("etf_flow_days")
+    day = d.filter((d.available_at <= t) & (d.funds_reported > 0)).date.max().execute()
+    net = whole[whole["id"] == "etf.net_flow_usd"]
+    assert net["window"].tolist() == [f"1d:{pd.Timestamp(day).date()}"]
 
 
 @pytest.mark.parametrize("area", ["market"])

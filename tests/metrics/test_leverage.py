@@ -7,7 +7,7 @@ import datetime as dt
 import shutil
 
 import pytest
-from tests.conftest import CRASH, FIXTURES, utc
+from tests.conftest import CRASH, FIXTURES, missing, utc
 from typer.testing import CliRunner
 
 from btcstress import ingest, metrics
@@ -121,7 +121,7 @@ def events_db(tmp_path_factory):
             (FIXTURES / "bybit/allLiquidation-live-2026-10-09.jsonl", "bybit-live", bybit_liquidation.parse),
             (FIXTURES / "okx/liquidation-orders-live-2026-10-09.jsonl", "okx-live", okx_liquidation.parse)]
     if not all(p.is_file() for p, _, _ in jobs):
-        pytest.skip("recorded payload fixtures not present")
+        missing("recorded payload fixtures not present")
     with Store(path) as s:
         ingest.run(s, jobs, allow_quarantine=True)
     return path

@@ -68,8 +68,7 @@ def test_pnl_uses_the_observed_price_finding_when_no_price_is_given(store):
 def test_pnl_equals_holdings_times_price_less_average_at_the_findings_own_price(store):
     fs = tfs(store, CRASH)
     last = fs.get("price.last_usd")
-    if last is None or last.value is None:
-        pytest.skip("price.last_usd is not computed on this branch yet")
+    assert last is not None and last.value is not None  # the price area always runs before treasuries
     pnl = fs.get("treasury.unrealized_pnl_usd", S)
     assert pnl.value == pytest.approx(713502 * (last.value - 76052)) and not pnl.hypothetical
     assert pnl.detail["price_usd"] == last.value

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, missing
 
 from btcstress.sources import binance_force_order, bybit_liquidation, cryptoquant_derivatives, okx_liquidation, snapshot
 
@@ -15,7 +15,7 @@ from btcstress.sources import binance_force_order, bybit_liquidation, cryptoquan
 def _read(rel: str) -> str:
     path = FIXTURES / rel
     if not path.is_file():
-        pytest.skip(f"fixture {path} not present")
+        missing(f"fixture {path} not present")
     return path.read_text()
 
 

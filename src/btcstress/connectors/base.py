@@ -125,6 +125,28 @@ def count_steps(runs: list[tuple[dt.datetime, dt.datetime]], step: dt.timedelta)
     return sum(int((b - a) / step) + 1 for a, b in runs)
 
 
+Runs = list[tuple[dt.datetime, dt.datetime]]
+
+
+def backfill(report: SourceReport, what: str, unit: str, step: dt.timedelta, *, holes: Callable[[], Runs],
+             refetch: Callable[[dt.datetime, dt.datetime], None]) -> None:
+    """Gap detection and backfill, the same for every regular series: find the holes of the stored
+    series (`holes()`: runs of missing steps), refetch each run (`refetch(first, last)`), look again,
+    and report what was found and filled; what is still missing (a venue outage) is noted, never
+    filled in."""
+    runs = holes()
+    found = count_steps(runs, step)
+    if not runs:
+        return
+    for a, b in runs:
+        refetch(a, b)
+    still = count_steps(holes(), step)
+    report.gaps_found += found
+    report.gaps_filled += found - still
+    if still:
+        report.notes.append(f"{what}: {still} {unit} missing at the venue (not filled)")
+
+
 def section(conf: dict[str, Any] | None, name: str) -> dict[str, Any]:
     """The config's `sources.<name>` mapping (empty when absent)."""
     return dict(((conf or {}).get(name)) or {})

@@ -14,9 +14,7 @@ Klines (candles), per market (spot `binance`, USD-M perpetual `binance-usdm`), s
 Every payload goes through `sources.binance_klines.parse` (the REST rows are the archive's 12 columns
 as JSON, so they are written as CSV lines and parsed by the same code; the unit, ms or us, is detected).
 
-Open interest and funding (USD-M, documented REST calls through httpx: two endpoints do not justify
-ccxt's ~50 MB): `/fapi/v1/fundingRate` (paged, full history) and `/futures/data/openInterestHist`
-(period=1d, Binance keeps 30 days), parsed by `sources.binance_derivatives`.
+Open interest and funding (USD-M): connectors/binance_usdm.py, run from here.
 """
 
 from __future__ import annotations
@@ -25,15 +23,15 @@ import calendar
 import datetime as dt
 import hashlib
 import io
-import json
 import zipfile
 from typing import Any
 
-from btcstress.connectors.base import (Progress, SourceReport, checkpoint_instant, count_steps, missing_steps,
-                                       no_progress, now_utc, section, set_checkpoint, store_parsed)
+from btcstress.connectors import binance_usdm
+from btcstress.connectors.base import (Progress, SourceReport, backfill, checkpoint_instant, missing_steps, no_progress,
+                                       now_utc, section, set_checkpoint, store_parsed)
 from btcstress.connectors.http import FetchError, Http
 from btcstress.errors import ParseError
-from btcstress.sources import binance_derivatives, binance_klines
+from btcstress.sources import binance_klines
 from btcstress.sources.common import Parsed
 from btcstress.store import Store, interval_length
 
@@ -133,56 +131,18 @@ class Binance:
         if cursor <= last_closed:
             self._rest(store, venue, symbol, interval, cursor, last_closed, report)
         # Gap detection over the whole requested range, then backfill each hole over REST.
-        runs = self._holes(store, venue, symbol, interval, since, last_closed + step)
-        found = count_steps(runs, step)
-        if runs:
-            for a, b in runs:
-                self._rest(store, venue, symbol, interval, a, b, report)
-            still = count_steps(self._holes(store, venue, symbol, interval, since, last_closed + step), step)
-            report.gaps_found += found
-            report.gaps_filled += found - still
-            if still:
-                report.notes.append(f"{venue} {symbol} {interval}: {still} bar(s) missing at the venue (not filled)")
+        backfill(report, f"{venue} {symbol} {interval}", "bar(s)", step,
+                 holes=lambda: self._holes(store, venue, symbol, interval, since, last_closed + step),
+                 refetch=lambda a, b: self._rest(store, venue, symbol, interval, a, b, report))
         last = self._last_stored(store, venue, symbol, interval)
         if last is not None:
             set_checkpoint(store, NAME, key, last.isoformat())
 
     def funding(self, store: Store, *, since: dt.datetime, until: dt.datetime, report: SourceReport) -> None:
-        symbol, asset = self.conf["symbol"], self.conf["asset"]
-        key = f"funding:{symbol}"
-        resume = checkpoint_instant(store, NAME, key)
-        start = dt.datetime.combine((resume + dt.timedelta(days=1)).date() if resume and resume >= since
-                                    else since.date(), dt.time())
-        end = dt.datetime.combine(until.date(), dt.time())  # complete days only
-        if start >= end:
-            return
-        url = self.conf["usdm_url"] + "/fapi/v1/fundingRate"
-        events: list = []
-        cursor = start
-        while cursor < end:
-            resp = self.http.get(url, params={"symbol": symbol, "startTime": _ms(cursor), "endTime": _ms(end) - 1,
-                                              "limit": 1000})
-            page = resp.json()
-            if not isinstance(page, list):
-                raise FetchError(f"{url}: expected a JSON array, got {str(page)[:120]}")
-            events += page
-            if len(page) < 1000:
-                break
-            cursor = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(page[-1]["fundingTime"]) + 1)
-        origin = f"binance-usdm:/fapi/v1/fundingRate?symbol={symbol}"
-        parsed = binance_derivatives.parse_funding(json.dumps(events), origin, asset=asset, complete_before=end.date())
-        store_parsed(store, parsed, report)
-        days = [r["date"] for r in parsed.rows.get("derivatives_daily", [])]
-        if days:
-            set_checkpoint(store, NAME, key, dt.datetime.combine(max(days), dt.time()).isoformat())
+        binance_usdm.funding(self.http, self.conf, store, since=since, until=until, report=report)
 
     def open_interest(self, store: Store, *, until: dt.datetime, report: SourceReport) -> None:
-        symbol, asset = self.conf["symbol"], self.conf["asset"]
-        url = self.conf["usdm_url"] + "/futures/data/openInterestHist"
-        resp = self.http.get(url, params={"symbol": symbol, "period": "1d", "limit": 30})
-        origin = f"binance-usdm:/futures/data/openInterestHist?symbol={symbol}&period=1d"
-        store_parsed(store, binance_derivatives.parse_open_interest(resp.text, origin, asset=asset,
-                                                                    complete_before=until.date()), report)
+        binance_usdm.open_interest(self.http, self.conf, store, until=until, report=report)
 
     # -- klines internals -------------------------------------------------------------------------
 

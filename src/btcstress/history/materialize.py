@@ -32,7 +32,7 @@ FLAGS = "finding_history_flags"
 DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
 # Areas stored on the grid. `stress` is series-first too, but its query over the hourly grid (22k
 # instants) takes minutes: it is computed set-based on request until it is fast enough to store.
-MATERIALISED = ("price", "market")
+MATERIALISED = ("price", "market", "leverage", "etf", "treasuries")
 
 
 def _ddl(store) -> None:
@@ -58,6 +58,12 @@ def version(mod) -> str:
     # An area whose definitions live in other modules names them (the stress area: btcstress.stress.*).
     for dep in getattr(mod, "HISTORY_CODE", ()):
         h.update(inspect.getsource(importlib.import_module(dep)).encode())
+    # An area that reads another's findings (ETF P&L, treasury values at price.last_usd) is stale when
+    # that area's code changes too.
+    for need in getattr(mod, "HISTORY_NEEDS", ("price",)):
+        dep = next((m for m in area_modules() if area_name(m) == need and m is not mod), None)
+        if dep is not None:
+            h.update(version(dep).encode())
     return h.hexdigest()[:16]
 
 

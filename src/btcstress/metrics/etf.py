@@ -360,3 +360,11 @@ def series(ctx: Context) -> list[Series]:
                         unit="USD", x=[_day(x).isoformat() for x in c["date"]], y=[float(v) for v in c["cumulative_usd"]],
                         sources=[_source(d, "etf_flows", "date", rows_col="fund_rows")])
     return [by_fund, cumulative]
+
+
+# -- history (series-first; see btcstress.history) ------------------------------------------------
+
+def history(hctx) -> pd.DataFrame:
+    """Every ETF finding at every instant of hctx.instants, set-based per publication (see etf_history)."""
+    from btcstress.metrics.etf_history import rows
+    return rows(hctx)

@@ -22,9 +22,13 @@ import pandas as pd
 
 from btcstress.findings import Finding, FindingSet, Series, Source, not_available
 from btcstress.metrics.context import Context, source
-from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+from btcstress.metrics import leverage_events
 
 AREA = "leverage"
+
+HISTORY_NEEDS: tuple[str, ...] = ()  # the history reads the tables, not another area's findings
+# Definitions in other modules: a change there makes the stored history stale (materialize.version).
+HISTORY_CODE = ("btcstress.metrics.leverage_events",)
 
 DEFAULTS: dict[str, Any] = {
     "assets": ["BTC", "ETH"],  # the per-asset subjects; their sum is the subject "BTC+ETH"
@@ -50,12 +54,15 @@ def one_family(s: ibis.Table) -> tuple[ibis.Table, str, bool]:
         return cq, DERIV_NOTE, True
     origins = sorted(s.select("origin").distinct().execute()["origin"])
     return s, SINGLE_VENUE_NOTE.format(origin=", ".join(origins) or "-"), False
-COVERAGE = {binance_force_order.VENUE: binance_force_order.COVERAGE, bybit_liquidation.VENUE: bybit_liquidation.COVERAGE,
-            okx_liquidation.VENUE: okx_liquidation.COVERAGE}
 
 
 def combined_name(assets: list[str]) -> str:
     return "+".join(assets)
+
+
+def subjects(assets: list[str]) -> list[tuple[str, list[str]]]:
+    """(subject, its assets): each asset, then their sum when there are several."""
+    return [(a, [a]) for a in assets] + ([(combined_name(assets), assets)] if len(assets) > 1 else [])
 
 
 # -- public helpers (also for the brief and the scenario engine) ---------------------------------
@@ -77,7 +84,7 @@ def findings(ctx: Context) -> list[Finding]:
     p = ctx.area_params(AREA, DEFAULTS)
     out: list[Finding] = []
     out += _cited(ctx, p)
-    out += _events(ctx, p)
+    out += leverage_events.findings(ctx, _params(p, "assets"), subjects(list(p["assets"])))
     out += _daily_liquidations(ctx, p)
     out += _derivatives(ctx, p)
     return out
@@ -89,45 +96,48 @@ def _params(p: dict[str, Any], *names: str) -> dict[str, Any]:
 
 # daily liquidations ---------------------------------------------------------------------------------
 
-def _per_asset(ctx: Context, assets: list[str]) -> ibis.Table:
-    """One row per (date, asset) with both sides known: measures combined across origin rows."""
-    t = ctx.table("liquidations_daily")
+def per_asset(t: ibis.Table, assets: list[str], **extra) -> ibis.Table:
+    """One row per (date, asset) with both sides known: measures combined across origin rows (the
+    snapshot passes the table cut at T; the history the whole table, with `extra` aggregates)."""
     t = t.filter(t.asset.isin(assets))
     g = t.group_by(["date", "asset"]).aggregate(
         long_usd=t.long_usd.max(), short_usd=t.short_usd.max(), long_qty=t.long_qty.max(),
-        short_qty=t.short_qty.max())
+        short_qty=t.short_qty.max(), **{k: f(t) for k, f in extra.items()})
     g = g.filter(g.long_usd.notnull() & g.short_usd.notnull())
     return g.mutate(total_usd=g.long_usd + g.short_usd)
 
 
-def _subject_frame(per_asset: ibis.Table, subject_assets: list[str]) -> ibis.Table:
+def subject_frame(pa: ibis.Table, subject_assets: list[str], **extra) -> ibis.Table:
     """Daily long/short/total for one asset, or summed over several (days where all are present)."""
     if len(subject_assets) == 1:
-        return per_asset.filter(per_asset.asset == subject_assets[0])
-    s = per_asset.filter(per_asset.asset.isin(subject_assets))
+        return pa.filter(pa.asset == subject_assets[0])
+    s = pa.filter(pa.asset.isin(subject_assets))
     g = s.group_by("date").aggregate(long_usd=s.long_usd.sum(), short_usd=s.short_usd.sum(),
-                                     total_usd=s.total_usd.sum(), n=s.asset.nunique())
+                                     total_usd=s.total_usd.sum(), n=s.asset.nunique(),
+                                     **{k: f(s) for k, f in extra.items()})
     return g.filter(g.n == len(subject_assets)).drop("n")
 
 
+def stat(n, mean, std, le, x) -> dict:
+    """One column's statistics as a finding reports them (z to 2 decimals, percentile to 1)."""
+    n = int(n)
+    ok = n > 1 and std and not pd.isna(std) and std > 0
+    return {"n": n, "mean": None if pd.isna(mean) else float(mean), "std": None if pd.isna(std) else float(std),
+            "zscore": round(float((x - mean) / std), 2) if ok else None,
+            "percentile": round(100.0 * float(le) / n, 1) if n else None}
+
+
 def _history_stats(frame: ibis.Table, day: dt.date, values: dict[str, float], days: int) -> dict[str, dict]:
-    """Mean, std, count and percentile of each column over the `days` days before `day` (Ibis)."""
+    """Mean, std, count and percentile of each column over the `days` days before `day` (Ibis). The
+    history computes the same for every day at once (leverage_history.trailing_stats; its means
+    differ from these in the last bits only: another summation order)."""
     h = frame.filter((frame.date >= day - dt.timedelta(days=days)) & (frame.date < day))
     aggs = {"n": h.count()}
     for col, x in values.items():
-        aggs[f"{col}__mean"] = h[col].mean()
-        aggs[f"{col}__std"] = h[col].std()
-        aggs[f"{col}__le"] = (h[col] <= x).cast("int64").sum()
+        aggs.update({f"{col}__mean": h[col].mean(), f"{col}__std": h[col].std(),
+                     f"{col}__le": (h[col] <= x).cast("int64").sum()})
     row = h.aggregate(**aggs).execute().iloc[0]
-    n = int(row["n"])
-    out = {}
-    for col, x in values.items():
-        mean, std, le = row[f"{col}__mean"], row[f"{col}__std"], row[f"{col}__le"]
-        z = (x - mean) / std if n > 1 and std and not pd.isna(std) and std > 0 else None
-        out[col] = {"n": n, "mean": None if pd.isna(mean) else float(mean),
-                    "std": None if pd.isna(std) else float(std), "zscore": None if z is None else round(float(z), 2),
-                    "percentile": round(100.0 * float(le) / n, 1) if n else None}
-    return out
+    return {c: stat(row["n"], row[f"{c}__mean"], row[f"{c}__std"], row[f"{c}__le"], x) for c, x in values.items()}
 
 
 def _unusual(stats: dict, min_days: int) -> dict | None:
@@ -168,14 +178,13 @@ def _staleness(ctx: Context, day: dt.date) -> str | None:
 
 def _daily_liquidations(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     assets = list(p["assets"])
-    per_asset = _per_asset(ctx, assets)
-    subjects = [(a, [a]) for a in assets] + ([(combined_name(assets), assets)] if len(assets) > 1 else [])
+    pa = per_asset(ctx.table("liquidations_daily"), assets)
     ids = ("liquidations.long_usd", "liquidations.short_usd", "liquidations.total_usd",
            "liquidations.long_share_pct", "liquidations.zscore_1y")
     params = _params(p, "assets", "history_days", "min_history_days")
     out: list[Finding] = []
-    for subject, sub_assets in subjects:
-        frame = _subject_frame(per_asset, sub_assets)
+    for subject, sub_assets in subjects(assets):
+        frame = subject_frame(pa, sub_assets)
         last = frame.date.max().execute()
         if last is None or pd.isna(last):
             reason = f"no daily liquidations for {subject} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
@@ -300,67 +309,6 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     return out
 
 
-# event-level liquidations -------------------------------------------------------------------------
-
-def _events(ctx: Context, p: dict[str, Any]) -> list[Finding]:
-    assets = list(p["assets"])
-    subjects = [(a, [a]) for a in assets] + ([(combined_name(assets), assets)] if len(assets) > 1 else [])
-    t = ctx.table("liquidations")
-    end_24 = ctx.t
-    day = ctx.t.date() - dt.timedelta(days=1)
-    day_start = dt.datetime(day.year, day.month, day.day)
-    windows = [(f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)"),
-               ("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of")]
-    params = _params(p, "assets")
-    out: list[Finding] = []
-    for subject, sub_assets in subjects:
-        for window, start, end, label in windows:
-            ev = t.filter(t.asset.isin(sub_assets) & (t.ts > start) & (t.ts <= end) if window == "24h"
-                          else t.asset.isin(sub_assets) & (t.ts >= start) & (t.ts < end))
-            by_venue = ev.group_by("venue").aggregate(
-                n=ev.count(), long_usd=ev.usd.sum(where=ev.side == "long"),
-                short_usd=ev.usd.sum(where=ev.side == "short"), first=ev.ts.min(), last=ev.ts.max(),
-                origin=ev.origin.collect(distinct=True)).order_by("venue").execute()
-            n = int(by_venue["n"].sum()) if len(by_venue) else 0
-            if n == 0:
-                reason = f"no event-level liquidations stored for {subject} in {label}"
-                out.append(not_available("liquidations.largest_usd", ctx.as_of, reason, subject=subject, unit="USD",
-                                         window=window))
-                out.append(not_available("liquidations.count", ctx.as_of, reason, subject=subject, unit="events",
-                                         window=window))
-                continue
-            srcs = [Source(table="liquidations", origin=", ".join(sorted(r.origin)), rows=int(r.n),
-                           first=pd.Timestamp(r.first).to_pydatetime(), last=pd.Timestamp(r.last).to_pydatetime(),
-                           note=COVERAGE.get(r.venue)) for r in by_venue.itertuples()]
-            venues = sorted(by_venue["venue"])
-            lower = any(v == binance_force_order.VENUE for v in venues)
-            cov = (f"only the venues recorded ({', '.join(venues)}), only while recording"
-                   + ("; Binance counts are lower bounds" if lower else ""))
-            top = ev.order_by([ibis.desc("usd"), "ts", "venue", "symbol", "id"]).limit(1).execute().iloc[0]
-            common = dict(subject=subject, as_of=ctx.as_of, window=window, params=params, sources=srcs, note=cov)
-            if window == "24h":
-                lu = float(by_venue["long_usd"].fillna(0).sum())
-                su = float(by_venue["short_usd"].fillna(0).sum())
-                ev_method = f"sum of event notionals (price x qty) in {label}, venues {', '.join(venues)}"
-                out.append(Finding(id="liquidations.long_usd", value=lu, unit="USD", method=ev_method + ", long", **common))
-                out.append(Finding(id="liquidations.short_usd", value=su, unit="USD", method=ev_method + ", short",
-                                   **common))
-                out.append(Finding(id="liquidations.total_usd", value=lu + su, unit="USD", method=ev_method, **common))
-                if lu + su > 0:
-                    out.append(Finding(id="liquidations.long_share_pct", value=round(100.0 * lu / (lu + su), 2),
-                                       unit="pct", method="100 x long_usd / total_usd over events", **common))
-            out.append(Finding(id="liquidations.count", value=n, unit="events",
-                               method=f"number of liquidation events stored for {label}",
-                               detail={"by_venue": {r.venue: int(r.n) for r in by_venue.itertuples()}}, **common))
-            out.append(Finding(id="liquidations.largest_usd", value=float(top["usd"]), unit="USD",
-                               method=f"largest single liquidation event (price x qty) in {label}",
-                               detail={"venue": top["venue"], "symbol": top["symbol"],
-                                       "time": pd.Timestamp(top["ts"]).isoformat(timespec="milliseconds") + "Z",
-                                       "side": top["side"], "price": float(top["price"]), "qty": float(top["qty"]),
-                                       "id": top["id"]}, **common))
-    return out
-
-
 # cited ----------------------------------------------------------------------------------------------
 
 def _cited(ctx: Context, p: dict[str, Any]) -> list[Finding]:
@@ -391,9 +339,9 @@ def series(ctx: Context) -> list[Series]:
     p = ctx.area_params(AREA, DEFAULTS)
     assets = list(p["assets"])
     out: list[Series] = []
-    per_asset = _per_asset(ctx, assets)
+    pa = per_asset(ctx.table("liquidations_daily"), assets)
     name = combined_name(assets)
-    frame = _subject_frame(per_asset, assets)
+    frame = subject_frame(pa, assets)
     last = frame.date.max().execute()
     if last is not None and not pd.isna(last):
         day = _day(last)
@@ -423,3 +371,10 @@ def series(ctx: Context) -> list[Series]:
                           extra={"subject": "BTC"}))
     return out
 
+
+# -- history (series-first; see btcstress.history) ------------------------------------------------
+
+def history(hctx) -> pd.DataFrame:
+    """Every leverage finding at every instant of hctx.instants, in a few set-based queries."""
+    from btcstress.metrics.leverage_history import rows
+    return rows(hctx)

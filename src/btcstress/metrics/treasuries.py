@@ -42,15 +42,20 @@ DEFAULTS: dict[str, Any] = {
 
 TOTAL_SUBJECT = "entities with known cost"
 HOLDINGS_ONLY_NOTE = "holdings from {origin}; cost unknown"
+NEGATIVE_MNAV = "zero or negative: the source's enterprise value is at or below zero; not a premium or discount"
 
 
 # -- rows -------------------------------------------------------------------------------------------
 
-def _latest_per_entity(t: ibis.Table) -> ibis.Table:
-    """Each entity's latest row: by as-of day, then a filing before a snapshot, then the latest published."""
-    w = ibis.window(group_by=t.entity,
-                    order_by=[ibis.desc(t.as_of), ibis.desc((t.basis == "filing").cast("int8")),
-                              ibis.desc(t.available_at), t.origin])
+def report_order(t: ibis.Table) -> list:
+    """Which of an entity's rows is its latest report: by as-of day, then a filing before a snapshot,
+    then the latest published, then origin (a total order; the history ranks with it too)."""
+    return [ibis.desc(t.as_of), ibis.desc((t.basis == "filing").cast("int8")), ibis.desc(t.available_at), t.origin]
+
+
+def latest_per_entity(t: ibis.Table, by: tuple[str, ...] = ()) -> ibis.Table:
+    """Each entity's latest row (`report_order`), per `by` group too."""
+    w = ibis.window(group_by=[*(t[b] for b in by), t.entity], order_by=report_order(t))
     ranked = t.mutate(_rank=ibis.row_number().over(w))
     return ranked.filter(ranked._rank == 0).drop("_rank")
 
@@ -59,10 +64,10 @@ def positions(ctx: Context) -> pd.DataFrame:
     """One row per entity known at T: the row its findings use, with `has_cost` and the newest
     holdings-only figure beside it. Heavy lifting in Ibis; the result is one row per entity."""
     h = ctx.table("treasury_holdings")
-    with_cost = _latest_per_entity(h.filter(h.cost_usd.notnull()))
+    with_cost = latest_per_entity(h.filter(h.cost_usd.notnull()))
     with_cost = with_cost.mutate(avg_cost_usd=with_cost.avg_cost_usd.fill_null(with_cost.cost_usd / with_cost.btc),
                                  has_cost=ibis.literal(True))
-    only = _latest_per_entity(h.filter(h.cost_usd.isnull()))
+    only = latest_per_entity(h.filter(h.cost_usd.isnull()))
     cols = ["entity", "as_of", "btc", "cost_usd", "avg_cost_usd", "period_btc", "period_cost_usd",
             "period_avg_usd", "filing_date", "document", "basis", "origin", "available_at"]
     fallback = only.anti_join(with_cost, "entity").mutate(has_cost=ibis.literal(False))
@@ -267,11 +272,16 @@ def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ib
 
 # -- mNAV -------------------------------------------------------------------------------------------
 
+def valuation_order(v: ibis.Table) -> list:
+    """An entity's current valuation row: the latest day, then the latest published, then origin."""
+    return [ibis.desc(v.date), ibis.desc(v.available_at), v.origin]
+
+
 def _mnav(ctx: Context, p: dict) -> dict[str, dict]:
     """Each entity's latest multiple of the chosen measure, with how unusual it is vs its own history."""
     v = ctx.table("treasury_valuation_daily")
     v = v.filter(v.measure == p["mnav_measure"])
-    w = ibis.window(group_by=v.entity, order_by=[ibis.desc(v.date), ibis.desc(v.available_at), v.origin])
+    w = ibis.window(group_by=v.entity, order_by=valuation_order(v))
     ranked = v.mutate(_rank=ibis.row_number().over(w))
     cur = ranked.filter(ranked._rank == 0).select(entity=ranked.entity, cur_date=ranked.date, cur=ranked.value,
                                                   cur_origin=ranked.origin)
@@ -294,7 +304,7 @@ def _mnav_finding(ctx: Context, p: dict, entity: str, m: dict | None) -> Finding
     first = dt.datetime.combine(m["first"], dt.time()) if not isinstance(m["first"], dt.datetime) else m["first"]
     note = None
     if m["cur"] <= 0:
-        note = "zero or negative: the source's enterprise value is at or below zero; not a premium or discount"
+        note = NEGATIVE_MNAV
     unusual = None
     if int(m["n"]) >= 30 and _num(m["zscore"]) is not None:
         unusual = {"zscore": round(float(m["zscore"]), 2), "percentile": round(float(m["percentile"]), 1),
@@ -418,3 +428,11 @@ def _basis_label(basis: str) -> str:
 def _measure_label(measure: str) -> str:
     return {"fd_ev_nav": "fully diluted enterprise value / net asset value of the BTC held (Artemis)",
             "realized_mnav": "realized mNAV (DefiLlama)"}.get(measure, measure)
+
+
+# -- history (series-first; see btcstress.history) ------------------------------------------------
+
+def history(hctx) -> pd.DataFrame:
+    """Every treasury finding at every instant of hctx.instants, set-based (see treasuries_history)."""
+    from btcstress.metrics.treasuries_history import rows
+    return rows(hctx)
