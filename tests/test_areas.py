@@ -29,7 +29,7 @@ from btcstress.findings import Finding, Series
 
 def findings(ctx):
     c = ctx.table("candles")
-    week = c.filter((c.interval == "1d") & (c.open_time >= ctx.t - dt.timedelta(days=7)))
+    week = c.filter((c.interval == "1d") & (c.open_time >= ctx.as_of_naive - dt.timedelta(days=7)))
     n = int(week.count().execute())
     price, hypothetical, _ = ctx.price()
     return [Finding(id="toy.bars_7d", value=n, unit="bars", as_of=ctx.as_of, window="7d", method="daily bars"),

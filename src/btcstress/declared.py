@@ -115,7 +115,9 @@ def finding_ids() -> dict[str, str]:
         pkg = importlib.import_module(package) if package else None
         if pkg is not None and hasattr(pkg, "__path__"):
             mods += [(a.name, importlib.import_module(f"{package}.{info.name}"))
-                     for info in pkgutil.iter_modules(pkg.__path__) if info.name.startswith(leaf + "_")]
+                     for info in pkgutil.iter_modules(pkg.__path__)
+                     if info.name.startswith(leaf + "_") and info.name != leaf + "_claims"]
+    # (an area's claim rules, metrics/<area>_claims.py, name ids and aliases a claim may use; they emit none)
     try:
         import btcstress.scenario as sc
         mods += [("scenario", importlib.import_module(f"btcstress.scenario.{m.name}"))

@@ -36,6 +36,14 @@ def _instants(store) -> list[dt.datetime]:
         if first is not None and not pd.isna(first):
             f = pd.Timestamp(first).to_pydatetime()
             firsts |= {f, f - dt.timedelta(minutes=1), f + dt.timedelta(hours=1)}
+    # Leverage: the first daily liquidations, funding (2016) and open interest (2019) rows, and just before.
+    for name, col in (("liquidations_daily", "long_usd"), ("derivatives_daily", "funding_rate_pct"),
+                      ("derivatives_daily", "open_interest_usd")):
+        t = store.table(name)
+        first = t.filter(t[col].notnull()).available_at.min().execute()
+        if first is not None and not pd.isna(first):
+            f = pd.Timestamp(first).to_pydatetime()
+            firsts |= {f, f - dt.timedelta(minutes=1)}
     h = store.table("candles")
     h = h.filter(h.interval == "1h")
     f = pd.Timestamp(h.available_at.min().execute()).to_pydatetime()

@@ -32,8 +32,9 @@ class Context:
         self.as_of = self.as_of.astimezone(dt.timezone.utc)
 
     @property
-    def t(self) -> dt.datetime:
-        """as_of as the store's naive-UTC convention."""
+    def as_of_naive(self) -> dt.datetime:
+        """`as_of` (timezone-aware UTC, what findings carry) in the store's convention: naive UTC, for
+        comparing with stored timestamps (`available_at`, `open_time`)."""
         return utc_naive(self.as_of)
 
     def table(self, name: str) -> ibis.Table:
@@ -72,9 +73,9 @@ class Context:
         first, last = c.open_time.min().execute(), c.available_at.max().execute()
         if first is None or pd.isna(first):
             raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
-        if self.t < pd.Timestamp(first).to_pydatetime():
+        if self.as_of_naive < pd.Timestamp(first).to_pydatetime():
             raise NoDataError(f"no price data before {pd.Timestamp(first).date()}")
-        if self.t > pd.Timestamp(last).to_pydatetime() + dt.timedelta(days=2):
+        if self.as_of_naive > pd.Timestamp(last).to_pydatetime() + dt.timedelta(days=2):
             raise NoDataError(f"no price data after {pd.Timestamp(last).date()}")
 
 

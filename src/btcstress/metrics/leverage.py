@@ -170,7 +170,7 @@ def _day(v: Any) -> dt.date:
 
 
 def _staleness(ctx: Context, day: dt.date) -> str | None:
-    expected = ctx.t.date() - dt.timedelta(days=1)
+    expected = ctx.as_of_naive.date() - dt.timedelta(days=1)
     if day < expected:
         return f"the latest complete day in the data is {day}, {(expected - day).days} day(s) before the last complete UTC day"
     return None
@@ -187,7 +187,7 @@ def _daily_liquidations(ctx: Context, p: dict[str, Any]) -> list[Finding]:
         frame = subject_frame(pa, sub_assets)
         last = frame.date.max().execute()
         if last is None or pd.isna(last):
-            reason = f"no daily liquidations for {subject} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
+            reason = f"no daily liquidations for {subject} published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}"
             out += [not_available(i, ctx.as_of, reason, subject=subject, unit=_UNITS[i]) for i in ids]
             continue
         day = _day(last)
@@ -272,7 +272,7 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
             daily = s.group_by("date").aggregate(v=s[col].max())
             last = daily.date.max().execute()
             if last is None or pd.isna(last):
-                reason = f"no {col} series for {asset} published by {ctx.t:%Y-%m-%dT%H:%MZ}"
+                reason = f"no {col} series for {asset} published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}"
                 if fid == "derivatives.open_interest_usd":
                     for w in ("1d", "7d"):
                         out.append(not_available("derivatives.open_interest_change_pct", ctx.as_of, reason,
@@ -313,7 +313,7 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
 
 def _cited(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     t = ctx.table("citations")
-    oldest = ctx.t - dt.timedelta(hours=p["cited_max_age_hours"])
+    oldest = ctx.as_of_naive - dt.timedelta(hours=p["cited_max_age_hours"])
     # Areas that show their own cited figures (miners' published cost estimates) are left to them.
     t = t.filter(~t.finding_id.startswith("miners."))
     rows = t.filter(t.as_of >= oldest).order_by(["finding_id", "subject", "as_of", "source"]).execute()

@@ -25,8 +25,8 @@ COVERAGE = {binance_force_order.VENUE: binance_force_order.COVERAGE, bybit_liqui
 
 def findings(ctx: Context, params: dict[str, Any], subjects: list[tuple[str, list[str]]]) -> list[Finding]:
     t = ctx.table("liquidations")
-    end_24 = ctx.t
-    day = ctx.t.date() - dt.timedelta(days=1)
+    end_24 = ctx.as_of_naive
+    day = ctx.as_of_naive.date() - dt.timedelta(days=1)
     day_start = dt.datetime(day.year, day.month, day.day)
     windows = [(f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)"),
                ("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of")]

@@ -62,7 +62,7 @@ DEFINITIONS = {
 
 def params(ctx) -> dict[str, Any]:
     """The area's parameters as of T: sources published by then, config/CLI overrides on top."""
-    p0, _ = fleet.params_as_of(ctx.t.date())
+    p0, _ = fleet.params_as_of(ctx.as_of_naive.date())
     return ctx.area_params(AREA, {**p0, **INDICATORS})
 
 
@@ -129,7 +129,7 @@ def _build(ctx, p: dict, released_by: dt.date | None = None) -> Model | None:
     df = _daily(ctx, p)
     days = df[(df["date"] >= pd.Timestamp(p["fleet_start"])) & df["h_th"].notna()
               & df["btc_per_day"].notna()].reset_index(drop=True)
-    gens = fleet_data.generations(released_by or ctx.t.date())
+    gens = fleet_data.generations(released_by or ctx.as_of_naive.date())
     if days.empty or not gens:
         return None
     f = fleet_sim.simulate(days, gens, p)
@@ -148,7 +148,7 @@ def _from_whole(ctx, p: dict) -> Model | None:
     so the causal simulation over all days, stopped at D, is the run as of T. Otherwise None (the
     caller runs it as of T)."""
     store = ctx.store
-    T = ctx.t
+    T = ctx.as_of_naive
     parts = []
     for table, cut in (("network_daily", None), ("candles", CQ_PRICE)):
         t = store.table(table)
@@ -247,7 +247,7 @@ def _model_sources(ctx, m: Model) -> list[Source]:
 
 def _common(ctx, m: Model, p: dict) -> tuple[costs.CostCurve, dict, dict]:
     c = m.curve()
-    _, notes = fleet.params_as_of(ctx.t.date())
+    _, notes = fleet.params_as_of(ctx.as_of_naive.date())
     unverified = [k for k, v in fleet.params.SOURCES.items() if v["verified"] is False]
     detail = {"day": str(c.date), "fleet_j_per_th": round(c.fleet_j_per_th, 2),
               "network_power_gw": round(c.network_power_gw, 2), "power_price_usd_kwh": c.power_price_usd_kwh,

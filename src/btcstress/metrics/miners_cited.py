@@ -109,7 +109,7 @@ def cambridge_findings(ctx) -> list[Finding]:
     ids = {"TWh": "miners.cambridge_electricity_twh", "J/TH": "miners.cambridge_fleet_j_per_th"}
     for e in fleet_data.cambridge():
         at = dt.datetime.combine(e.published + dt.timedelta(days=1), dt.time())  # known the day after
-        if at > ctx.t:
+        if at > ctx.as_of_naive:
             continue
         detail: dict[str, Any] = {"publisher": e.publisher, "published": e.published.isoformat(), "period": e.period,
                                   "what": e.what, "url": e.source_url}

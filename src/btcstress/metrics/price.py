@@ -68,7 +68,7 @@ def primary_market(ctx: Context) -> Market | None:
         m = c.filter((c.venue == venue) & (c.symbol == symbol))
         lasts = m.group_by("interval").aggregate(last=m.available_at.max()).execute()
         fresh = [(interval_length(r.interval), r.interval) for r in lasts.itertuples()
-                 if ctx.t - pd.Timestamp(r.last).to_pydatetime() <= stale_after(r.interval)]
+                 if ctx.as_of_naive - pd.Timestamp(r.last).to_pydatetime() <= stale_after(r.interval)]
         if fresh:
             interval = min(fresh)[1]
             return Market(venue, symbol, interval, f"{label}, {interval} bars")
@@ -98,7 +98,7 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
                               unit="USD" if i.endswith("usd") else "pct", window="24h") for i in ids]
     b = bars(ctx, market.venue, market.symbol, market.interval)
     # Bars that closed in (T-24h, T]; for daily bars that is the last complete day.
-    w = b.filter(b.available_at > ctx.t - DAY)
+    w = b.filter(b.available_at > ctx.as_of_naive - DAY)
     running_high = w.high.max().over(ibis.window(order_by=w.open_time, preceding=None, following=0))
     w = w.mutate(drop=w.low / running_high - 1).order_by("open_time")
     win = w.execute()
@@ -270,7 +270,7 @@ def _lowest_since(ctx: Context, low_f: Finding | None) -> list[Finding]:
     level = price if hypothetical else (low_f.value if low_f else None)
     if level is None:
         return [not_available(fid, ctx.as_of, "no trailing-24h low", unit="date", window="24h")]
-    window_start = (ctx.t - DAY).date()
+    window_start = (ctx.as_of_naive - DAY).date()
     composite = daily_market(ctx)
     d = bars(ctx, *composite[:3])
     earlier = d.filter(d.open_time < pd.Timestamp(window_start).to_pydatetime())
@@ -303,13 +303,13 @@ def _below_events(ctx: Context) -> list[Finding]:
     d = bars(ctx, *composite[:3])
     d = d.mutate(date=d.open_time.date())
     # An event on the day being described (or the day before) is not a reference point for it.
-    ev = ev.filter(ev.date < (ctx.t - 2 * DAY).date())
+    ev = ev.filter(ev.date < (ctx.as_of_naive - 2 * DAY).date())
     joined = ev.join(d, ev.date == d.date).select(ev.id, ev.title, ev.date, ev.category, d.close, d.origin)
     rows = joined.filter(joined.close > price).order_by(ibis.desc("date")).execute()
     considered = joined.count().execute()
     closes = d.select("open_time", "close").order_by("open_time").execute() if len(rows) else None
     detail = [{"id": r.id, "title": r.title, "date": str(pd.Timestamp(r.date).date()), "category": r.category,
-               "close": float(r.close), **_break(closes, float(r.close), ctx.t)} for r in rows.itertuples()]
+               "close": float(r.close), **_break(closes, float(r.close), ctx.as_of_naive)} for r in rows.itertuples()]
     return [Finding(
         id=fid, value=[e["id"] for e in detail], unit="events", as_of=ctx.as_of, window="since",
         method="named events (packaged events table, before the day described) whose day's close on the "
@@ -363,7 +363,7 @@ def series(ctx: Context) -> list[Series]:
     market = primary_market(ctx)
     if market is not None and market.interval != "1d":
         b = bars(ctx, market.venue, market.symbol, market.interval)
-        h = b.filter(b.available_at > ctx.t - 2 * DAY).order_by("open_time").execute()
+        h = b.filter(b.available_at > ctx.as_of_naive - 2 * DAY).order_by("open_time").execute()
         if len(h):
             low = h.loc[h.low.idxmin()]
             out.append(Series(name="price.hourly_48h", title=f"{market.label}: trailing 48 h", unit="USD",

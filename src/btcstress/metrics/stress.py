@@ -201,7 +201,7 @@ def series(ctx: Context) -> list[Series]:
     comb, measures = daily_with(ctx.store, ctx.as_of, p)
     ctx.findings.extend(episodes(ctx.store, ctx.as_of, p, frames=(comb, measures)))
     ctx.findings.append(highest_since(comb, ctx.as_of, p, _sources(comb.dropna(subset=["index"]), measures)))
-    t = pd.Timestamp(ctx.t)
+    t = pd.Timestamp(ctx.as_of_naive)
     comb = comb[comb.t < t].dropna(subset=["index"]) if t.time() != dt.time(0) else comb.dropna(subset=["index"])
     if comb.empty:
         return []

@@ -238,7 +238,7 @@ def _pnl_unusual(ctx: Context, p: dict, entity: str, current: float) -> dict | N
     """How the P&L % compares with the entity's own daily P&L % over the past year: each day's close
     against the average cost of the latest report published by that day's close."""
     days = int(p["unusual_history_days"])
-    j = _cost_vs_close(ctx, p, entity, ctx.t - dt.timedelta(days=days))
+    j = _cost_vs_close(ctx, p, entity, ctx.as_of_naive - dt.timedelta(days=days))
     j = j.filter(j.avg_cost.notnull())
     pct = (j.close / j.avg_cost - 1.0) * 100.0
     r = j.aggregate(n=j.count(), first=j.day.min(), mean=pct.mean(), sd=pct.std(),

@@ -156,39 +156,43 @@ def _d(v) -> str:
 
 def _entity_rows(d: pd.DataFrame) -> pd.DataFrame:
     """holdings, cost, value and P&L per instant and entity (mNAV apart), as the snapshot words them."""
-    out = []
-    for r in d.itertuples(index=False):
-        e, window, cost = r.entity, f"holdings as of {_d(r.report_as_of)}", bool(r.has_cost)
-        base = {"as_of": r.as_of, "subject": e, "window": window, "kind": "computed"}
-        note = HOLDINGS_ONLY_NOTE.format(origin=_source_label(r.origin))
-        if cost:
-            note = None
-            ds = r.daily_series_btc
-            if pd.notna(ds) and pd.notna(r.daily_series_as_of) and r.daily_series_as_of > r.report_as_of \
-                    and abs(ds - r.btc) > 0.5:
-                note = (f"differs from the {_source_label(r.daily_series_origin)}, which carries {ds:,.0f} BTC on "
-                        f"{_d(r.daily_series_as_of)}; holdings and cost are kept from the same report")
-        out.append({**base, "id": "treasury.holdings_btc", "value": float(r.btc), "unit": "BTC", "note": note})
-        if cost:
-            out += [{**base, "id": "treasury.avg_cost_usd", "value": float(r.avg_cost_usd), "unit": "USD"},
-                    {**base, "id": "treasury.cost_usd", "value": float(r.cost_usd), "unit": "USD"},
-                    {**base, "id": "treasury.breakeven_price_usd", "value": float(r.avg_cost_usd), "unit": "USD"}]
-        else:
-            reason = (f"not available: {e}'s cost basis is not published in the data (holdings from "
-                      f"{_source_label(r.origin)} only); cost is never estimated")
-            out += [{**base, "id": fid, "unit": unit, "note": reason} for fid, unit in COST_IDS]
-        if pd.isna(r.price):
-            reason = "not available: no BTC price at as-of (price.last_usd not available)"
-            out.append({**base, "id": "treasury.value_usd", "unit": "USD", "note": reason})
-            if cost:
-                out += [{**base, "id": fid, "unit": unit, "note": reason} for fid, unit in COST_IDS[3:]]
-            continue
-        out.append({**base, "id": "treasury.value_usd", "value": float(r.value_usd), "unit": "USD"})
-        if cost:
-            out += [{**base, "id": "treasury.unrealized_pnl_usd", "value": float(r.unrealized_pnl_usd), "unit": "USD"},
-                    {**base, "id": "treasury.unrealized_pnl_pct", "value": float(r.unrealized_pnl_pct), "unit": "pct",
-                     "zscore": r.zscore, "percentile": r.percentile}]
-    return pd.DataFrame(out)
+    d = d.reset_index(drop=True)
+    cost = d["has_cost"].astype(bool)
+    priced = d["price"].notna()
+    label = d["origin"].map({o: _source_label(o) for o in d["origin"].unique()})
+    window = "holdings as of " + pd.to_datetime(d["report_as_of"]).dt.strftime("%Y-%m-%d")
+    ds, ds_at = d["daily_series_btc"].astype("float64"), pd.to_datetime(d["daily_series_as_of"])
+    differs = cost & ds.notna() & ds_at.notna() & (ds_at > pd.to_datetime(d["report_as_of"])) \
+        & ((ds - d["btc"].astype("float64")).abs() > 0.5)
+    note = pd.Series([None] * len(d), dtype=object)
+    note[~cost] = [HOLDINGS_ONLY_NOTE.format(origin=x) for x in label[~cost]]
+    note[differs] = [f"differs from the {_source_label(o)}, which carries {x:,.0f} BTC on {_d(t)}; holdings and cost "
+                     "are kept from the same report"
+                     for o, x, t in zip(d.loc[differs, "daily_series_origin"], ds[differs], ds_at[differs])]
+    no_cost = "not available: " + d["entity"].astype(str) + "'s cost basis is not published in the data (holdings " \
+        "from " + label + " only); cost is never estimated"
+    no_price = "not available: no BTC price at as-of (price.last_usd not available)"
+
+    def part(mask, fid, unit, value=None, text=None, **extra):
+        m = mask.to_numpy()
+        return pd.DataFrame({"as_of": d["as_of"][m], "id": fid, "subject": d["entity"][m], "window": window[m],
+                             "kind": "computed", "unit": unit,
+                             "value": value[m].astype("float64") if value is not None else float("nan"),
+                             "note": text[m] if isinstance(text, pd.Series) else text,
+                             **{k: v[m] for k, v in extra.items()}})
+
+    out = [part(cost | ~cost, "treasury.holdings_btc", "BTC", d["btc"], note),
+           part(cost, "treasury.avg_cost_usd", "USD", d["avg_cost_usd"]),
+           part(cost, "treasury.cost_usd", "USD", d["cost_usd"]),
+           part(cost, "treasury.breakeven_price_usd", "USD", d["avg_cost_usd"])]
+    out += [part(~cost, fid, unit, text=no_cost) for fid, unit in COST_IDS]
+    out += [part(~priced, "treasury.value_usd", "USD", text=no_price)]
+    out += [part(cost & ~priced, fid, unit, text=no_price) for fid, unit in COST_IDS[3:]]
+    out += [part(priced, "treasury.value_usd", "USD", d["value_usd"]),
+            part(cost & priced, "treasury.unrealized_pnl_usd", "USD", d["unrealized_pnl_usd"]),
+            part(cost & priced, "treasury.unrealized_pnl_pct", "pct", d["unrealized_pnl_pct"],
+                 zscore=d["zscore"].astype("float64"), percentile=d["percentile"].astype("float64"))]
+    return pd.concat([o for o in out if len(o)], ignore_index=True)
 
 
 def _totals_none(as_of: pd.Series, reason: str) -> pd.DataFrame:

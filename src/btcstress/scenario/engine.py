@@ -65,7 +65,7 @@ def params(ctx: Context) -> dict[str, Any]:
     from btcstress.scenario import calibration
     p = ctx.area_params(AREA, DEFAULTS)
     if "at_risk_share_of_oi" not in ctx.params.get(AREA, {}):
-        share, left_out = calibration.share_at(ctx.t, float(DEFAULTS["at_risk_share_of_oi"]))
+        share, left_out = calibration.share_at(ctx.as_of_naive, float(DEFAULTS["at_risk_share_of_oi"]))
         if left_out is not None:
             p = {**p, "at_risk_share_of_oi": share}
             p["at_risk_share_of_oi_fit"] = f"leave-one-out: fitted on the backtest's crash days without {left_out}"

@@ -59,7 +59,7 @@ def derivatives(ctx: Context, p: dict) -> tuple[float, dt.date, float | None, fl
     oi = t.filter(t.open_interest_usd.notnull())
     last = oi.date.max().execute()
     if last is None or pd.isna(last):
-        raise NoDataError(f"no BTC open interest published by {ctx.t:%Y-%m-%dT%H:%MZ}: the liquidation model "
+        raise NoDataError(f"no BTC open interest published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}: the liquidation model "
                           "needs it (liquidations/cryptoquant_btc_open_interest_usd_daily.csv)")
     day = _d(last)
     oi_rows = oi.filter(oi.date == day).select("date", "open_interest_usd", "origin").execute()
@@ -95,26 +95,26 @@ def bars(ctx: Context, p: dict) -> tuple[Bars, list[str], float, list[Source]]:
     vol = d["volume"].astype(float).fillna(0.0).to_numpy()
     if not (vol > 0).any():
         vol = np.ones(len(d))
-    ages = np.array([(ctx.t - (_ts(t) + dt.timedelta(hours=12))).total_seconds() / 86400.0 for t in d["open_time"]])
+    ages = np.array([(ctx.as_of_naive - (_ts(t) + dt.timedelta(hours=12))).total_seconds() / 86400.0 for t in d["open_time"]])
     lows, highs, closes = (d[k].astype(float).to_numpy() for k in ("low", "high", "close"))
     dates = [str(_d(t)) for t in d["open_time"]]
     last_close = float(closes[-1])
     # A partial bar from the primary market's finer bars after the last daily bar.
     market = price_area.primary_market(ctx)
     since = last + dt.timedelta(days=1)
-    if market is not None and market.interval != "1d" and ctx.t > since:
+    if market is not None and market.interval != "1d" and ctx.as_of_naive > since:
         h = price_area.bars(ctx, market.venue, market.symbol, market.interval)
         h = h.filter(h.open_time >= since)
         agg = h.aggregate(n=h.count(), low=h.low.min(), high=h.high.max(), first=h.open_time.min(),
                           last=h.open_time.max(), origin=h.origin.max(),
                           close=h.close.argmax(h.open_time)).execute().iloc[0]
         if int(agg["n"]) > 0:
-            frac = min(1.0, (ctx.t - since).total_seconds() / 86400.0)
+            frac = min(1.0, (ctx.as_of_naive - since).total_seconds() / 86400.0)
             lows, highs, closes = (np.append(lows, float(agg["low"])), np.append(highs, float(agg["high"])),
                                    np.append(closes, float(agg["close"])))
             vol = np.append(vol, float(np.median(vol)) * frac)
             ages = np.append(ages, frac / 2.0)
-            dates.append(f"{since.date()} (partial, to {ctx.t:%H:%M}Z)")
+            dates.append(f"{since.date()} (partial, to {ctx.as_of_naive:%H:%M}Z)")
             srcs.append(Source(table="candles", origin=str(agg["origin"]), rows=int(agg["n"]), first=_ts(agg["first"]),
                                last=_ts(agg["last"]), note=f"{market.label}: partial day after the last daily bar"))
     weight = vol * 0.5 ** (ages / float(p["entry_half_life_days"]))
