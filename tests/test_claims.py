@@ -279,3 +279,13 @@ def test_check_bad_input_exits_2(tmp_path, snapshot_db, content, args, message):
     r = runner.invoke(app, ["--db", str(snapshot_db), "check", str(f), *(["--as-of", "2026-02-06T08:00Z"]
                                                                           if "--as-of" not in args else []), *args])
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+def test_every_miner_cost_per_btc_gets_the_per_btc_tolerance():
+    """The model's costs are all USD per BTC: a claim about any of them is held to the price's 2%,
+    not the 10% meant for USD totals (flows, market value)."""
+    from btcstress.claims.rules import TOLERANCE, tolerance_for
+    for fid in ("miners.production_cost_usd", "miners.electricity_cost_usd", "miners.cash_cost_usd",
+                "miners.marginal_cost_usd", "miners.published_cost_usd"):
+        assert tolerance_for(fid, "USD") == TOLERANCE["price"], fid
+    assert tolerance_for("etf.net_flow_usd", "USD") == TOLERANCE["USD"]

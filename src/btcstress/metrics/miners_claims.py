@@ -32,7 +32,8 @@ def _cost_model(j, f, ok):
 
 
 RULES = [
-    ClaimRule(ids=("miners.production_cost_usd", "miners.electricity_cost_usd"), per_btc=True),
+    ClaimRule(ids=("miners.production_cost_usd", "miners.electricity_cost_usd", "miners.cash_cost_usd",
+                   "miners.marginal_cost_usd", "miners.published_cost_usd"), per_btc=True),  # all USD per BTC
     ClaimRule(ids=("miners.production_cost_usd",), alternatives=("miners.cash_cost_usd", "miners.electricity_cost_usd")),
     ClaimRule(ids=("miners.cash_cost_usd",), alternatives=("miners.production_cost_usd", "miners.electricity_cost_usd")),
     ClaimRule(ids=("miners.electricity_cost_usd",), alternatives=("miners.cash_cost_usd", "miners.production_cost_usd")),
