@@ -94,7 +94,9 @@ def test_cli_history_table_fits_80_columns_and_csv_has_numbers(snapshot_db, tmp_
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
     assert {"price.close_usd", "market.fear_greed", "etf.net_flow_usd"} <= {x["id"] for x in body["rows"]}
-    assert "fallback" in body["how"]["etf"]
+    assert body["how"]["etf"] == "stored (finding_history)"  # series-first and materialised by the ingest
+    others = [history.area_name(m) for m in history.area_modules() if not history.series_first(m)]
+    assert all("fallback" in body["how"][a] for a in others if a in body["how"])
 
 
 @pytest.fixture()
