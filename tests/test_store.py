@@ -90,18 +90,22 @@ def test_sigkill_mid_run_leaves_the_store_as_before_then_a_rerun_completes(tmp_p
     with Store(db, read_only=True) as s:
         before = s.counts()
 
-    # Pause inside the transaction after the 4th file, then SIGKILL the process.
+    # Pause inside the transaction after the 4th file, then SIGKILL the process. With -v the ingest logs
+    # one line per file once it is written (inside the transaction); the 4th is followed by the pause.
     env = {**os.environ, "BTCSTRESS_TEST_PAUSE_AFTER_FILE": "4:60"}
-    p = _cli(db, "ingest", "snapshot", str(snapshot_dir), "--allow-quarantine", env=env)
+    p = subprocess.Popen([sys.executable, "-m", "btcstress.cli", "-v", "--db", str(db), "ingest", "snapshot",
+                          str(snapshot_dir), "--allow-quarantine"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = 0
     deadline = time.time() + 120
-    while seen < 5 and time.time() < deadline:  # the 5th "reading" line never comes: we wait for 4 + a beat
+    while seen < 4 and time.time() < deadline:
         line = p.stderr.readline()
-        if "reading" in line:
-            seen += 1
-        if seen == 4:
-            time.sleep(3)
+        if not line and p.poll() is not None:
             break
+        if " rows in -> " in line:
+            seen += 1
+    assert seen == 4, "the ingest never logged its 4th file"
+    time.sleep(1)  # well inside the 60 s pause
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
     assert p.returncode == -signal.SIGKILL
