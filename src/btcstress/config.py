@@ -15,27 +15,33 @@ import yaml
 from btcstress.errors import InputError
 
 
+def read_yaml(path: Path | str, what: str):
+    """A YAML file's content (safe_load); every way of failing is one InputError naming `what` and the
+    file (missing, a folder, not UTF-8, unreadable, not YAML with its line and column)."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} {path} is a folder") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise InputError(f"{what} {path}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") \
+            from None
+
+
 def load(path: str | os.PathLike | None = None) -> dict[str, Any]:
     path = path or os.environ.get("BTCSTRESS_CONFIG")
     if path is None and Path("btcstress.yaml").exists():
         path = "btcstress.yaml"
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputError(f"config file {path} not found") from None
-    except IsADirectoryError:
-        raise InputError(f"config file {path} is a folder") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"config file {path}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        raise InputError(f"config file {path}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") \
-            from None
+    data = read_yaml(path, "config file") or {}
     if not isinstance(data, dict):
         raise InputError(f"config file {path}: expected a mapping at the top level")
     for section in ("params", "sources", "api", "monitor", "spark"):

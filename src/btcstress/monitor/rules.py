@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from btcstress import areas as registry
+from btcstress.config import read_yaml
 from btcstress.errors import InputError
 from btcstress.findings import Finding
 
@@ -73,20 +73,7 @@ class Rule(BaseModel):
 
 def load_rules(path: Path | str) -> list[Rule]:
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"rules file {p} not found") from None
-    except IsADirectoryError:
-        raise InputError(f"rules file {p} is a folder") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"rules file {p}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"rules file {p}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where else ""
-        raise InputError(f"rules file {p}: not valid YAML{at} ({getattr(exc, 'problem', None) or 'syntax'})") from None
+    data = read_yaml(p, "rules file")
     if isinstance(data, dict):
         data = data.get("rules")
     if not isinstance(data, list) or not data:
