@@ -3,6 +3,7 @@ cache is shared and each instant is computed once), and a real server on a free 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -29,24 +30,32 @@ def client(api_app):
         yield c
 
 
-@pytest.fixture(scope="session")
-def live_server(api_app):
-    """uvicorn serving the app in a thread on 127.0.0.1:<free port>; yields the base URL."""
+@contextlib.contextmanager
+def serving(app, **server_options):
+    """uvicorn serving `app` in a thread on 127.0.0.1:<free port>; yields the port."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(api_app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **server_options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 20  # a start-up timeout, not a speed check
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+        time.sleep(0.02)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(api_app):
+    """The app served on loopback for the session; yields the base URL."""
+    with serving(api_app) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.api.conftest import serving
+
 from btcstress.api import create_app, guard
 from btcstress.api.inputs import MAX_INSTANTS
 from btcstress.errors import InputError
@@ -128,18 +130,9 @@ def test_scrub_removes_paths_and_pids():
 @pytest.fixture()
 def server(snapshot_db):
     """uvicorn on 127.0.0.1 with a 1 s body timeout and a 64 KiB body limit."""
-    import uvicorn
     app = create_app(snapshot_db, config={"api": {"limits": {"body_timeout": 1, "max_body": 65536}}})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    th.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield sock.getsockname()[1]
-    srv.should_exit = True
-    th.join(10)
+    with serving(app) as port:
+        yield port
 
 
 def _raw(port: int, data: bytes, then: bytes = b"") -> bytes:

@@ -7,10 +7,11 @@ by the server closing the connection, never by timing the test."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
+
+from tests.api.conftest import serving
 
 from btcstress.api import create_app
 from btcstress.api.protocol import server_options
@@ -20,19 +21,10 @@ HEADER_TIMEOUT = 1.0
 
 @pytest.fixture(scope="module")
 def server(snapshot_db):  # one server for the module: each test uses its own connections
-    import uvicorn
     limits = {"header_timeout": HEADER_TIMEOUT, "body_timeout": 5, "body_total": 1.5}
     app = create_app(snapshot_db, config={"api": {"limits": limits}})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **server_options(limits)))
-    th = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    th.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield sock.getsockname()[1]
-    srv.should_exit = True
-    th.join(10)
+    with serving(app, **server_options(limits)) as port:
+        yield port
 
 
 def _read_all(s: socket.socket) -> bytes:
