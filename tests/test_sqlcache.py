@@ -73,6 +73,8 @@ def test_different_shapes_never_share_an_entry():
         t.filter((t.available_at >= at) & (t.available_at <= at)).count().as_table(),   # one slot ...
         t.filter((t.available_at >= at) & (t.available_at <= at2)).count().as_table(),  # ... or two
         t.filter(t.value <= -3.0).count().as_table(),               # a negative float is another node
+        t.filter(t.value <= 0.0).count().as_table(),                # zero is not a variable ...
+        t.filter(t.value <= -0.0).count().as_table(),               # ... and -0.0 is not 0.0
         t.filter(t.value <= float("nan")).count().as_table(),       # NaN is not a variable
         t.filter(t.value <= float("inf")).count().as_table(),
         t.select(t.value).limit(2),                                 # integers stay in the key
@@ -149,6 +151,17 @@ def test_connections_share_shapes_but_each_reads_its_own_rows():
     assert shared.stats.hits == 1 and shared.stats.misses == 1
     assert (int(r1.n), float(r1.total)) == expected(ROWS, at, 50.0)
     assert (int(r2.n), float(r2.total)) == expected(other, at, 50.0)
+
+
+def test_ibis_default_limit_is_part_of_the_key(monkeypatch):
+    con, cache = connection()
+    t = con.table("obs")
+    e = t.filter(t.available_at <= T0 + dt.timedelta(hours=40))
+    assert len(e.execute()) == 5
+    monkeypatch.setattr(ibis.options.sql, "default_limit", 2)
+    assert len(e.execute()) == 2
+    assert con.compile(e, limit="default") == type(con).compile(con, e, limit="default")
+    assert cache.stats.hits == 1 and cache.stats.misses == 2
 
 
 def test_off_compiles_as_ibis_does(monkeypatch):

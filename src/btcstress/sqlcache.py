@@ -67,13 +67,16 @@ def mode() -> str:
 
 def _variable(op) -> bool:
     """A literal whose value may change from one instant to the next while the query's shape stays:
-    a timestamp or date (the instant and windows around it) or a finite float (a price, a value a
-    z-score is taken of). Integers, strings and the rest stay in the key: they pick columns,
-    windows, subjects."""
+    a naive timestamp or a date (the instant and windows around it) or a finite non-zero float (a
+    price, a value a z-score is taken of). Integers, strings and the rest stay in the key: they pick
+    columns, windows, subjects. (Equal variable literals then always have the same SQL text: no
+    -0.0 against 0.0, no one instant in two time zones.)"""
     if not isinstance(op, ops.Literal) or op.value is None:
         return False
-    dtype = op.dtype
-    return dtype.is_timestamp() or dtype.is_date() or (dtype.is_floating() and math.isfinite(op.value))
+    dtype, value = op.dtype, op.value
+    if dtype.is_timestamp():
+        return getattr(value, "tzinfo", None) is None
+    return dtype.is_date() or (dtype.is_floating() and math.isfinite(value) and value != 0)
 
 
 def _negative(op: ops.Literal) -> bool:
@@ -87,8 +90,6 @@ def _sentinel(op: ops.Literal, slot: int) -> ops.Literal:
         value = _SENTINEL_DATE + dt.timedelta(days=slot)
     elif dtype.is_timestamp():
         value = _SENTINEL_TS + dt.timedelta(seconds=slot + 1)
-        if dtype.timezone is not None:
-            value = value.replace(tzinfo=dt.timezone.utc)
     else:
         value = float(f"9.87654321{slot:06d}e+77") * (-1.0 if _negative(op) else 1.0)
     return ops.Literal(value, dtype)
@@ -146,6 +147,8 @@ def shape(root) -> tuple[tuple, list[ops.Literal]] | None:
             literals.append(node)
         elif isinstance(node, ops.DatabaseTable):
             row = (_TABLE, node.name, node.schema, node.namespace)
+        elif isinstance(node, ops.Literal) and isinstance(node.value, (float, dt.datetime)):
+            row = (ops.Literal, node.dtype, type(node.value), repr(node.value))  # -0.0 is not 0.0 here
         elif isinstance(node, ops.InMemoryTable):
             return None
         else:
@@ -161,6 +164,7 @@ class CompileCache:
     def __init__(self, maxsize: int = MAXSIZE):
         self.maxsize = maxsize
         self._entries: OrderedDict = OrderedDict()
+        self._texts: dict = {}
         self._lock = threading.Lock()
         self.stats = Stats()
 
@@ -170,6 +174,7 @@ class CompileCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._texts.clear()
             self.stats = Stats()
 
     def compile(self, backend, expr, *, limit=None, pretty: bool = False) -> str | None:
@@ -178,6 +183,8 @@ class CompileCache:
         root = expr.as_table().op()
         try:
             found = shape(root)
+            if limit == "default":  # Ibis's Expr.execute passes this: the option decides
+                limit = ("default", options.sql.default_limit)
             key = None if found is None else (type(backend.compiler), backend.dialect, found[0], limit, pretty,
                                                options.sql.fuse_selects)
             hash(key)
@@ -192,7 +199,7 @@ class CompileCache:
             if entry is not None:
                 self._entries.move_to_end(key)
         if entry is None:
-            entry = self._template(backend, root, literals, limit, pretty)
+            entry = self._template(backend, root, literals, limit[0] if isinstance(limit, tuple) else limit, pretty)
             with self._lock:
                 self.stats.misses += 1
                 self._entries[key] = entry
@@ -203,9 +210,18 @@ class CompileCache:
         if entry is _UNTEMPLATABLE:
             self.stats.uncached += 1
             return None
-        compiler, dialect = backend.compiler, backend.dialect
-        return entry.fill([compiler.visit_Literal(lit, value=lit.value, dtype=lit.dtype).sql(dialect=dialect)
-                           for lit in literals])
+        return entry.fill([self._literal_text(backend, lit) for lit in literals])
+
+    def _literal_text(self, backend, lit: ops.Literal) -> str:
+        """A literal's SQL as the compiler writes it (memoised: the as-of instant is in most queries)."""
+        key = (type(backend.compiler), backend.dialect, lit)
+        text = self._texts.get(key)
+        if text is None:
+            text = backend.compiler.visit_Literal(lit, value=lit.value, dtype=lit.dtype).sql(dialect=backend.dialect)
+            if len(self._texts) >= 8 * self.maxsize:
+                self._texts.clear()
+            self._texts[key] = text
+        return text
 
     @staticmethod
     def _template(backend, root, literals, limit, pretty):
