@@ -32,7 +32,7 @@ FLAGS = "finding_history_flags"
 DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
 # Areas stored on the grid. `stress` is series-first too, but its query over the hourly grid (22k
 # instants) takes minutes: it is computed set-based on request until it is fast enough to store.
-MATERIALISED = ("price", "market", "leverage", "etf", "treasuries")
+MATERIALISED = ("price", "market", "leverage", "etf", "treasuries", "miners")
 
 
 def _ddl(store) -> None:
@@ -51,6 +51,7 @@ def version(mod) -> str:
     `HISTORY_CODE`."""
     h = hashlib.sha256(inspect.getsource(mod).encode())
     import importlib
+    import importlib.resources
     try:
         h.update(inspect.getsource(importlib.import_module(mod.__name__ + "_history")).encode())
     except ModuleNotFoundError:
@@ -58,6 +59,9 @@ def version(mod) -> str:
     # An area whose definitions live in other modules names them (the stress area: btcstress.stress.*).
     for dep in getattr(mod, "HISTORY_CODE", ()):
         h.update(inspect.getsource(importlib.import_module(dep)).encode())
+    # Package data files an area's model reads (the miners' sourced ASIC fleet and prices).
+    for pkg, name in getattr(mod, "HISTORY_DATA", ()):
+        h.update(importlib.resources.files(pkg).joinpath(name).read_bytes())
     # An area that reads another's findings (ETF P&L, treasury values at price.last_usd) is stale when
     # that area's code changes too.
     for need in getattr(mod, "HISTORY_NEEDS", ("price",)):
