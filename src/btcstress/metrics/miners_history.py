@@ -144,14 +144,19 @@ def _model_rows(hctx, inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
     price = _prices(hctx, inst, daily)
     models: dict = {}
     per_day: dict = {}
+    gens_on: dict = {}
     recs = []
     for t, L, p, px in zip(inst["as_of"], inst["L"], inst["p"], price):
-        gens = fleet_data.generations(t.date())
+        day = t.date()
+        if day not in gens_on:
+            gens_on[day] = fleet_data.generations(day)
+        gens = gens_on[day]
         mk = (tuple(g.name for g in gens), _key(p))
         if mk not in models:
             m = mn.over_days(daily[_frame_key(p)], p, gens)
-            models[mk] = (m, None if m is None else m.days["date"].to_numpy(dtype="datetime64[ns]"))
-        m, dates = models[mk]
+            models[mk] = (m, None if m is None else m.days["date"].to_numpy(dtype="datetime64[ns]"),
+                          None if m is None else _margins(m.history))
+        m, dates, margins = models[mk]
         k = 0 if m is None or pd.isna(L) else int(np.searchsorted(dates, np.datetime64(L, "ns"), side="right"))
         if k == 0:
             why = "not available: no network data (hashrate, block rewards) or no released ASIC generation known " \
@@ -159,7 +164,7 @@ def _model_rows(hctx, inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
             recs += [(t, fid, np.nan, "", "", why, np.nan, np.nan, np.nan) for fid in mn.MODEL_IDS + mn.PRICED_IDS]
             continue
         if (mk, k) not in per_day:
-            per_day[(mk, k)] = _day(m, k, p)
+            per_day[(mk, k)] = _day(m, k, p, margins)
         c, vals, base = per_day[(mk, k)]
         window = f"1d:{c.date}"
         recs += [(t, fid, v, UNITS[fid], window, None, np.nan, np.nan, np.nan) for fid, v in vals.items()]
@@ -169,12 +174,27 @@ def _model_rows(hctx, inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
     return _enforced(df.assign(_o=0))
 
 
-def _day(m, k: int, p: dict):
-    """The model on its k-th day: the cost curve, the modelled values, the margin base's statistics."""
+def _day(m, k: int, p: dict, margins: tuple[np.ndarray, np.ndarray]):
+    """The model on its k-th day: the cost curve, the modelled values, the margin base's statistics
+    (`miners.margin_base` of the first k days, cut from the daily margins computed once)."""
     c = costs.curve(m.fleet, k - 1, p)
-    prev = mn.margin_base(m.history.iloc[:k], int(p["zscore_window_days"]))
-    base = None if prev is None else (prev.mean(), prev.std(), np.sort(prev.to_numpy()), len(prev))
+    pos, hm = margins
+    j = int(np.searchsorted(pos, k))  # days with a close among the first k
+    days = int(p["zscore_window_days"])
+    tail = hm[max(0, j - days - 1):j]
+    base = None
+    if len(tail) > 30:
+        prev = pd.Series(tail[:-1])
+        base = (prev.mean(), prev.std(), np.sort(prev.to_numpy()), len(prev))
     return c, mn.model_values(c), base
+
+
+def _margins(h: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the days with a close, and their margin (close vs all-in cost), as
+    `miners.margin_base` computes them (elementwise, so equal on any cut)."""
+    ok = h["close"].notna().to_numpy()
+    d = h[ok]
+    return np.nonzero(ok)[0], ((d["close"] - d["all_in"]) / d["close"] * 100).to_numpy()
 
 
 def _priced(t, c, p: dict, price: float, base, window: str) -> list[tuple]:
@@ -349,7 +369,9 @@ def _ribbon_puell_rows(inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
         r2, w = int(p["ribbon_long_days"]), int(p["puell_window_days"])
         dates = full["date"].to_numpy(dtype="datetime64[ns]")
         k = np.searchsorted(dates, g["L"].to_numpy(dtype="datetime64[ns]"), side="right")
-        model = np.array([bool(fleet_data.generations(t.date())) for t in g["as_of"]]) & g["L"].notna().to_numpy()
+        first = min((x.release for x in fleet_data.generations()), default=None)  # a generation released by T
+        model = (g["as_of"].dt.normalize() >= pd.Timestamp(first)).to_numpy() if first else np.zeros(len(g), bool)
+        model = model & g["L"].notna().to_numpy()
         model &= _has_model_days(full, p, g["L"])
         rib = full[["sma_short", "sma_long"]].notna().all(axis=1).to_numpy()
         state = np.where(full["sma_short"] < full["sma_long"], "capitulation", "no capitulation")
