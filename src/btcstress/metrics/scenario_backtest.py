@@ -21,7 +21,7 @@ from typing import Any
 
 from btcstress.metrics.context import Context
 from btcstress.scenario import book as bk
-from btcstress.scenario import inputs as inp
+from btcstress.metrics import scenario_inputs as inp
 from btcstress.scenario.params import DEFAULTS
 from btcstress.store import Store
 
