@@ -81,13 +81,13 @@ def test_cli_history_table_fits_80_columns_and_csv_has_numbers(snapshot_db, tmp_
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
     assert max(len(ln) for ln in lines) <= 80
-    assert any("2026-02-06T00:00Z" in ln and "1d:2026-02-05" in ln for ln in lines)
+    assert any("2026-02-06T07:00Z" in ln and "1d:2026-02-05" in ln for ln in lines)
     out = tmp_path / "h.csv"
     r = runner.invoke(app, ["--db", str(snapshot_db), "history", "price.close_usd", "--from", "2026-01-20",
                             "--to", "2026-02-06", "--csv", str(out)])
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out)
-    # a bare day is that day's end: 2026-01-21T00:00Z .. 2026-02-07T00:00Z, one instant a day
+    # a bare day is the instant its rows are published: 2026-01-21T07:00Z .. 2026-02-07T07:00Z, one a day
     assert df["value"].dtype == "float64" and len(df) == (dt.date(2026, 2, 6) - dt.date(2026, 1, 20)).days + 1
     r = runner.invoke(app, ["--db", str(snapshot_db), "history", "--all", "--from", "2026-02-05", "--to",
                             "2026-02-06", "--json"])
@@ -130,4 +130,4 @@ def test_python_api(snapshot_db):
         h = bs.history("price.close_usd", start="2026-02-01", end="2026-02-06")
         assert isinstance(h.index, pd.DatetimeIndex) and str(h.index.tz) == "UTC"
         assert h["value"].dtype == "float64"
-        assert h.loc["2026-02-06 00:00Z", "value"] == f.loc[f["id"] == "price.close_usd", "value"].iloc[0]
+        assert h.loc["2026-02-06 07:00Z", "value"] == f.loc[f["id"] == "price.close_usd", "value"].iloc[0]
