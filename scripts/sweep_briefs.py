@@ -7,7 +7,7 @@
 A day's instant is when its daily rows are all published (`--date D`, D+1 07:00 UTC). Each instant's
 result (failures, error, seconds) is appended as one JSON line to --results as soon as it is done, so
 a sweep cut short keeps what it did and a rerun with the same --results skips the instants already
-in it (resume). --chunk K/N takes every Nth instant from the Kth: N processes with the same
+in it (resume; --redo-failing also redoes those that failed, after a fix). --chunk K/N takes every Nth instant from the Kth: N processes with the same
 arguments and K = 0..N-1 (each with its own --results file, or the same one: lines are appended
 whole) split a sweep. --summary reads result files and prints the totals (instants, failures by
 rule, errors, what was swept). Slow: seconds per brief; run it niced, in the background.
@@ -90,6 +90,8 @@ def main() -> int:
     ap.add_argument("--until", default=None, help="only days up to this UTC day (YYYY-MM-DD)")
     ap.add_argument("--chunk", default="0/1", help="K/N: every Nth instant of the plan from the Kth")
     ap.add_argument("--results", default=None, help="append one JSON line per instant here; skip those in it")
+    ap.add_argument("--redo-failing", action="store_true",
+                    help="redo the instants whose latest result failed or errored (after a fix); the new line wins")
     ap.add_argument("--summary", nargs="+", default=None, metavar="RESULTS", help="only summarise result files")
     a = ap.parse_args()
     if a.summary:
@@ -104,6 +106,8 @@ def main() -> int:
     out = open(a.results, "a") if a.results else None
     failing = errors = ran = 0
     with Store(a.db, read_only=True) as store:
+        if a.redo_failing:
+            done = {k: r for k, r in done.items() if not (r["failures"] or r["error"])}
         todo = [(t, kind) for t, kind in plan(store, a) if t.isoformat() not in done]
         print(f"{len(todo)} instants to do ({len(done)} already in {a.results})", flush=True)
         for t, kind in todo:

@@ -190,9 +190,11 @@ def test_as_of_before_the_day_is_published_sees_only_the_day_before(store):
     assert before.get("miners.production_cost_usd").window == "1d:2026-02-04"
     for f in before:
         if f.id.startswith("miners."):
-            for s in f.sources:  # daily rows end at 2026-02-04; the price's hourly bars opened before T
+            # daily rows end at 2026-02-04; the price's hourly bars opened before T; a cited estimate
+            # counts from the end of its publication day (2026-02-05's is known at 02-06 00:00)
+            for s in f.sources:
                 limit = dt.datetime(2026, 2, 6, 6) if s.table == "candles" and "binance" in s.origin \
-                    else dt.datetime(2026, 2, 4)
+                    else dt.datetime(2026, 2, 6) if s.table == "citations" else dt.datetime(2026, 2, 4)
                 assert s.last is None or s.last <= limit, (f.id, s)
     after = _fs(store, as_of=utc(2026, 2, 6, 7))
     assert after.value("miners.reserve_btc") == 1_803_858

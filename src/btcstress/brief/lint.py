@@ -112,7 +112,8 @@ EMPTY = [(re.compile(r"\b(falls?|fell|rises?|rose|drops?|dropped|gains?|gained) 
          (re.compile(r"\b(fell|falls|fall of|loss of|decline of|drop of|outflows? of|down) -"), "a double negative"),
          (re.compile(r"\b(rose|rises|gain of|inflows? of|up) -"), "a rise stated with a minus sign"),
          (re.compile(r"\b(fell|falls|fall of|loss of|drop of) \+"), "a fall stated with a plus sign"),
-         (re.compile(r"\bnot available\b[^.]*\bnot available\b"), "'not available' twice in one sentence")]
+         (re.compile(r"\bnot available\b[^.]*\bnot available\b"), "'not available' twice in one sentence"),
+         (re.compile(r"[+-]0\.0σ"), "a signed zero z-score")]
 
 
 def garbled(brief: Brief) -> list[Failure]:

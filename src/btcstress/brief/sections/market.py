@@ -20,7 +20,7 @@ def build(fs: FindingSet) -> Section | None:
             p += [", ", fmt.ref(change, "usd_short", signed=True), " on the day"]
             z = (change.unusual or {}).get("zscore")
             if z is not None:
-                p.append(f" ({z:+.1f}σ against {past(change.unusual)}'s daily changes)")
+                p.append(f" ({fmt.sigma(z)} against {past(change.unusual)}'s daily changes)")
         p.append(". ")
     else:
         p += ["Total crypto market value: ", fmt.ref(total), ". "]
@@ -46,7 +46,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         verb = "wiped off" if change.value < 0 else "added to"
         out.append(Highlight(abs(z), Paragraph.of(
             Ref(text=fmt.usd_short(abs(change.value)), finding=change), f" was {verb} the total crypto market on "
-            f"{fmt.long_date(change.detail['date'])}, a {z:+.1f}σ day against {past(change.unusual)}'s daily changes.")))
+            f"{fmt.long_date(change.detail['date'])}, a {fmt.sigma(z)} day against {past(change.unusual)}'s daily changes.")))
     fng = fs.get("market.fear_greed")
     if fng is not None and fng.value is not None and (fng.value <= 20 or fng.value >= 80):
         out.append(Highlight(abs(fng.value - 50) / 25, Paragraph.of(
