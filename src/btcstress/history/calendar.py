@@ -41,7 +41,7 @@ def instants(start: dt.datetime, end: dt.datetime, every: str | dt.timedelta = "
     start, end = utc_naive(start), utc_naive(end)
     if end < start:
         raise InputError(f"--to {end:%Y-%m-%dT%H:%MZ} is before --from {start:%Y-%m-%dT%H:%MZ}")
-    if step >= DAY and not _day_instant(start):
+    if step >= DAY and not is_day_instant(start):
         day = (start - DAY_END).replace(hour=0, minute=0, second=0, microsecond=0) + DAY_END
         start = day + DAY if day < start else day
     elif step >= HOUR and start != start.replace(minute=0, second=0, microsecond=0):
@@ -91,12 +91,13 @@ def hourly_span(store) -> tuple[dt.datetime, dt.datetime] | None:
     return pd.Timestamp(a["first"]).to_pydatetime(), pd.Timestamp(a["last"]).to_pydatetime()
 
 
-def _day_instant(t: dt.datetime) -> bool:
+def is_day_instant(t: dt.datetime) -> bool:
+    """t is a day's instant on the grid (DAY_END after 00:00 UTC)."""
     return t - DAY_END == (t - DAY_END).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def on_grid(t: dt.datetime, hourly: tuple[dt.datetime, dt.datetime] | None) -> bool:
     t = utc_naive(t)
-    if _day_instant(t):
+    if is_day_instant(t):
         return True
     return bool(hourly) and t == t.replace(minute=0, second=0, microsecond=0) and hourly[0] <= t <= hourly[1]
