@@ -69,10 +69,13 @@ def plan(store, a) -> list[tuple[dt.datetime, str]]:
         picked = {d for d in picked if d >= dt.date.fromisoformat(a.since)}
     if a.until:
         picked = {d for d in picked if d <= dt.date.fromisoformat(a.until)}
-    out = [(sweep.end_of(d), "day") for d in sorted(picked)]
+    out = [] if a.no_days else [(sweep.end_of(d), "day") for d in sorted(picked)]
     if a.hours_stride:
-        days = {t for t, _ in out}
-        out += [(h.replace(tzinfo=dt.timezone.utc), "hour") for h in sweep.hours(store)[a.offset::a.hours_stride]
+        days = {sweep.end_of(d) for d in sweep.days(store)}  # a day's instant is swept as a day
+        lo = dt.datetime.fromisoformat(a.since) if a.since else dt.datetime.min
+        hi = dt.datetime.fromisoformat(a.until) + dt.timedelta(days=1) if a.until else dt.datetime.max
+        hours = [h for h in sweep.hours(store) if lo < h <= hi]  # the hours closing within the days
+        out += [(h.replace(tzinfo=dt.timezone.utc), "hour") for h in hours[a.offset::a.hours_stride]
                 if h.replace(tzinfo=dt.timezone.utc) not in days]
     k, n = (int(x) for x in a.chunk.split("/"))
     return out[k::n]
@@ -86,8 +89,9 @@ def main() -> int:
     ap.add_argument("--hours-stride", type=int, default=0, help="also every Nth hourly instant (0: none)")
     ap.add_argument("--events", action="store_true",
                     help="also every named event day and pinned day (sweep.PINNED) not already in the stride")
-    ap.add_argument("--since", default=None, help="only days from this UTC day on (YYYY-MM-DD)")
-    ap.add_argument("--until", default=None, help="only days up to this UTC day (YYYY-MM-DD)")
+    ap.add_argument("--since", default=None, help="only days (and hours closing in days) from this UTC day on")
+    ap.add_argument("--until", default=None, help="only days (and hours closing in days) up to this UTC day")
+    ap.add_argument("--no-days", action="store_true", help="only hourly instants (with --hours-stride)")
     ap.add_argument("--chunk", default="0/1", help="K/N: every Nth instant of the plan from the Kth")
     ap.add_argument("--results", default=None, help="append one JSON line per instant here; skip those in it")
     ap.add_argument("--redo-failing", action="store_true",

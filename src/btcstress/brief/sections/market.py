@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section
 from btcstress.findings import FindingSet
 from btcstress.metrics.stats import past
+
+
+def _when(fng, fs: FindingSet) -> str:
+    """The reading's day when it is not the latest there could be (a day's index is out at its 00:00 UTC,
+    so by as-of the latest is as-of's day or the day before): a gap in the series says so."""
+    day = dt.date.fromisoformat(fng.detail["date"]) if fng.detail.get("date") else None
+    as_of = fs.as_of if isinstance(fs.as_of, dt.datetime) else None
+    if day is None or as_of is None or day >= (as_of - dt.timedelta(days=1)).date():
+        return ""
+    return f" on {fmt.long_date(day)}, the latest reading"
 
 
 def build(fs: FindingSet) -> Section | None:
@@ -26,7 +38,7 @@ def build(fs: FindingSet) -> Section | None:
         p += ["Total crypto market value: ", fmt.ref(total), ". "]
     p += ["Bitcoin accounted for ", fmt.ref(btc, "usd_short"), " of it, a dominance of ", fmt.ref(dom, "pct"), "."]
     if fng is not None and fng.value is not None:
-        p += [" The Fear & Greed index read ", fmt.ref(fng), f" ({fng.detail.get('label', '')})."]
+        p += [" The Fear & Greed index read ", fmt.ref(fng), f" ({fng.detail.get('label', '')})", _when(fng, fs), "."]
     else:
         p += [" Fear & Greed index: ", fmt.ref(fng), "."]
     chart = []
