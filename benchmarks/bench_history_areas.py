@@ -103,6 +103,8 @@ def pandas_hashprice(path, ts: list[dt.datetime], days: int = 365) -> pd.DataFra
     for i in np.nonzero(n > 30)[0]:
         x = hp[lo[i]:hi[i]]
         x = x[~np.isnan(x)]
+        if len(x) < 2:
+            continue
         sd = x.std(ddof=1)
         if sd and not np.isnan(hp[i]):
             z[i] = round(float((hp[i] - x.mean()) / sd), 2)

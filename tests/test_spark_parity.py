@@ -230,7 +230,8 @@ def test_a_short_history_on_spark_equals_duckdb(store, spark_store):
     a = duck.rows.sort_values(key, kind="stable").reset_index(drop=True)
     b = on_spark.rows.sort_values(key, kind="stable").reset_index(drop=True)
     assert len(a) > 10 * len(ts) and set(a["as_of"]) == set(pd.to_datetime(ts))
-    problems = differences(json.loads(a.to_json(orient="records")), json.loads(b.to_json(orient="records")))
+    problems = differences(json.loads(a.to_json(orient="records", date_format="iso")),
+                           json.loads(b.to_json(orient="records", date_format="iso")))
     assert not problems, "\n".join(problems[:40])
 
 
