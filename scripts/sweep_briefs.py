@@ -108,6 +108,9 @@ def main() -> int:
     if a.results:
         Path(a.results).parent.mkdir(parents=True, exist_ok=True)
     out = open(a.results, "a") if a.results else None
+    import subprocess
+    code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent).stdout.strip() or None  # which code linted it
     failing = errors = ran = 0
     with Store(a.db, read_only=True) as store:
         if a.redo_failing:
@@ -122,7 +125,7 @@ def main() -> int:
             except Exception as exc:  # noqa: BLE001 - a brief that cannot be written is a result, not hidden
                 error = f"{type(exc).__name__}: {exc}"
             rec = {"instant": t.isoformat(), "kind": kind, "seconds": round(time.perf_counter() - start, 2),
-                   "failures": [{"rule": f.rule, "text": str(f)} for f in failures], "error": error}
+                   "failures": [{"rule": f.rule, "text": str(f)} for f in failures], "error": error, "code": code}
             if out:
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
