@@ -128,6 +128,29 @@ class Service:
 
         return self.findings_cache.get((*key, series), make)
 
+    def served(self, as_of: dt.datetime, price: float | None = None, *, derive: bool = False,
+               areas: tuple[str, ...] | None = None):
+        """The findings as GET /findings answers them (history.served): the materialised areas read from
+        finding_history when it is fresh and as_of is on the grid, the rest computed; `how` says which.
+        A question that must compute whole (a price, derive, the server's own parameters) shares the
+        dashboard's cached computation (`findings`)."""
+        from btcstress import areas as registry
+        from btcstress.history import served
+        why = served.why_compute(self.params, price, derive, False)
+        if why is not None:
+            fs = self.findings(as_of, price)
+            names = areas or registry.names()
+            return served.Served(fs, {a: f"computed ({why})" for a in names})
+
+        def make():
+            with self.admission.admit(), self.store() as s:
+                t0 = time.perf_counter()
+                got = served.findings_at(s, as_of, areas=areas)
+            log.info("findings as of %s served in %.3f s (%s)", as_of, time.perf_counter() - t0,
+                     "; ".join(f"{a}: {h}" for a, h in got.how.items()))
+            return got
+        return self.findings_cache.get((self.version(), as_of, "served", areas), make)
+
     def cached_response(self, key: tuple, make: Callable[[], Any]) -> Any:
         return self.response_cache.get((self.version(), *key), make)
 

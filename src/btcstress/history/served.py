@@ -1,0 +1,181 @@
+"""All findings as of one instant, served from `finding_history` where it may be, computed where not.
+
+What `findings --as-of T`, GET /findings, the dashboard's as-of step and the Python API's `findings`
+answer with. Per area, one of two ways, and the answer says which (`Served.how`, the envelope's
+`served`), so a stored value is never passed off as freshly derived and a stale store never served:
+
+- **stored**: the area is materialised, its materialisation is fresh (same code version, nothing
+  ingested since: `materialize.fresh_areas`), T is on the grid and inside what was built, and the
+  question is the plain one (observed price, default parameters, no `derive`). Its findings are the
+  stored rows at T (values, units, windows, notes, z-scores equal to the snapshot's: the parity
+  tests) with the provenance a stored row has: the finding catalogue's definition as `method`, one
+  source, the `finding_history` row itself (rows=1, code version and watermark in `origin`), and
+  `detail.served` saying so. The row-level derivation (the source tables' rows, the detail dict) is
+  not stored: `--derive` / `?derive=true` computes it.
+- **computed**: everything else, with `metrics.compute` itself, for the areas not served plus every
+  area they read (`Area.reads`: a later area reads an earlier one's findings, their detail and
+  sources, so those are computed too, never stood in for by stored rows); only the asked areas'
+  findings are kept from it.
+
+Chart series and the brief's detail dicts are not in `finding_history`: a question with series
+(`with_series`) computes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from btcstress import areas as registry
+from btcstress.errors import NoDataError
+from btcstress.findings import Finding, FindingSet, Source, iso
+from btcstress.store import utc_naive
+
+DERIVE_HINT = "the row-level derivation (sources, detail): btcstress findings --derive, GET /findings?derive=true"
+
+
+@dataclass
+class Served:
+    fs: FindingSet
+    how: dict[str, str] = field(default_factory=dict)  # area -> "stored (...)" | "computed (why)"
+
+
+def findings_at(store, as_of: dt.datetime, *, params: dict[str, dict[str, Any]] | None = None,
+                price: float | None = None, derive: bool = False, with_series: bool = False,
+                areas: tuple[str, ...] | None = None) -> Served:
+    """The findings of `areas` (default: all) as of `as_of`, each area stored or computed (see the module)."""
+    wanted = tuple(a for a in registry.names() if areas is None or a in areas)
+    t = utc_naive(as_of)
+    why = why_compute(params, price, derive, with_series)
+    stored: dict[str, str] = {}
+    if why is None:
+        stored, why_not = _servable(store, t, wanted)
+    else:
+        why_not = {a: why for a in wanted}
+    how: dict[str, str] = {}
+    by_area: dict[str, list[Finding]] = {}
+    if stored:
+        _require_data(store, t)
+        rows = _rows(store, t, tuple(stored))
+        for a, mark in stored.items():
+            by_area[a] = [_finding(r, as_of, mark) for r in rows.get(a, [])]
+            how[a] = f"stored (finding_history, fresh through {mark})"
+    todo = [a for a in wanted if a not in stored]
+    series: dict = {}
+    used: dict = {}
+    if todo:
+        from btcstress import metrics
+        fs = metrics.compute(store, as_of, params=params, price=price, areas=registry.closure(todo),
+                             with_series=with_series)
+        series, used = fs.series, fs.params
+        for a in todo:
+            prefixes = registry.get(a).prefixes
+            by_area[a] = [f for f in fs if f.id.split(".", 1)[0] in prefixes]
+            how[a] = f"computed ({why_not[a]})"
+    out = [f for a in wanted for f in by_area.get(a, [])]
+    t_aware = t.replace(tzinfo=dt.timezone.utc)
+    return Served(FindingSet(t_aware, out, series, used), how)
+
+
+def areas_for(ids: list[str] | None) -> tuple[str, ...] | None:
+    """The areas that emit the ids or id prefixes asked for (None: all)."""
+    if not ids:
+        return None
+    found = {a.name for i in ids for a in [registry.of_finding(i)] if a is not None}
+    return tuple(n for n in registry.names() if n in found)
+
+
+def why_compute(params, price, derive, with_series) -> str | None:
+    """Why the whole question must be computed, or None when stored rows may answer it."""
+    if derive:
+        return "derive asked"
+    if price is not None:
+        return "hypothetical price"
+    if any(params.values()) if params else False:
+        return "parameters other than the defaults"
+    if with_series:
+        return "chart series asked"
+    return None
+
+
+def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """({area: watermark it is fresh through} for the areas stored rows may answer at t,
+    {area: why not} for the others)."""
+    from btcstress.history import materialize as mat
+    if getattr(store, "duck", None) is None:
+        return {}, {a: "no finding_history on this backend" for a in wanted}
+    if not mat._exists(store, mat.STATE):
+        return {}, {a: "finding_history not built" for a in wanted}
+    st = mat.state(store).set_index("area")
+    fresh = mat.fresh_areas(store)
+    grid_ok = _on_grid(store, t)
+    ok, why = {}, {}
+    for a in wanted:
+        if a not in st.index:
+            why[a] = "not materialised"
+        elif a not in fresh:
+            why[a] = "finding_history stale: ingested or code changed since it was built"
+        elif not grid_ok:
+            why[a] = "off the grid"
+        elif not (st.loc[a, "first"] <= t <= st.loc[a, "last"]):
+            why[a] = "outside the materialised range"
+        else:
+            ok[a] = iso(pd.Timestamp(st.loc[a, "watermark"]).to_pydatetime())
+    return ok, why
+
+
+def _on_grid(store, t: dt.datetime) -> bool:
+    """Each day's end, or an hour's end where the store has hourly bars (calendar.on_grid, in plain SQL:
+    the Ibis version costs more than the whole stored answer)."""
+    if t == t.replace(hour=0, minute=0, second=0, microsecond=0):
+        return True
+    if t != t.replace(minute=0, second=0, microsecond=0):
+        return False
+    lo, hi = store.duck.execute("SELECT min(available_at), max(available_at) FROM candles "
+                                "WHERE interval = '1h'").fetchone()
+    return lo is not None and lo <= t <= hi
+
+
+def _require_data(store, t: dt.datetime) -> None:
+    """What Context.require_data refuses, refused the same way (a stored answer is no more lenient)."""
+    first, last = store.duck.execute("SELECT min(open_time), max(available_at) FROM candles").fetchone()
+    if first is None:
+        raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
+    if t < first:
+        raise NoDataError(f"no price data before {first.date()}")
+    if t > last + dt.timedelta(days=2):
+        raise NoDataError(f"no price data after {last.date()}")
+
+
+def _rows(store, t: dt.datetime, areas: tuple[str, ...]) -> dict[str, list[dict]]:
+    """The stored rows at t of `areas`, in the order they were written (the snapshot's emission order)."""
+    from btcstress.history import COLUMNS
+    from btcstress.history import materialize as mat
+    cols = ", ".join(f'"{c}"' for c in ["area", *COLUMNS[1:]])
+    got = store.duck.execute(f"SELECT {cols} FROM {mat.TABLE} WHERE as_of = ? AND area IN "
+                             f"({', '.join('?' * len(areas))}) ORDER BY rowid", [t, *areas]).df()
+    out: dict[str, list[dict]] = {}
+    for r in got.astype(object).where(got.notna(), None).to_dict("records"):
+        out.setdefault(r["area"], []).append(r)
+    return out
+
+
+def _finding(r: dict, as_of: dt.datetime, mark: str) -> Finding:
+    """A stored row as a Finding, with the provenance a stored row has (and no more)."""
+    from btcstress.history import value_of
+    spec = registry.finding(r["id"])
+    z, p = r["zscore"], r["percentile"]
+    unusual = None
+    if z is not None or p is not None:
+        unusual = {"zscore": None if z is None else float(z), "percentile": None if p is None else float(p)}
+    t = utc_naive(as_of)
+    src = Source(table="finding_history", origin=f"finding_history (materialised by ingest; fresh through {mark})",
+                 rows=1, first=t, last=t, note="the stored value; " + DERIVE_HINT)
+    return Finding(id=r["id"], subject=r["subject"], value=value_of(r), unit=r["unit"] or "", as_of=as_of,
+                   window=r["window"] or "", kind=r["kind"] or "computed",
+                   method=spec.definition if spec else "", sources=[src], note=r["note"], unusual=unusual,
+                   detail={"served": f"stored (finding_history, fresh through {mark})",
+                           "definition": spec.definition if spec else None, "derive": DERIVE_HINT})
