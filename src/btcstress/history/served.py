@@ -24,6 +24,7 @@ Chart series and the brief's detail dicts are not in `finding_history`: a questi
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,6 @@ def findings_at(store, as_of: dt.datetime, *, params: dict[str, dict[str, Any]] 
     how: dict[str, str] = {}
     by_area: dict[str, list[Finding]] = {}
     if stored:
-        _require_data(store, t)
         rows = _rows(store, t, tuple(stored))
         for a, mark in stored.items():
             by_area[a] = [_finding(r, as_of, mark) for r in rows.get(a, [])]
@@ -109,9 +109,12 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
         return {}, {a: "no finding_history on this backend" for a in wanted}
     if not mat._exists(store, mat.STATE):
         return {}, {a: "finding_history not built" for a in wanted}
-    st = mat.state(store).set_index("area")
-    fresh = mat.fresh_areas(store)
-    grid_ok = _on_grid(store, t)
+    state = mat.state(store)
+    fresh = mat.fresh_areas(store, state)
+    st = state.set_index("area")
+    candles = _candles(store)
+    _require_data(candles, t)
+    grid_ok = _on_grid(candles, t)
     ok, why = {}, {}
     for a in wanted:
         if a not in st.index:
@@ -127,21 +130,26 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
     return ok, why
 
 
-def _on_grid(store, t: dt.datetime) -> bool:
-    """Each day's end, or an hour's end where the store has hourly bars (calendar.on_grid, in plain SQL:
-    the Ibis version costs more than the whole stored answer)."""
+def _candles(store) -> tuple:
+    """(first bar's open, last bar's close, first and last hourly bar's close) in one plain-SQL query
+    (calendar.py asks Ibis, which costs more than the whole stored answer)."""
+    return store.duck.execute("SELECT min(open_time), max(available_at), min(available_at) FILTER "
+                              "(interval = '1h'), max(available_at) FILTER (interval = '1h') FROM candles").fetchone()
+
+
+def _on_grid(candles: tuple, t: dt.datetime) -> bool:
+    """Each day's end, or an hour's end where the store has hourly bars (calendar.on_grid)."""
     if t == t.replace(hour=0, minute=0, second=0, microsecond=0):
         return True
     if t != t.replace(minute=0, second=0, microsecond=0):
         return False
-    lo, hi = store.duck.execute("SELECT min(available_at), max(available_at) FROM candles "
-                                "WHERE interval = '1h'").fetchone()
+    lo, hi = candles[2], candles[3]
     return lo is not None and lo <= t <= hi
 
 
-def _require_data(store, t: dt.datetime) -> None:
+def _require_data(candles: tuple, t: dt.datetime) -> None:
     """What Context.require_data refuses, refused the same way (a stored answer is no more lenient)."""
-    first, last = store.duck.execute("SELECT min(open_time), max(available_at) FROM candles").fetchone()
+    first, last = candles[0], candles[1]
     if first is None:
         raise NoDataError("the store holds no price data: run `btcstress ingest snapshot` first")
     if t < first:
@@ -155,10 +163,15 @@ def _rows(store, t: dt.datetime, areas: tuple[str, ...]) -> dict[str, list[dict]
     from btcstress.history import COLUMNS
     from btcstress.history import materialize as mat
     cols = ", ".join(f'"{c}"' for c in ["area", *COLUMNS[1:]])
-    got = store.duck.execute(f"SELECT {cols} FROM {mat.TABLE} WHERE as_of = ? AND area IN "
-                             f"({', '.join('?' * len(areas))}) ORDER BY rowid", [t, *areas]).df()
+    cur = store.duck.execute(f"SELECT {cols} FROM {mat.TABLE} WHERE as_of = ? AND area IN "
+                             f"({', '.join('?' * len(areas))}) ORDER BY rowid", [t, *areas])
+    names = [d[0] for d in cur.description]
     out: dict[str, list[dict]] = {}
-    for r in got.astype(object).where(got.notna(), None).to_dict("records"):
+    for row in cur.fetchall():  # plain tuples: NULL is None, no NaN to clean
+        r = dict(zip(names, row))
+        for c in ("value", "zscore", "percentile"):
+            if isinstance(r[c], float) and math.isnan(r[c]):
+                r[c] = None
         out.setdefault(r["area"], []).append(r)
     return out
 
