@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from btcstress.scenario import backtest
+from btcstress.metrics import scenario_backtest as backtest
 from btcstress.store import Store
 
 

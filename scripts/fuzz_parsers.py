@@ -42,8 +42,8 @@ def fuzz_samples(cases: int, seed: int) -> tuple[dict, list]:
 def fuzz_real_lines(snapshot: Path, per_file: int, seed: int) -> tuple[dict, list]:
     """Each snapshot importer on its header plus real lines cut at every offset."""
     from btcstress.errors import ParseError
-    from btcstress.sources import bounds
-    from btcstress.sources.snapshot import IMPORTERS
+    from btcstress.parsers import bounds
+    from btcstress.parsers.snapshot import IMPORTERS
 
     results, failures = {}, []
     rng = random.Random(seed)

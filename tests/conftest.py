@@ -55,7 +55,7 @@ def snapshot_dir() -> Path:
 def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
     """A store file with the whole snapshot ingested once per test session (per xdist worker)."""
     from btcstress import ingest
-    from btcstress.sources import snapshot
+    from btcstress.parsers import snapshot
     from btcstress.store import Store
 
     path = tmp_path_factory.mktemp("store") / "snapshot.duckdb"

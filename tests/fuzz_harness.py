@@ -1,4 +1,4 @@
-"""The fuzzing harness shared by tests/sources/test_fuzz_parsers.py (light, in `make test`) and
+"""The fuzzing harness shared by tests/parsers/test_fuzz_parsers.py (light, in `make test`) and
 scripts/fuzz_parsers.py (the seeded long run).
 
 For every parser (every snapshot importer and every live-message parser) it has a tiny valid sample
@@ -6,7 +6,7 @@ written here by hand in the source's format, and checks one property on any text
 
 - the parser never raises, except ParseError (a file refused whole, with a message);
 - every data line is accounted for: it stored a row, was quarantined, or was skipped with a reason;
-- nothing it would store is non-finite or outside the series' physical bounds (sources/bounds.py),
+- nothing it would store is non-finite or outside the series' physical bounds (parsers/bounds.py),
   and its rows build the store's Arrow tables.
 
 Mutations: arbitrary text, truncation of the sample at an offset, a field replaced by a hostile
@@ -25,11 +25,11 @@ from functools import partial
 from typing import Any, Callable
 
 from btcstress.errors import ParseError
-from btcstress.sources import (alternative_me, artemis, artemis_etf, binance_derivatives, binance_force_order,
+from btcstress.parsers import (alternative_me, artemis, artemis_etf, binance_derivatives, binance_force_order,
                                binance_klines, bounds, bybit_liquidation, citations, cq_network, cryptoquant,
                                cryptoquant_derivatives, derived_marketcap, farside, mempool, okx_liquidation,
                                sec_8k_html, tradingview, treasury)
-from btcstress.sources.common import Parsed
+from btcstress.parsers.common import Parsed
 
 T0 = 1770336000000  # 2026-02-06T00:00Z in ms
 D = dt.date(2026, 4, 20)

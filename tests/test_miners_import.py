@@ -7,7 +7,7 @@ import datetime as dt
 import ibis
 import pytest
 
-from btcstress.sources import cq_network, snapshot
+from btcstress.parsers import cq_network, snapshot
 
 NETWORK_FILES = sorted(k for k in snapshot.IMPORTERS if k.startswith("network/"))
 

@@ -13,7 +13,7 @@ import pytest
 from btcstress import ingest, metrics
 from btcstress.metrics import miners_cited
 from btcstress.metrics.context import Context
-from btcstress.sources import citations, published_costs
+from btcstress.parsers import citations, published_costs
 from btcstress.store import Store
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

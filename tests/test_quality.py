@@ -138,7 +138,7 @@ def test_refresh_replaces_the_table_and_ingest_runs_it(tmp_store):
     rows = _calm(60)
     rows[45][2] = rows[45][4] * 1.9
     from btcstress import ingest
-    from btcstress.sources.common import Parsed
+    from btcstress.parsers.common import Parsed
     parsed = Parsed(origin="test")
     for r in _candles(rows).to_pylist():
         parsed.add("candles", r)

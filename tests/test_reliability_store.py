@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from btcstress import ingest
 from btcstress.cli import app
 from btcstress.schema import TABLES
-from btcstress.sources import cq_network, cryptoquant
+from btcstress.parsers import cq_network, cryptoquant
 from btcstress.store import RewriteError, Store, _ddl
 
 runner = CliRunner()

@@ -28,7 +28,7 @@ from btcstress.errors import InputError
 from btcstress.metrics import leverage
 from btcstress.metrics.context import Context
 from btcstress.schema import TABLES
-from btcstress.sources import binance_force_order, bybit_liquidation, citations, okx_liquidation
+from btcstress.parsers import binance_force_order, bybit_liquidation, citations, okx_liquidation
 from btcstress.store import Store
 from tests.conftest import CRASH, FIXTURES, ROOT, missing, utc
 

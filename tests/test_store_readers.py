@@ -122,7 +122,7 @@ def test_a_reader_without_a_copy_still_waits_and_then_says_what_holds_the_store(
 
 
 def _upsert_one(store: Store, i: int) -> None:
-    from btcstress.sources import binance_force_order
+    from btcstress.parsers import binance_force_order
     store.upsert("liquidations", binance_force_order.parse(_line(i) + "\n", f"t/{i}").tables()["liquidations"])
 
 

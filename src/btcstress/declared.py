@@ -118,12 +118,6 @@ def finding_ids() -> dict[str, str]:
                      for info in pkgutil.iter_modules(pkg.__path__)
                      if info.name.startswith(leaf + "_") and info.name != leaf + "_claims"]
     # (an area's claim rules, metrics/<area>_claims.py, name ids and aliases a claim may use; they emit none)
-    try:
-        import btcstress.scenario as sc
-        mods += [("scenario", importlib.import_module(f"btcstress.scenario.{m.name}"))
-                 for m in pkgutil.iter_modules(sc.__path__)]
-    except ModuleNotFoundError:
-        pass
     out: dict[str, str] = {}
     for area, mod in mods:
         tree = ast.parse(inspect.getsource(mod))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from btcstress.errors import BtcstressError, InputError, ParseError, QuarantineError
-from btcstress.sources.common import Parsed
+from btcstress.parsers.common import Parsed
 from btcstress.store import Store, UpsertResult
 
 # Test hook: seconds to sleep after the Nth file, inside the transaction, so a test can SIGKILL a
@@ -199,5 +199,5 @@ def _pause() -> tuple[int, float]:
 
 def events_job() -> Job:
     """The packaged events table, ingested with every snapshot or live run."""
-    from btcstress.sources import events
+    from btcstress.parsers import events
     return (None, events.ORIGIN, events.packaged())

@@ -183,7 +183,7 @@ def test_health_says_what_the_store_covers(client):
     # When the day's daily rows are all out: the last ETF fund (IBIT) from 18:00 UTC the next day.
     import datetime as dt
 
-    from btcstress.sources import etf_funds
+    from btcstress.parsers import etf_funds
     ibit = next(f for f in etf_funds.packaged() if f.ticker == "IBIT").published(dt.date(2024, 11, 5))
     assert election["published"] >= f"{ibit:%Y-%m-%dT%H:%M:%S}Z"
 

@@ -22,7 +22,7 @@ import respx
 from btcstress.connectors.base import SourceReport, get_checkpoint
 from btcstress.connectors.binance import Binance
 from btcstress.connectors.http import FetchError, Http, RetryPolicy
-from btcstress.sources import binance_derivatives
+from btcstress.parsers import binance_derivatives
 from btcstress.store import Store
 from tests.conftest import SNAPSHOT, missing
 

@@ -13,7 +13,7 @@ import respx
 
 from btcstress.connectors.edgar import Edgar
 from btcstress.connectors.http import Http
-from btcstress.sources import sec_8k_html
+from btcstress.parsers import sec_8k_html
 from btcstress.store import Store
 
 DATA, WWW = "https://data.sec.test", "https://www.sec.test"

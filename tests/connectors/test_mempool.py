@@ -14,7 +14,7 @@ import respx
 from btcstress.connectors.http import Http, RetryPolicy
 from btcstress.connectors.mempool import BLOCKS_ORIGIN, HASHRATE_ORIGIN, Mempool, period_for
 from btcstress.metrics.miners import NETWORK_METRICS
-from btcstress.sources import mempool as parse
+from btcstress.parsers import mempool as parse
 from btcstress.store import Store
 
 URL = "https://mempool.test"

@@ -14,7 +14,7 @@ from btcstress import ingest, metrics
 from btcstress.findings import FindingSet
 from btcstress.metrics import leverage
 from btcstress.metrics.context import Context
-from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+from btcstress.parsers import binance_force_order, bybit_liquidation, okx_liquidation
 from btcstress.store import Store
 
 
@@ -222,7 +222,7 @@ def test_single_venue_derivatives_are_never_mixed_with_the_all_exchange_series(t
     note are used, and the Binance row is not counted in the provenance."""
     import pyarrow as pa
 
-    from btcstress.sources import snapshot
+    from btcstress.parsers import snapshot
 
     jobs, _ = snapshot.plan(snapshot_dir)
     with Store(tmp_path / "s.duckdb") as s:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from btcstress.scenario import backtest
+from btcstress.metrics import scenario_backtest as backtest
 from btcstress.scenario.params import DEFAULTS
 
 

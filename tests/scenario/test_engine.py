@@ -8,7 +8,7 @@ import pytest
 
 from btcstress import metrics
 from btcstress.metrics.context import Context
-from btcstress.scenario import engine, inputs
+from btcstress.metrics import scenario as engine, scenario_inputs as inputs
 from btcstress.scenario.params import DEFAULTS
 from tests.conftest import CRASH, utc
 

@@ -31,7 +31,7 @@ def writer(request: Request, svc: Service = Depends(service)) -> None:
 def cite(c: CitationIn, svc: Service = Depends(service)):
     """Record a figure reported by someone else (shown as a kind=cited finding). Needs the API token."""
     from btcstress import ingest
-    from btcstress.sources import citations
+    from btcstress.parsers import citations
     parsed = citations.single(c.model_dump(), origin="cite:api")
     with svc.store(write=True) as s:
         ingest.run(s, [(None, "cite:api", parsed)])

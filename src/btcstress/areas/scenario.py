@@ -7,7 +7,7 @@ AREA = Area(
     name="scenario", title="Scenario", prefixes=("scenario",),
     metrics="btcstress.metrics.scenario", section="btcstress.brief.sections.scenario",
     priced=True,
-    requires=("miners", "etf", "treasuries"),  # what engine.py reads from ctx.findings (price: priced)
+    requires=("miners", "etf", "treasuries"),  # what metrics/scenario.py reads from ctx.findings (price: priced)
     monitored=False,  # hypothetical findings: nothing live to watch
     findings=(
         F('scenario.cascade_extra_move_pct', 'pct', 'BTC',

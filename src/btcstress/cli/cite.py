@@ -30,7 +30,7 @@ def cite_add(finding: str = typer.Option(..., "--finding", help="Finding id, e.g
              note: Optional[str] = typer.Option(None, "--note", help="Coverage, caveats [default: none]")):
     """Record one figure reported by someone else."""
     from btcstress import ingest
-    from btcstress.sources import citations
+    from btcstress.parsers import citations
     try:
         parsed = citations.single({"finding": finding, "subject": subject, "value": value, "unit": unit,
                                    "as_of": as_of, "window": window, "source": source_, "url": url, "note": note})
@@ -46,7 +46,7 @@ def cite_import(file: Path = typer.Argument(..., help="CSV: finding,subject,valu
                 allow_quarantine: bool = typer.Option(False, "--allow-quarantine")):
     """Record cited figures from a CSV file."""
     from btcstress import ingest
-    from btcstress.sources import citations
+    from btcstress.parsers import citations
     try:
         if not file.is_file():
             raise InputError(f"citations file {file} not found")

@@ -26,7 +26,7 @@ def ingest_snapshot(folder: Path = typer.Argument(Path("../shared/data"), help="
                     allow_rewrite: bool = ALLOW_REWRITE):
     """Import every known file of a snapshot folder (idempotent: a second run adds nothing)."""
     from btcstress import ingest
-    from btcstress.sources import snapshot
+    from btcstress.parsers import snapshot
     try:
         if not folder.is_dir():
             raise InputError(f"snapshot folder {folder} not found")
@@ -86,7 +86,7 @@ def ingest_etf(file: Path = typer.Argument(..., help="A Farside BTC ETF flow tab
     from functools import partial
 
     from btcstress import ingest
-    from btcstress.sources import farside
+    from btcstress.parsers import farside
     try:
         if not file.is_file():
             raise InputError(f"file {file} not found")
@@ -111,7 +111,7 @@ def ingest_events(file: Path = typer.Argument(..., help="Recorded feed: one raw 
                   allow_rewrite: bool = ALLOW_REWRITE):
     """Import recorded liquidation events (idempotent: replaying a file adds nothing)."""
     from btcstress import ingest
-    from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+    from btcstress.parsers import binance_force_order, bybit_liquidation, okx_liquidation
     parsers = {"binance": binance_force_order.parse, "bybit": bybit_liquidation.parse, "okx": okx_liquidation.parse}
     try:
         if venue not in parsers:

@@ -1,6 +1,6 @@
 """Live connectors: fetch from the primary public sources into the same parsers and store.
 
-`sources/` parses (pure, fixture-tested); `connectors/` fetches (HTTP, websockets), resumes from
+`parsers/` parses (pure, fixture-tested); `connectors/` fetches (HTTP, websockets), resumes from
 checkpoints, finds and backfills gaps. The core never imports a connector; the CLI and the monitor do.
 
 The periodic REST sources (`btcstress ingest live --sources ...`) are the `pulls` the areas declare in

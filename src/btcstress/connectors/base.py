@@ -3,7 +3,7 @@ made of a fetch, and finding the holes in a regular series.
 
 A connector is three steps (the OpenBB fetcher split): turn the query (since, until, config) into the
 venue's requests, extract the raw payloads (`fetch`), and hand them to the pure parsers in
-`btcstress.sources` (`parse`). Storing goes through `ingest.run`, so a connector's writes are one
+`btcstress.parsers` (`parse`). Storing goes through `ingest.run`, so a connector's writes are one
 transaction per batch, logged in `ingest_log`, idempotent by natural key, and anything the parser
 refused lands in `quarantine` with the URL as its file.
 """
@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import pyarrow as pa
 
 from btcstress import ingest
-from btcstress.sources.common import Parsed
+from btcstress.parsers.common import Parsed
 from btcstress.store import Store, utc_naive
 
 log = logging.getLogger(__name__)

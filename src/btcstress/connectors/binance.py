@@ -11,7 +11,7 @@ Klines (candles), per market (spot `binance`, USD-M perpetual `binance-usdm`), s
 4. gap detection: the stored series between `since` and the last closed bar is compared with the
    expected grid; each hole is refetched over REST (backfill), and what is still missing afterwards
    (a venue outage: Binance has a few) is reported, never filled in.
-Every payload goes through `sources.binance_klines.parse` (the REST rows are the archive's 12 columns
+Every payload goes through `parsers.binance_klines.parse` (the REST rows are the archive's 12 columns
 as JSON, so they are written as CSV lines and parsed by the same code; the unit, ms or us, is detected).
 
 Open interest and funding (USD-M): connectors/binance_usdm.py, run from here.
@@ -31,8 +31,8 @@ from btcstress.connectors.base import (Progress, SourceReport, backfill, checkpo
                                        now_utc, section, set_checkpoint, store_parsed)
 from btcstress.connectors.http import FetchError, Http
 from btcstress.errors import ParseError
-from btcstress.sources import binance_klines
-from btcstress.sources.common import Parsed
+from btcstress.parsers import binance_klines
+from btcstress.parsers.common import Parsed
 from btcstress.store import Store, interval_length
 
 NAME = "binance"

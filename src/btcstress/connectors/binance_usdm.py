@@ -1,7 +1,7 @@
 """Binance USD-M funding and open interest (documented REST calls through httpx: two endpoints do not
 justify ccxt's ~50 MB): `/fapi/v1/fundingRate` (paged, full history, resumed from its checkpoint: the
 last complete day stored) and `/futures/data/openInterestHist` (period=1d, Binance keeps 30 days),
-parsed by `sources.binance_derivatives`. Run by the Binance connector (`derivatives: true`)."""
+parsed by `parsers.binance_derivatives`. Run by the Binance connector (`derivatives: true`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from btcstress.connectors.base import SourceReport, checkpoint_instant, set_checkpoint, store_parsed
 from btcstress.connectors.http import FetchError, Http
-from btcstress.sources import binance_derivatives
+from btcstress.parsers import binance_derivatives
 from btcstress.store import Store
 
 NAME = "binance"  # checkpoints are the Binance connector's

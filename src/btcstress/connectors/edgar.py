@@ -1,4 +1,4 @@
-"""SEC EDGAR: Strategy's 8-K filings -> treasury_holdings (parsing is sources.sec_8k_html).
+"""SEC EDGAR: Strategy's 8-K filings -> treasury_holdings (parsing is parsers.sec_8k_html).
 
 1. `GET https://data.sec.gov/submissions/CIK0001050446.json`: the company's filing index
    (`filings.recent` holds parallel arrays: accessionNumber, filingDate, form, primaryDocument, items);
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from btcstress.connectors.base import (Progress, SourceReport, get_checkpoint, no_progress, section,
                                        set_checkpoint, store_parsed)
 from btcstress.connectors.http import FetchError, Http
-from btcstress.sources import sec_8k_html
+from btcstress.parsers import sec_8k_html
 
 NAME = "edgar"
 DEFAULTS: dict[str, Any] = {

@@ -1,5 +1,5 @@
 """Farside Investors' BTC ETF flow table page -> a new vintage of etf_flows / etf_flow_days when
-anything changed (parsing is sources.farside, the HTML layout).
+anything changed (parsing is parsers.farside, the HTML layout).
 
 Each fetch is published_at = the fetch instant (the page has no timestamp of its own; a fetch is the
 earliest moment btcstress can prove the figures were public). The page's SHA-256 is checkpointed: an
@@ -20,8 +20,8 @@ import pandas as pd
 from btcstress.connectors.base import Progress, SourceReport, get_checkpoint, no_progress, now_utc, section, \
     set_checkpoint, store_parsed
 from btcstress.connectors.http import Http
-from btcstress.sources import farside as parse
-from btcstress.sources.common import Parsed
+from btcstress.parsers import farside as parse
+from btcstress.parsers.common import Parsed
 from btcstress.store import Store
 
 NAME = "farside"

@@ -1,5 +1,5 @@
 """mempool.space: daily hashrate and difficulty, and each day's blocks, fees and rewards, into
-network_daily (the metric names the miners area reads). Parsing is sources.mempool.
+network_daily (the metric names the miners area reads). Parsing is parsers.mempool.
 
 - hashrate/difficulty: one call, `/api/v1/mining/hashrate/{period}` with the shortest period that
   covers `since` (1m, 3m, 6m, 1y, 2y, 3y, all); days after the checkpoint are stored.
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from btcstress.connectors.base import (Progress, SourceReport, checkpoint_instant, missing_steps, no_progress,
                                        now_utc, section, set_checkpoint, store_parsed)
 from btcstress.connectors.http import FetchError, Http
-from btcstress.sources import mempool as parse
+from btcstress.parsers import mempool as parse
 from btcstress.store import Store
 
 NAME = "mempool"

@@ -37,8 +37,8 @@ import pyarrow as pa
 from btcstress.connectors.base import now_utc, section
 from btcstress.connectors.http import RetryPolicy
 from btcstress.connectors.raw import RawRecorder, count_lines, read_lines, replay_files  # noqa: F401 (re-exported)
-from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
-from btcstress.sources.common import Parsed
+from btcstress.parsers import binance_force_order, bybit_liquidation, okx_liquidation
+from btcstress.parsers.common import Parsed
 from btcstress.store import Store, UpsertResult
 
 TARGET = "liquidations"

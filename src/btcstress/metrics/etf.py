@@ -18,7 +18,7 @@ import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, iso, not_available
 from btcstress.metrics.context import Context
-from btcstress.sources import etf_funds
+from btcstress.parsers import etf_funds
 
 AREA = "etf"
 SUBJECT = "US spot BTC ETFs"

@@ -15,7 +15,7 @@ import pandas as pd
 from btcstress.findings import Finding, Source, not_available
 from btcstress.history.context import one_per
 from btcstress.metrics.context import Context
-from btcstress.sources import binance_force_order, bybit_liquidation, okx_liquidation
+from btcstress.parsers import binance_force_order, bybit_liquidation, okx_liquidation
 
 COVERAGE = {binance_force_order.VENUE: binance_force_order.COVERAGE, bybit_liquidation.VENUE: bybit_liquidation.COVERAGE,
             okx_liquidation.VENUE: okx_liquidation.COVERAGE}

@@ -1,6 +1,6 @@
 """Data quality after parsing: suspect values are kept, flagged and explained, never silently used.
 
-Strict parsing (sources/) refuses what cannot be a value at all (unparseable, non-finite, a high below
+Strict parsing (parsers/) refuses what cannot be a value at all (unparseable, non-finite, a high below
 its low). This layer looks at values that parse fine but that their neighbours or another source do
 not support: a daily high of 56,388 on a day every close around it sits near 30,000. Each rule is a
 pure function over stored rows that returns flags; `refresh` recomputes them all after every ingest

@@ -1,7 +1,7 @@
 """Leave-one-out calibration of `at_risk_share_of_oi`: a day's scenario never uses a share fitted on it.
 
 The default share (params.DEFAULTS, 0.16) is the geometric mean of realized / modelled long
-liquidations over the backtest's crash days (scenario/backtest.py). A brief as of T within
+liquidations over the backtest's crash days (metrics/scenario_backtest.py). A brief as of T within
 EXCLUDE_DAYS after one of those days (the crash and the days that describe it) uses instead the share
 fitted on the other days, so its scenario is out of sample. The shares below are the backtest's own
 output (regenerate with `python benchmarks/scenario_backtest.py`, which prints them;

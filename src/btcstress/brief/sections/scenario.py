@@ -1,7 +1,7 @@
 """The scenario section: a price ladder (shocks from the current price) with the long liquidations
 on the way down, where the liquidation cascade could take the price, the share of hashrate under water
 and the companies under water. Words and formatting only: every number is in the scenario.ladder
-finding (computed by btcstress.scenario when the findings are computed)."""
+finding (computed by metrics/scenario.py when the findings are computed)."""
 
 from __future__ import annotations
 
