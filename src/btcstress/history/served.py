@@ -46,38 +46,50 @@ class Served:
 
 def findings_at(store, as_of: dt.datetime, *, params: dict[str, dict[str, Any]] | None = None,
                 price: float | None = None, derive: bool = False, with_series: bool = False,
-                areas: tuple[str, ...] | None = None) -> Served:
-    """The findings of `areas` (default: all) as of `as_of`, each area stored or computed (see the module)."""
+                areas: tuple[str, ...] | None = None, computed: FindingSet | None = None) -> Served:
+    """The findings of `areas` (default: all) as of `as_of`, each area stored or computed (see the module).
+    `computed`: an already computed FindingSet for the same question to take the computed areas from
+    (the API's cached computation with series); else they are computed here."""
     wanted = tuple(a for a in registry.names() if areas is None or a in areas)
     t = utc_naive(as_of)
+    stored, why_not = stored_areas(store, as_of, wanted, params=params, price=price, derive=derive,
+                                   with_series=with_series)
+    todo = [a for a in wanted if a not in stored]
+    if todo and computed is None:
+        from btcstress import metrics
+        computed = metrics.compute(store, as_of, params=params, price=price, areas=registry.closure(todo),
+                                   with_series=with_series)
+    return merge(store, t, wanted, stored, why_not, computed)
+
+
+def stored_areas(store, as_of: dt.datetime, wanted: tuple[str, ...], *, params=None, price=None, derive=False,
+                 with_series=False) -> tuple[dict[str, str], dict[str, str]]:
+    """({area: watermark} the store may answer, {area: why it must be computed})."""
     why = why_compute(params, price, derive, with_series)
-    stored: dict[str, str] = {}
-    if why is None:
-        stored, why_not = _servable(store, t, wanted)
-    else:
-        why_not = {a: why for a in wanted}
+    if why is not None:
+        return {}, {a: why for a in wanted}
+    return _servable(store, utc_naive(as_of), wanted)
+
+
+def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str], why_not: dict[str, str],
+          computed: FindingSet | None) -> Served:
+    """The stored areas' rows at t and the other areas' findings from `computed`, in registry order."""
     how: dict[str, str] = {}
     by_area: dict[str, list[Finding]] = {}
+    as_of = t.replace(tzinfo=dt.timezone.utc)
     if stored:
         rows = _rows(store, t, tuple(stored))
         for a, mark in stored.items():
             by_area[a] = [_finding(r, as_of, mark) for r in rows.get(a, [])]
             how[a] = f"stored (finding_history, fresh through {mark})"
-    todo = [a for a in wanted if a not in stored]
-    series: dict = {}
-    used: dict = {}
-    if todo:
-        from btcstress import metrics
-        fs = metrics.compute(store, as_of, params=params, price=price, areas=registry.closure(todo),
-                             with_series=with_series)
-        series, used = fs.series, fs.params
-        for a in todo:
+    for a in wanted:
+        if a not in stored:
             prefixes = registry.get(a).prefixes
-            by_area[a] = [f for f in fs if f.id.split(".", 1)[0] in prefixes]
+            by_area[a] = [f for f in computed if f.id.split(".", 1)[0] in prefixes]
             how[a] = f"computed ({why_not[a]})"
     out = [f for a in wanted for f in by_area.get(a, [])]
-    t_aware = t.replace(tzinfo=dt.timezone.utc)
-    return Served(FindingSet(t_aware, out, series, used), how)
+    series, used = (computed.series, computed.params) if computed is not None else ({}, {})
+    return Served(FindingSet(as_of, out, series, used), how)
 
 
 def areas_for(ids: list[str] | None) -> tuple[str, ...] | None:
