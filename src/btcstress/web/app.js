@@ -485,15 +485,16 @@ async function derive(f) {
     f._derived = body.findings.find((x) => x.id === f.id && x.subject === f.subject && x.window === f.window && x.kind === f.kind)
       || {error: "not in the computed findings"};
   } catch (e) { f._derived = {error: e.message}; }
-  const el = document.querySelector("[data-f]:hover");
-  if (el && REG[+el.dataset.f] === f) $("#tip").innerHTML = provenanceHTML(f);
+  if (tipShows === f) $("#tip").innerHTML = provenanceHTML(f);  // (not :hover: the brief's frame may move the card)
 }
+let tipShows = null;  // the finding the tooltip is showing
 document.addEventListener("mouseover", (e) => {
   const el = e.target.closest("[data-f]");
   const tip = $("#tip");
-  if (!el) { tip.style.display = "none"; return; }
+  if (!el) { tip.style.display = "none"; tipShows = null; return; }
   const f = REG[+el.dataset.f];
   if (!f) return;
+  tipShows = f;
   tip.innerHTML = provenanceHTML(f);
   tip.style.display = "block";
   if (f.detail && f.detail.served) derive(f);
