@@ -8,6 +8,12 @@ For each area asked (default etf, treasuries), on the snapshot store:
   loop    the area's snapshot (`metrics.compute(areas=("price", area))`) at a seeded sample of the daily
           instants, scaled to the 2,958: what the history cost before the area was series-first.
 Both paths' rows at the sampled instants are compared first (ids, subjects, windows, values 1e-9).
+For miners also:
+  one     `miners.hashprice_usd_per_ph_day` with its z-score and percentile, daily 2018-2026: the engine
+          (`history.compute(areas=("miners",))`, the price area it reads included), and a fair hand-written
+          pandas/numpy version (load the two network metrics once, pivot, sort once, each day's trailing
+          year cut with `searchsorted`, each instant's day with `searchsorted` over publication times);
+          values (and z-scores/percentiles) compared before times are reported.
 
 Run: .venv/bin/python benchmarks/bench_history_areas.py --store /work/store/snapshot.duckdb [--areas etf]
        [--sample 10]
@@ -23,6 +29,9 @@ import math
 import os
 import random
 import time
+
+import numpy as np
+import pandas as pd
 
 from btcstress import history, metrics
 from btcstress.history import row_of
@@ -74,20 +83,77 @@ def _check(store, area: str, sample: list[dt.datetime], snap: list[dict]) -> int
     return bad + abs(len(have) - len(snap))
 
 
+def pandas_hashprice(path, ts: list[dt.datetime], days: int = 365) -> pd.DataFrame:
+    """miners.hashprice_usd_per_ph_day (value, z-score, percentile) at each instant, as a competent
+    pandas user writes it: one read, one pivot, sorted once, searchsorted for every cut."""
+    import duckdb
+    con = duckdb.connect(str(path), read_only=True)
+    d = con.execute("SELECT date, metric, value, available_at FROM network_daily").df()
+    con.close()
+    w = d.pivot_table(index="date", columns="metric", values="value", aggfunc="max").sort_index()
+    known = d.groupby("date")["available_at"].min().reindex(w.index)  # a day is known from its first row
+    hp = (w["block_rewards_usd"] / (w["hashrate_hs"] / 1e15)).to_numpy()
+    dates = w.index.to_numpy(dtype="datetime64[D]")
+    # Trailing year [D - days, D) of every day, by searchsorted on the sorted dates.
+    lo = np.searchsorted(dates, dates - np.timedelta64(days, "D"), side="left")
+    hi = np.arange(len(dates))
+    n = hi - lo
+    z = np.full(len(dates), np.nan)
+    pct = np.full(len(dates), np.nan)
+    for i in np.nonzero(n > 30)[0]:
+        x = hp[lo[i]:hi[i]]
+        x = x[~np.isnan(x)]
+        if len(x) < 2:
+            continue
+        sd = x.std(ddof=1)
+        if sd and not np.isnan(hp[i]):
+            z[i] = round(float((hp[i] - x.mean()) / sd), 2)
+            pct[i] = round(100 * float((x <= hp[i]).sum() / len(x)), 1)
+    z[n < 180] = np.nan  # metrics.stats.MIN_HISTORY
+    pct[n < 180] = np.nan
+    order = np.argsort(known.to_numpy(), kind="stable")
+    kt = known.to_numpy()[order]
+    last = np.maximum.accumulate(order)  # the latest day known by each publication time
+    at = np.searchsorted(kt, np.array(ts, dtype="datetime64[ns]"), side="right") - 1
+    i = np.where(at >= 0, last[np.maximum(at, 0)], -1)
+    ok = i >= 0
+    return pd.DataFrame({"as_of": ts, "value": np.where(ok, np.round(hp[i], 2), np.nan),
+                         "zscore": np.where(ok, z[i], np.nan), "percentile": np.where(ok, pct[i], np.nan)})
+
+
+def _one_miners(store, path, ts: list[dt.datetime]) -> dict:
+    t0 = time.perf_counter()
+    rows = history.compute(store, ts, areas=("miners",), fallback=False).rows
+    eng = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pdf = pandas_hashprice(path, ts)
+    pd_s = time.perf_counter() - t0
+    e = rows[rows["id"] == "miners.hashprice_usd_per_ph_day"].reset_index(drop=True)
+    diff = sum(not (math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b)))
+               for col in ("value", "zscore", "percentile") for a, b in zip(e[col], pdf[col]))
+    return {"engine_s": round(eng, 2), "pandas_s": round(pd_s, 3), "ratio_engine_over_pandas": round(eng / pd_s, 1),
+            "instants": len(ts), "differences": diff}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", default="/work/store/snapshot.duckdb")
     ap.add_argument("--areas", default="etf,treasuries")
     ap.add_argument("--sample", type=int, default=10)
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: grid, loop")
     a = ap.parse_args()
     res = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"), "load": os.getloadavg()[0]}
     with Store(a.store, read_only=True) as s:
         daily = instants(START, END, "1d")
         full = grid(s)
         sample = sorted(random.Random(20260206).sample(daily, a.sample))
+        skip = set(a.skip.split(","))
         for area in a.areas.split(","):
+            if area == "miners":
+                res["miners_one"] = _one_miners(s, a.store, daily)
+                print(json.dumps({"miners_one": res["miners_one"]}), flush=True)
             d_s, d_n = _series(s, area, daily)
-            g_s, g_n = _series(s, area, full)
+            g_s, g_n = _series(s, area, full) if "grid" not in skip else (float("nan"), 0)
             l_s, snap = _loop(s, area, sample)
             per = l_s / len(sample)
             res[area] = {"daily_s": round(d_s, 2), "daily_rows": d_n, "grid_s": round(g_s, 2), "grid_instants": len(full),

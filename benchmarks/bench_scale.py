@@ -18,7 +18,11 @@ this reads the Parquet and fills the cache) and the median of the others (warm),
 memory of the engine's whole process tree (Python + the Spark JVM), sampled every 0.1 s. The findings
 of both engines must agree (1e-9 relative) before any time is reported.
 
-Run: .venv/bin/python benchmarks/bench_scale.py --sizes 1,10 [--instants 3] [--workdir /tmp/bench]
+With --history-days N, each engine also computes the history engine's price and leverage areas
+(series-first, set-based) at the last N day ends before the crash and the crash moment; the rows
+(every numeric value) must agree between the engines too.
+
+Run: .venv/bin/python benchmarks/bench_scale.py --sizes 1,10 [--instants 3] [--history-days 7] [--workdir /tmp/bench]
 """
 
 from __future__ import annotations
@@ -141,7 +145,8 @@ def instants(k: int, size: int) -> list[dt.datetime]:
 
 # -- one engine, in its own process ---------------------------------------------------------------
 
-def measure(engine: str, db: Path, warehouse: Path, k: int, size: int, master: str, driver_memory: str) -> dict:
+def measure(engine: str, db: Path, warehouse: Path, k: int, size: int, master: str, driver_memory: str,
+            history_days: int = 0) -> dict:
     from btcstress import backends, metrics
     from btcstress.store import Store
 
@@ -160,12 +165,24 @@ def measure(engine: str, db: Path, warehouse: Path, k: int, size: int, master: s
         times.append(time.perf_counter() - a)
         values.append({f"{f.id}|{f.subject}|{f.window}": f.value for f in fs
                        if f.kind == "computed" and f.value is not None})
+    hist = {}
+    if history_days:
+        # The history engine: the price and leverage areas (series-first) at each day's end of the last
+        # `history_days` days before the crash plus the crash moment, set-based, on this engine.
+        from btcstress import history
+        end = END.replace(tzinfo=None)
+        ts = [end.replace(hour=0) - dt.timedelta(days=i) for i in range(history_days)][::-1] + [end]
+        a = time.perf_counter()
+        rows = history.compute(store, ts, areas=("price", "leverage"), fallback=False).rows
+        hist = {"history_s": round(time.perf_counter() - a, 2), "history_instants": len(ts), "history_rows": len(rows)}
+        values.append({f"{r.as_of}|{r.id}|{r.subject}|{r.window}": float(r.value) for r in rows.itertuples()
+                       if r.value == r.value})
     store.close()
     if engine == "spark":
         session.stop()
     return {"open_s": round(open_s, 2), "cold_s": round(times[0], 2),
             "warm_median_s": round(statistics.median(times[1:]), 2) if len(times) > 1 else None,
-            "times_s": [round(x, 2) for x in times], "values": values}
+            "times_s": [round(x, 2) for x in times], **hist, "values": values}
 
 
 def tree_rss(pid: int) -> int:
@@ -227,6 +244,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1,10")
     ap.add_argument("--instants", type=int, default=3)
+    ap.add_argument("--history-days", type=int, default=0,
+                    help="also time the history engine (price + leverage) over this many day ends")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="8g")
     ap.add_argument("--workdir", type=Path, default=None)
@@ -238,7 +257,8 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.measure:
-        res = measure(args.measure, args.db, args.warehouse, args.instants, args.size, args.master, args.driver_memory)
+        res = measure(args.measure, args.db, args.warehouse, args.instants, args.size, args.master, args.driver_memory,
+                      args.history_days)
         print(json.dumps(res, default=str))
         return
 
@@ -262,7 +282,8 @@ def main() -> None:
                "build_s": built["build_s"], "export_s": round(export_s, 1),
                "duckdb_file_gib": round(du(db) / 2**30, 2), "parquet_gib": round(du(wh) / 2**30, 2)}
         common = ["--db", str(db), "--warehouse", str(wh), "--instants", str(args.instants), "--size", str(size),
-                  "--master", args.master, "--driver-memory", args.driver_memory]
+                  "--master", args.master, "--driver-memory", args.driver_memory,
+                  "--history-days", str(args.history_days)]
         for engine in ("duckdb", "spark"):
             res, peak, wall = run_measured(["--measure", engine, *common])
             row[engine] = {k: v for k, v in res.items() if k != "values"} | {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from btcstress import schema, store_files
+# Opening the file (re-exported: callers import these from store)
+from btcstress.store_files import (DUCKDB_MAGIC, StoreBusyError, check_store_file, connect,  # noqa: F401
+                                   connect_wait)
 from btcstress.errors import BtcstressError, InputError, NoDataError
 from btcstress.schema import TABLES, Table
 
@@ -61,9 +63,6 @@ class UpsertResult:
         return self
 
 
-# A DuckDB database file carries this magic at byte 8 of its first block.
-DUCKDB_MAGIC = b"DUCK"
-
 # A re-ingest may revise a few stored values (a source's own corrections); more than this share of a
 # file's already-stored rows changing at once is a different file (swapped columns, another fund) and
 # is refused unless asked for (--allow-rewrite). Changed values always go to `value_history`.
@@ -77,25 +76,6 @@ class RewriteError(BtcstressError):
     """A re-ingest would change many already-stored values (exit 1: a data problem)."""
 
     exit_code = 1
-
-
-def check_store_file(path: Path) -> None:
-    """Refuse a --db that exists but is not a DuckDB database (a CSV, a text file, a folder), instead
-    of letting DuckDB fail obscurely or a caller write somewhere else."""
-    if not path.exists():
-        return
-    if path.is_dir():
-        raise InputError(f"--db {path} is a folder, not a store file")
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise InputError(f"--db {path}: cannot read it ({exc.strerror})") from None
-    if len(head) == 0:
-        raise InputError(f"--db {path} is an empty file, not a DuckDB store: remove it or choose another path")
-    if head[8:12] != DUCKDB_MAGIC:
-        raise InputError(f"--db {path} is not a DuckDB store (it exists and holds something else): "
-                         "choose another path")
 
 
 class Store:
@@ -340,78 +320,6 @@ def _ddl(t: Table, temp: bool = False) -> str:
     cols = [f'"{f.name}" {_DUCK_TYPES[f.type]}' for f in t.arrow_schema()]
     keys = ", ".join(f'"{k}"' for k in t.key)
     return f'CREATE {"TEMP " if temp else ""}TABLE "{t.name}" ({", ".join(cols)}, PRIMARY KEY ({keys}))'
-
-
-def connect(path: Path, read_only: bool, wait: float | None = None):
-    """The Ibis DuckDB connection. A store another process holds (DuckDB allows one writing process,
-    or readers) is waited for: up to `wait` seconds (BTCSTRESS_STORE_WAIT, default 30 for writes and
-    0 for reads), then StoreBusyError naming what holds it. A reader waits at most READ_GRACE seconds
-    and then reads the store's read copy, when there is one (see store_files)."""
-    if wait is None:
-        wait = getattr(_WAIT, "seconds", None)
-    if wait is None:
-        wait = float(os.environ.get("BTCSTRESS_STORE_WAIT", 0 if read_only else 30))
-    if read_only:
-        wait = max(wait, store_files.READ_GRACE)
-    started = time.monotonic()
-    deadline = started + wait
-    while True:
-        try:
-            return ibis.duckdb.connect(database=str(path), read_only=read_only)
-        except Exception as exc:  # duckdb raises IOException when another process holds the lock
-            msg = str(exc)
-            if "lock" not in msg.lower():
-                first = msg.splitlines()[0] if msg else str(exc)
-                raise InputError(f"--db {path}: cannot open {'' if read_only else 'or create '}the store ({first})") \
-                    from None
-            if read_only and time.monotonic() - started >= store_files.READ_GRACE:
-                con = store_files.open_read_copy(path, _holder(msg))
-                if con is not None:
-                    con._btcstress_read_copy = True
-                    return con
-            if time.monotonic() >= deadline:
-                raise StoreBusyError(f"store {path.name} is held by another process{_holder(msg)}"
-                                     f"{f' (waited {wait:g} s)' if wait else ''}: try again when it has finished, "
-                                     "or set BTCSTRESS_STORE_WAIT to wait longer") from None
-            time.sleep(0.05)
-
-
-_WAIT = __import__("threading").local()
-
-
-@contextlib.contextmanager
-def connect_wait(seconds: float):
-    """Within this block, Store() waits up to `seconds` for a busy store (the monitor's batches)."""
-    old = getattr(_WAIT, "seconds", None)
-    _WAIT.seconds = seconds
-    try:
-        yield
-    finally:
-        _WAIT.seconds = old
-
-
-def _holder(msg: str) -> str:
-    """' (btcstress monitor, pid 123)' from DuckDB's lock message, when the process can be named."""
-    import re
-    m = re.search(r"PID (\d+)", msg)
-    if not m:
-        return ""
-    try:
-        cmd = Path(f"/proc/{m[1]}/cmdline").read_bytes().split(b"\0")
-        words = [w.decode(errors="replace") for w in cmd if w]
-        verbs = ("ingest", "monitor", "serve", "mcp", "export", "cite", "findings", "report", "check", "scenario",
-                 "quality", "history", "stress", "episodes", "lint-brief", "quarantine")
-        verb = next((w for w in words if w in verbs), None)
-        what = f"btcstress {verb}" if verb else Path(words[0]).name if words else "a process"
-    except OSError:
-        what = "a process"
-    return f" ({what}, pid {m[1]})"
-
-
-class StoreBusyError(BtcstressError):
-    """Another process holds the store for writing."""
-
-    exit_code = 1
 
 
 def publication_time(t: Table, rows: pa.Table) -> pa.Array:

@@ -44,6 +44,7 @@ def _instants(store) -> list[dt.datetime]:
         if first is not None and not pd.isna(first):
             f = pd.Timestamp(first).to_pydatetime()
             firsts |= {f, f - dt.timedelta(minutes=1)}
+    firsts |= _miners_firsts(store)
     h = store.table("candles")
     h = h.filter(h.interval == "1h")
     f = pd.Timestamp(h.available_at.min().execute()).to_pydatetime()
@@ -59,6 +60,37 @@ def _instants(store) -> list[dt.datetime]:
     firsts |= {dt.datetime(2026, 2, 6, 8, 0), dt.datetime(2026, 2, 6), dt.datetime(2024, 8, 5, 13, 37)}
     r = data_range(store)
     return sorted(t for t in eod | intraday | firsts if r[0] <= t <= r[1])
+
+
+def _miners_firsts(store) -> set[dt.datetime]:
+    """Where the miners' inputs begin or change: each network and miner-flow metric's first publication
+    (and a minute before), the fleet model's first day, each ASIC generation's release and each change
+    of the sourced parameters (the model runs with what was released/published by T's day), the first
+    miners citation and Cambridge figure (known the day after publication)."""
+    from btcstress import fleet
+    from btcstress.fleet import data as fleet_data
+    out = set()
+    for name in ("network_daily", "miner_flows_daily"):
+        t = store.table(name)
+        for r in t.group_by("metric").aggregate(first=t.available_at.min()).execute().itertuples():
+            f = pd.Timestamp(r.first).to_pydatetime()
+            out |= {f, f - dt.timedelta(minutes=1)}
+    start = dt.datetime.fromisoformat(fleet.DEFAULTS["fleet_start"])
+    days = int(fleet.DEFAULTS["smoothing_days"])
+    out |= {start + dt.timedelta(days=days - 1), start + dt.timedelta(days=days), start + dt.timedelta(days=days + 1)}
+    changes = [g.release for g in fleet_data.generations()] + [s["published"] for s in fleet.params.SOURCES.values()
+                                                               if s["published"]]
+    changes += [f["published"] for f in fleet.params.FALLBACK.values()]
+    for d in changes:
+        f = dt.datetime.combine(d, dt.time())
+        out |= {f, f - dt.timedelta(minutes=1), f + dt.timedelta(hours=8)}
+    c = store.table("citations")
+    first = c.filter(c.finding_id.startswith("miners.")).available_at.min().execute()
+    if first is not None and not pd.isna(first):
+        out.add(pd.Timestamp(first).to_pydatetime())
+    first_cambridge = min(e.published for e in fleet_data.cambridge()) + dt.timedelta(days=1)
+    out.add(dt.datetime.combine(first_cambridge, dt.time()))
+    return out
 
 
 def _same(a, b) -> bool:
@@ -89,7 +121,7 @@ def parity(snapshot_db):
 
 def test_the_history_covers_at_least_100_seeded_instants(parity):
     areas, instants, got = parity
-    assert {"price", "market", "etf", "treasuries"} <= set(areas)
+    assert {"price", "market", "etf", "treasuries", "leverage", "miners"} <= set(areas)
     assert len(instants) >= 100
     assert set(got["as_of"]) == set(instants)
 
@@ -123,7 +155,7 @@ def test_history_equals_the_snapshot_at_every_instant(store, parity, part):
 def test_a_history_never_sees_a_later_row(store):
     """The value at T does not change when rows published after T are hidden (cut the store at T)."""
     t = dt.datetime(2026, 2, 5, 12, 0)
-    areas = ("price", "market", "leverage", "etf", "treasuries")
+    areas = ("price", "market", "leverage", "etf", "treasuries", "miners")
     whole = history.compute(store, [t], areas=areas, fallback=False).rows
 
     class Cut:
@@ -142,6 +174,11 @@ def test_a_history_never_sees_a_later_row(store):
     day = d.filter((d.available_at <= t) & (d.funds_reported > 0)).date.max().execute()
     net = whole[whole["id"] == "etf.net_flow_usd"]
     assert net["window"].tolist() == [f"1d:{pd.Timestamp(day).date()}"]
+    # The miners' day is the latest network day with a row published by t.
+    n = store.table("network_daily")
+    nday = pd.Timestamp(n.filter(n.available_at <= t).date.max().execute()).date()
+    cost = whole[whole["id"] == "miners.production_cost_usd"]
+    assert cost["window"].tolist() == [f"1d:{nday}"] and nday < t.date()
 
 
 @pytest.mark.parametrize("area", ["market"])

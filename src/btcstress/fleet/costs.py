@@ -123,8 +123,13 @@ def underwater(c: CostCurve, price: float, power_prices: list[float] | tuple[flo
         under = cost > price
         by = {c.names[i]: {"share_pct": 100 * float(c.share[i]), "cost_usd_per_btc": float(cost[i]),
                            "underwater": bool(under[i])} for i in range(len(c.names)) if c.share[i] > 1e-9}
-        out[pp] = {"total_pct": 100 * float(c.share[under].sum()), "by_generation": by}
+        out[pp] = {"total_pct": underwater_pct(c, price, pp, basis), "by_generation": by}
     return out
+
+
+def underwater_pct(c: CostCurve, price: float, power_price: float, basis: str = "all_in") -> float:
+    """Share of running hashrate (pct) whose cost per BTC on `basis` at `power_price` is above `price`."""
+    return 100 * float(c.share[c.cost(basis, power_price) > price].sum())
 
 
 def history(fleet: Fleet, p: dict, close: np.ndarray | None = None) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from importlib import resources
 FLEET_FILE = "data/asic_fleet.csv"
 PRICES_FILE = "data/asic_prices.csv"
 CAMBRIDGE_FILE = "data/cambridge_estimates.csv"
+FILES = (FLEET_FILE, PRICES_FILE, CAMBRIDGE_FILE)
 
 
 @dataclass(frozen=True)

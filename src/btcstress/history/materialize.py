@@ -30,9 +30,12 @@ TABLE = "finding_history"
 STATE = "finding_history_state"
 FLAGS = "finding_history_flags"
 DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
-# Areas stored on the grid. `stress` is series-first too, but its query over the hourly grid (22k
-# instants) takes minutes: it is computed set-based on request until it is fast enough to store.
-MATERIALISED = ("price", "market", "leverage", "etf", "treasuries")
+# Areas stored on the grid (daily, plus hourly where the data is hourly).
+MATERIALISED = ("price", "market", "leverage", "etf", "treasuries", "miners", "stress")
+# Areas stored at the day ends only: the stress index's query over the hourly grid (~17k more
+# instants) takes minutes; its day ends take seconds. Its hourly instants are computed on request
+# (`covers` says which instants a stored area holds).
+DAILY_ONLY = ("stress",)
 
 
 def _ddl(store) -> None:
@@ -41,7 +44,8 @@ def _ddl(store) -> None:
         unit VARCHAR, "window" VARCHAR, kind VARCHAR, note VARCHAR, zscore DOUBLE, percentile DOUBLE)""")
     store.duck.execute(f"""CREATE TABLE IF NOT EXISTS {STATE} (
         area VARCHAR PRIMARY KEY, version VARCHAR, watermark TIMESTAMP, first TIMESTAMP, last TIMESTAMP,
-        instants BIGINT, refreshed_at TIMESTAMP, seconds DOUBLE)""")
+        instants BIGINT, refreshed_at TIMESTAMP, seconds DOUBLE, grid VARCHAR)""")
+    store.duck.execute(f"ALTER TABLE {STATE} ADD COLUMN IF NOT EXISTS grid VARCHAR")  # stores from before
     store.duck.execute(f"""CREATE TABLE IF NOT EXISTS {FLAGS} (
         series VARCHAR, ts TIMESTAMP, field VARCHAR, rule VARCHAR, available_at TIMESTAMP)""")
 
@@ -51,6 +55,7 @@ def version(mod) -> str:
     `HISTORY_CODE`."""
     h = hashlib.sha256(inspect.getsource(mod).encode())
     import importlib
+    import importlib.resources
     try:
         h.update(inspect.getsource(importlib.import_module(mod.__name__ + "_history")).encode())
     except ModuleNotFoundError:
@@ -58,6 +63,9 @@ def version(mod) -> str:
     # An area whose definitions live in other modules names them (the stress area: btcstress.stress.*).
     for dep in getattr(mod, "HISTORY_CODE", ()):
         h.update(inspect.getsource(importlib.import_module(dep)).encode())
+    # Package data files an area's model reads (the miners' sourced ASIC fleet and prices).
+    for pkg, name in getattr(mod, "HISTORY_DATA", ()):
+        h.update(importlib.resources.files(pkg).joinpath(name).read_bytes())
     # An area that reads another's findings (ETF P&L, treasury values at price.last_usd) is stale when
     # that area's code changes too.
     for need in getattr(mod, "HISTORY_NEEDS", ("price",)):
@@ -129,12 +137,13 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
     _ddl(store)
     mark = watermark(store)
     st = state(store).set_index("area") if not state(store).empty else pd.DataFrame()
-    instants = grid(store)
+    every = grid(store)
     done = {}
     mods = [m for m in area_modules() if series_first(m) and area_name(m) in (areas or MATERIALISED)]
     for mod in mods:
         area = area_name(mod)
         ver = version(mod)
+        instants = [t for t in every if t == _day_end(t)] if area in DAILY_ONLY else every
         prev = st.loc[area] if area in st.index else None
         if full or prev is None or prev["version"] != ver:
             start = None
@@ -163,10 +172,11 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
                 store.duck.unregister("_fh_rows")
             secs = time.perf_counter() - t0
             store.duck.execute(f"DELETE FROM {STATE} WHERE area = ?", [area])
-            store.duck.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            store.duck.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                [area, ver, mark, instants[0] if instants else None,
                                 instants[-1] if instants else None, len(instants),
-                                dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), secs])
+                                dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), secs,
+                                "daily" if area in DAILY_ONLY else "daily+hourly"])
         done[area] = {"instants": len(todo), "seconds": secs, "from": start}
         log.info("finding_history %s: %d instants %s in %.1f s", area, len(todo),
                  "rebuilt" if start is None else f"from {start:%Y-%m-%dT%H:%MZ}", secs)
@@ -175,6 +185,18 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
             store.duck.execute(f"DELETE FROM {FLAGS}")
             store.duck.execute(f"INSERT INTO {FLAGS} SELECT series, ts, field, rule, available_at FROM quality")
     return done
+
+
+def _day_end(t: dt.datetime) -> dt.datetime:
+    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def covers(state_row, ts: list[dt.datetime]) -> bool:
+    """Whether an area's stored rows (its `state` row) hold every instant of `ts` (all on the grid):
+    within its first..last, and day ends only for an area stored daily."""
+    if pd.isna(state_row.first) or not (state_row.first <= ts[0] and ts[-1] <= state_row.last):
+        return False
+    return getattr(state_row, "grid", None) != "daily" or all(t == _day_end(t) for t in ts)
 
 
 def read(store, ids: list[str] | None, start: dt.datetime, end: dt.datetime, subject: str | None = None

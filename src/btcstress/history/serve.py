@@ -88,7 +88,7 @@ def _stored_areas(store, ts: list[dt.datetime]) -> set[str]:
         return set()
     ok = set()
     for r in st.itertuples():
-        if r.area in fresh and pd.notna(r.first) and r.first <= ts[0] and ts[-1] <= r.last:
+        if r.area in fresh and mat.covers(r, ts):  # stress is stored at day ends only
             ok.add(r.area)
     return ok
 

@@ -184,62 +184,69 @@ def _daily_liquidations(ctx: Context, p: dict[str, Any]) -> list[Finding]:
     params = _params(p, "assets", "history_days", "min_history_days")
     out: list[Finding] = []
     for subject, sub_assets in subjects(assets):
-        frame = subject_frame(pa, sub_assets)
-        last = frame.date.max().execute()
-        if last is None or pd.isna(last):
-            reason = f"no daily liquidations for {subject} published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}"
-            out += [not_available(i, ctx.as_of, reason, subject=subject, unit=_UNITS[i]) for i in ids]
-            continue
-        day = _day(last)
-        row = frame.filter(frame.date == day).execute().iloc[0]
-        long_usd, short_usd, total = float(row["long_usd"]), float(row["short_usd"]), float(row["total_usd"])
-        stats = _history_stats(frame, day, {"long_usd": long_usd, "short_usd": short_usd, "total_usd": total},
-                               p["history_days"])
-        window = f"1d:{day}"
-        def src_for(*cols: str) -> list[Source]:
-            rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day, day, columns=cols)
-            return [source("liquidations_daily", rows, time_col="date", note=DAILY_NOTE)]
-        src = src_for("long_usd", "short_usd")
-        hist_rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day - dt.timedelta(days=p["history_days"]), day,
-                              columns=("long_usd", "short_usd"))
-        hist_src = [source("liquidations_daily", hist_rows, time_col="date", note=DAILY_NOTE)]
-        note = _staleness(ctx, day)
-        per = "summed over " + ", ".join(sub_assets) + " (days where each is published)" if len(sub_assets) > 1 else ""
-        common = dict(subject=subject, as_of=ctx.as_of, window=window, params=params, note=note)
-        detail_qty = {}
-        if len(sub_assets) == 1 and not pd.isna(row["long_qty"]) and not pd.isna(row["short_qty"]):
-            detail_qty = {"long_qty": float(row["long_qty"]), "short_qty": float(row["short_qty"]),
-                          "qty_unit": sub_assets[0]}
-        out.append(Finding(id="liquidations.long_usd", value=long_usd, unit="USD", sources=src_for("long_usd", "long_qty"),
-                           method=f"long positions liquidated on {day} (USD) {per}".strip(),
-                           detail={"date": str(day), **({"qty": detail_qty.get("long_qty"), "qty_unit": detail_qty.get("qty_unit")} if detail_qty else {})},
-                           unusual=_unusual(stats["long_usd"], p["min_history_days"]), **common))
-        out.append(Finding(id="liquidations.short_usd", value=short_usd, unit="USD", sources=src_for("short_usd", "short_qty"),
-                           method=f"short positions liquidated on {day} (USD) {per}".strip(),
-                           detail={"date": str(day), **({"qty": detail_qty.get("short_qty"), "qty_unit": detail_qty.get("qty_unit")} if detail_qty else {})},
-                           unusual=_unusual(stats["short_usd"], p["min_history_days"]), **common))
-        out.append(Finding(id="liquidations.total_usd", value=total, unit="USD", sources=src,
-                           method=f"long_usd + short_usd on {day} {per}".strip(),
-                           detail={"date": str(day), "assets": sub_assets},
-                           unusual=_unusual(stats["total_usd"], p["min_history_days"]), **common))
-        if total > 0:
-            out.append(Finding(id="liquidations.long_share_pct", value=round(100.0 * long_usd / total, 2), unit="pct",
-                               sources=src, method="100 x long_usd / total_usd", detail={"date": str(day)}, **common))
-        else:
-            out.append(not_available("liquidations.long_share_pct", ctx.as_of, f"no liquidations on {day}",
-                                     subject=subject, unit="pct", window=window))
-        s = stats["total_usd"]
-        if s["zscore"] is None or s["n"] < p["min_history_days"]:
-            out.append(not_available("liquidations.zscore_1y", ctx.as_of,
-                                     f"only {s['n']} days of history before {day} (need {p['min_history_days']})",
-                                     subject=subject, unit="z", window=window))
-        else:
-            out.append(Finding(id="liquidations.zscore_1y", value=s["zscore"], unit="z", sources=hist_src,
-                               method=f"(total_usd on {day} - mean) / sample std of daily total_usd over the "
-                                      f"{p['history_days']} days before it",
-                               detail={"date": str(day), "mean_usd": s["mean"], "std_usd": s["std"], "days": s["n"],
-                                       "percentile": s["percentile"]},
-                               unusual=_unusual(s, p["min_history_days"]), **common))
+        out += _subject_liquidations(ctx, p, params, subject, sub_assets, subject_frame(pa, sub_assets), ids)
+    return out
+
+
+def _subject_liquidations(ctx: Context, p: dict[str, Any], params: dict, subject: str, sub_assets: list[str],
+                          frame, ids: tuple[str, ...]) -> list[Finding]:
+    """The latest day's long, short and total liquidations of one subject (an asset or BTC+ETH), the
+    long share and the total's z-score against the trailing history."""
+    out: list[Finding] = []
+    last = frame.date.max().execute()
+    if last is None or pd.isna(last):
+        reason = f"no daily liquidations for {subject} published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}"
+        return [not_available(i, ctx.as_of, reason, subject=subject, unit=_UNITS[i]) for i in ids]
+    day = _day(last)
+    row = frame.filter(frame.date == day).execute().iloc[0]
+    long_usd, short_usd, total = float(row["long_usd"]), float(row["short_usd"]), float(row["total_usd"])
+    stats = _history_stats(frame, day, {"long_usd": long_usd, "short_usd": short_usd, "total_usd": total},
+                           p["history_days"])
+    window = f"1d:{day}"
+    def src_for(*cols: str) -> list[Source]:
+        rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day, day, columns=cols)
+        return [source("liquidations_daily", rows, time_col="date", note=DAILY_NOTE)]
+    src = src_for("long_usd", "short_usd")
+    hist_rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day - dt.timedelta(days=p["history_days"]), day,
+                          columns=("long_usd", "short_usd"))
+    hist_src = [source("liquidations_daily", hist_rows, time_col="date", note=DAILY_NOTE)]
+    note = _staleness(ctx, day)
+    per = "summed over " + ", ".join(sub_assets) + " (days where each is published)" if len(sub_assets) > 1 else ""
+    common = dict(subject=subject, as_of=ctx.as_of, window=window, params=params, note=note)
+    detail_qty = {}
+    if len(sub_assets) == 1 and not pd.isna(row["long_qty"]) and not pd.isna(row["short_qty"]):
+        detail_qty = {"long_qty": float(row["long_qty"]), "short_qty": float(row["short_qty"]),
+                      "qty_unit": sub_assets[0]}
+    out.append(Finding(id="liquidations.long_usd", value=long_usd, unit="USD", sources=src_for("long_usd", "long_qty"),
+                       method=f"long positions liquidated on {day} (USD) {per}".strip(),
+                       detail={"date": str(day), **({"qty": detail_qty.get("long_qty"), "qty_unit": detail_qty.get("qty_unit")} if detail_qty else {})},
+                       unusual=_unusual(stats["long_usd"], p["min_history_days"]), **common))
+    out.append(Finding(id="liquidations.short_usd", value=short_usd, unit="USD", sources=src_for("short_usd", "short_qty"),
+                       method=f"short positions liquidated on {day} (USD) {per}".strip(),
+                       detail={"date": str(day), **({"qty": detail_qty.get("short_qty"), "qty_unit": detail_qty.get("qty_unit")} if detail_qty else {})},
+                       unusual=_unusual(stats["short_usd"], p["min_history_days"]), **common))
+    out.append(Finding(id="liquidations.total_usd", value=total, unit="USD", sources=src,
+                       method=f"long_usd + short_usd on {day} {per}".strip(),
+                       detail={"date": str(day), "assets": sub_assets},
+                       unusual=_unusual(stats["total_usd"], p["min_history_days"]), **common))
+    if total > 0:
+        out.append(Finding(id="liquidations.long_share_pct", value=round(100.0 * long_usd / total, 2), unit="pct",
+                           sources=src, method="100 x long_usd / total_usd", detail={"date": str(day)}, **common))
+    else:
+        out.append(not_available("liquidations.long_share_pct", ctx.as_of, f"no liquidations on {day}",
+                                 subject=subject, unit="pct", window=window))
+    s = stats["total_usd"]
+    if s["zscore"] is None or s["n"] < p["min_history_days"]:
+        out.append(not_available("liquidations.zscore_1y", ctx.as_of,
+                                 f"only {s['n']} days of history before {day} (need {p['min_history_days']})",
+                                 subject=subject, unit="z", window=window))
+    else:
+        out.append(Finding(id="liquidations.zscore_1y", value=s["zscore"], unit="z", sources=hist_src,
+                           method=f"(total_usd on {day} - mean) / sample std of daily total_usd over the "
+                                  f"{p['history_days']} days before it",
+                           detail={"date": str(day), "mean_usd": s["mean"], "std_usd": s["std"], "days": s["n"],
+                                   "percentile": s["percentile"]},
+                           unusual=_unusual(s, p["min_history_days"]), **common))
     return out
 
 

@@ -126,10 +126,14 @@ def model(ctx, p: dict | None = None) -> Model | None:
 
 def _build(ctx, p: dict, released_by: dt.date | None = None) -> Model | None:
     """Run the model over ctx's data, with the generations released by `released_by` (default: T)."""
-    df = _daily(ctx, p)
+    return over_days(_daily(ctx, p), p, fleet_data.generations(released_by or ctx.as_of_naive.date()))
+
+
+def over_days(df: pd.DataFrame, p: dict, gens: list) -> Model | None:
+    """The model over a daily frame (`_daily`) with the generations `gens` (the history runs it once per
+    generation set over the whole frame)."""
     days = df[(df["date"] >= pd.Timestamp(p["fleet_start"])) & df["h_th"].notna()
               & df["btc_per_day"].notna()].reset_index(drop=True)
-    gens = fleet_data.generations(released_by or ctx.as_of_naive.date())
     if days.empty or not gens:
         return None
     f = fleet_sim.simulate(days, gens, p)
@@ -284,23 +288,24 @@ def _model_findings(ctx, m: Model, p: dict) -> list[Finding]:
 
     dep = c.weighted(c.depreciation_usd_per_btc)
     allin = c.weighted(c.all_in())
+    v = model_values(c)
     return [
-        f("miners.electricity_cost_usd", round(c.weighted(c.electricity()), 0), "USD",
+        f("miners.electricity_cost_usd", v["miners.electricity_cost_usd"], "USD",
           f"{DEFINITIONS['electricity']} ({pp}); hashrate-weighted over the running ASIC generations",
           definition="electricity", cost_curve=curve),
-        f("miners.cash_cost_usd", round(c.weighted(c.cash()), 0), "USD",
+        f("miners.cash_cost_usd", v["miners.cash_cost_usd"], "USD",
           f"{DEFINITIONS['cash']} (${p['non_energy_opex_usd_kwh']}/kWh) at {pp}", definition="cash"),
-        f("miners.production_cost_usd", round(allin, 0), "USD",
+        f("miners.production_cost_usd", v["miners.production_cost_usd"], "USD",
           f"{DEFINITIONS['all_in']} over {p['depreciation_years']:g} years (machines priced at the latest sourced "
           f"USD/TH on their purchase day), at {pp}", definition="all_in", cost_curve=curve, sensitivity=grid,
           depreciation_usd_per_btc=round(dep, 0), depreciation_share_pct=round(100 * dep / allin, 1)),
-        f("miners.marginal_cost_usd", round(c.marginal(), 0), "USD", f"{DEFINITIONS['marginal']} ({pp})",
+        f("miners.marginal_cost_usd", v["miners.marginal_cost_usd"], "USD", f"{DEFINITIONS['marginal']} ({pp})",
           definition="marginal", least_efficient_running=c.names[hi],
           least_efficient_j_per_th=round(float(c.j_per_th[hi]), 1)),
-        f("miners.network_power_gw", round(c.network_power_gw, 2), "GW",
+        f("miners.network_power_gw", v["miners.network_power_gw"], "GW",
           "sum over running generations of TH/s x J/TH x PUE (the modelled network power draw)",
           history_1y_mean_gw=round(float(h["network_power_gw"].tail(365).mean()), 2)),
-        f("miners.fleet_j_per_th", round(c.fleet_j_per_th, 2), "J/TH",
+        f("miners.fleet_j_per_th", v["miners.fleet_j_per_th"], "J/TH",
           "hashrate-weighted efficiency of the running generations (machine spec, PUE excluded)",
           history_1y_mean=round(float(h["fleet_j_per_th"].tail(365).mean()), 2)),
     ]
@@ -315,11 +320,9 @@ def _priced_findings(ctx, m: Model, p: dict, price, hypo, price_sources, price_h
     pps = {"low": p["power_price_low_usd_kwh"], "base": p["power_price_usd_kwh"], "high": p["power_price_high_usd_kwh"]}
     allin = c.weighted(c.all_in())
     margin = (price - allin) / price * 100
-    h = m.history.dropna(subset=["close"]).tail(int(p["zscore_window_days"]) + 1)
-    hm = (h["close"] - h["all_in"]) / h["close"] * 100
+    prev = margin_base(m.history, int(p["zscore_window_days"]))
     unusual = None
-    if len(hm) > 30:
-        prev = hm.iloc[:-1]
+    if prev is not None:
         unusual = {"zscore": round(float((margin - prev.mean()) / prev.std()), 2),
                    "percentile": round(float((prev <= margin).mean() * 100), 1),
                    "history": f"{len(prev)}d daily (CryptoQuant close vs modelled all-in cost)", "n": len(prev)}
@@ -333,7 +336,7 @@ def _priced_findings(ctx, m: Model, p: dict, price, hypo, price_sources, price_h
                 "margin_by_power_price_pct": {k: round((price - c.weighted(c.all_in(v))) / price * 100, 1)
                                               for k, v in pps.items()}}, **base),
         Finding(
-            id="miners.breakeven_power_price_usd_kwh", value=round(price / kwh - p["non_energy_opex_usd_kwh"], 4),
+            id="miners.breakeven_power_price_usd_kwh", value=breakeven(c, p, price),
             unit="USD/kWh", hypothetical=hypo,
             method="power price at which the running fleet's cash cost equals the price: price / kWh per BTC - "
                    "non-energy opex per kWh (depreciation excluded: sunk)",
@@ -352,46 +355,46 @@ def _priced_findings(ctx, m: Model, p: dict, price, hypo, price_sources, price_h
     return out
 
 
-# -- series (charts) ---------------------------------------------------------------------------
+# -- values (one definition for the snapshot and the history, metrics/miners_history.py) ---------
+
+def model_values(c: costs.CostCurve) -> dict[str, float]:
+    """The modelled findings' values on the curve's day."""
+    return {"miners.electricity_cost_usd": round(c.weighted(c.electricity()), 0),
+            "miners.cash_cost_usd": round(c.weighted(c.cash()), 0),
+            "miners.production_cost_usd": round(c.weighted(c.all_in()), 0),
+            "miners.marginal_cost_usd": round(c.marginal(), 0),
+            "miners.network_power_gw": round(c.network_power_gw, 2),
+            "miners.fleet_j_per_th": round(c.fleet_j_per_th, 2)}
+
+
+def breakeven(c: costs.CostCurve, p: dict, price: float) -> float:
+    return round(price / c.weighted(c.kwh_per_btc) - p["non_energy_opex_usd_kwh"], 4)
+
+
+def margin_base(h: pd.DataFrame, days: int) -> pd.Series | None:
+    """The daily margins (CryptoQuant close vs modelled all-in cost) a margin is compared with: the
+    `days` days with a close before the model's last such day; None when 30 or fewer."""
+    h = h.dropna(subset=["close"]).tail(days + 1)
+    hm = (h["close"] - h["all_in"]) / h["close"] * 100
+    return hm.iloc[:-1] if len(hm) > 30 else None
+
+
+# -- history (series-first; see btcstress.history) ------------------------------------------------
+
+# Definitions in other modules: a change there makes the stored history stale (materialize.version).
+HISTORY_CODE = ("btcstress.metrics.miners_flows", "btcstress.metrics.miners_cited", "btcstress.fleet.simulate",
+                "btcstress.fleet.costs", "btcstress.fleet.params", "btcstress.fleet.data")
+HISTORY_DATA = tuple(("btcstress", f) for f in fleet_data.FILES)  # the sourced fleet, prices, Cambridge
+
+
+def history(hctx) -> pd.DataFrame:
+    """Every miners finding at every instant of hctx.instants, set-based (see miners_history)."""
+    from btcstress.metrics.miners_history import rows
+    return rows(hctx)
+
+
+# -- series (charts) -------------------------------------------------------------------------
 
 def series(ctx) -> list[Series]:
-    p = params(ctx)
-    m = model(ctx, p)
-    if m is None:
-        return []
-    h = m.history
-    end = h["date"].iloc[-1]
-    start = end - pd.DateOffset(years=int(p["chart_years"]))
-    h = h[h["date"] > start]
-    xs = [d.date().isoformat() for d in h["date"]]
-
-    def col(c, digits=2):
-        return [None if pd.isna(v) else round(float(v), digits) for v in h[c]]
-
-    srcs = _model_sources(ctx, m)
-    published = [{"date": r["published"], "value_usd": r["value_usd"], "publisher": r["publisher"],
-                  "definition": r["definition"], "stated": r["note"], "url": r["url"], "kind": "cited"}
-                 for r in miners_cited.published(ctx)]
-    out = [Series(
-        name="miners.cost_vs_price_3y", title="BTC price vs modelled production cost", unit="USD",
-        x=xs, y=col("all_in"), sources=srcs,
-        extra={"price": col("close"), "all_in_low": col("all_in_low"), "all_in_high": col("all_in_high"),
-               "electricity": col("electricity"), "cash": col("cash"), "marginal": col("marginal"),
-               "fleet_j_per_th": col("fleet_j_per_th"), "published_cited": published,
-               "band": f"power price {p['power_price_low_usd_kwh']}..{p['power_price_high_usd_kwh']} USD/kWh"}),
-        Series(name="miners.network_power_3y", title="Modelled network power (GW) and fleet efficiency (J/TH)",
-               unit="GW", x=xs, y=col("network_power_gw"), sources=srcs, extra={"fleet_j_per_th": col("fleet_j_per_th")})]
-    f = m.full
-    f = f[(f["date"] > start) & f["block_rewards_usd"].notna() & f["hashrate_hs"].notna()]
-    out.append(Series(
-        name="miners.hashprice_3y", title="Hashprice (USD per PH/s per day)", unit="USD/PH/day",
-        x=[d.date().isoformat() for d in f["date"]],
-        y=[round(float(a / (b / 1e15)), 2) for a, b in zip(f["block_rewards_usd"], f["hashrate_hs"])],
-        sources=provenance(ctx, "network_daily", ("block_rewards_usd", "hashrate_hs"), start.date(), end.date())))
-    fl = flows.flows(ctx)
-    fl = fl[(fl["date"] > start) & fl["reserve_btc"].notna()]
-    out.append(Series(
-        name="miners.reserve_3y", title="Miner reserve (BTC, all miners)", unit="BTC",
-        x=[d.date().isoformat() for d in fl["date"]], y=[round(float(v), 0) for v in fl["reserve_btc"]],
-        sources=provenance(ctx, "miner_flows_daily", ("reserve_btc",), start.date(), None)))
-    return out
+    from btcstress.metrics.miners_series import series as charts
+    return charts(ctx)

@@ -124,57 +124,69 @@ def revenue_findings(ctx, p: dict, price, hypo, price_sources) -> list[Finding]:
     ]
 
 
+FLOW_IDS = ("miners.reserve_btc", "miners.reserve_change_30d_btc", "miners.outflow_btc_1d", "miners.to_exchange_btc_1d")
+
+
 def flow_findings(ctx, p: dict) -> list[Finding]:
-    T = ctx.as_of
+    """Miner reserve, its 30-day change, outflow and to-exchange on the last miner-flow day known at T."""
     t = ctx.table("miner_flows_daily")
-    zd = int(p["zscore_window_days"])
-    out = []
     last_day = t.date.max().execute()
     if last_day is None or pd.isna(last_day):
-        return [not_available(i, T, "no miner-flow data known at this instant")
-                for i in ("miners.reserve_btc", "miners.reserve_change_30d_btc", "miners.outflow_btc_1d",
-                          "miners.to_exchange_btc_1d")]
+        return [not_available(i, ctx.as_of, "no miner-flow data known at this instant") for i in FLOW_IDS]
     last_day = pd.Timestamp(last_day).date()
     d30 = last_day - dt.timedelta(days=30)
     rows = t.filter(t.date.isin([last_day, d30])).execute()
     val = {(pd.Timestamp(r.date).date(), r.metric): r for r in rows.itertuples()}
+    zd = int(p["zscore_window_days"])
+    return _reserve_findings(ctx, t, val, last_day, d30, zd) + _daily_flow_findings(ctx, val, last_day, zd)
 
-    def src(metric, days_):
-        return [Source(table="miner_flows_daily", origin=val[(d, metric)].origin, rows=1, first=ts(d), last=ts(d))
-                for d in days_ if (d, metric) in val]
 
+def _flow_sources(val: dict, metric: str, days: list[dt.date]) -> list[Source]:
+    return [Source(table="miner_flows_daily", origin=val[(d, metric)].origin, rows=1, first=ts(d), last=ts(d))
+            for d in days if (d, metric) in val]
+
+
+def _reserve_findings(ctx, t, val: dict, last_day: dt.date, d30: dt.date, zd: int) -> list[Finding]:
+    T = ctx.as_of
+    out = []
     r = val.get((last_day, "reserve_btc"))
     if r is None:
         out.append(not_available("miners.reserve_btc", T, f"no miner reserve for {last_day}"))
     else:
         out.append(Finding(id="miners.reserve_btc", value=round(r.value, 0), unit="BTC", as_of=T,
-                           window=f"1d:{last_day}", sources=src("reserve_btc", [last_day]),
+                           window=f"1d:{last_day}", sources=_flow_sources(val, "reserve_btc", [last_day]),
                            method="BTC held by wallets CryptoQuant labels as miners (all miners), end of day",
                            detail={"day": str(last_day), "reserve_usd": getattr(val.get((last_day, "reserve_usd")),
                                                                                  "value", None)}))
     r0 = val.get((d30, "reserve_btc"))
     if r is None or r0 is None:
         out.append(not_available("miners.reserve_change_30d_btc", T, f"miner reserve missing on {d30} or {last_day}"))
-    else:
-        chg = r.value - r0.value
-        # How unusual: against the trailing year of 30-day changes (Ibis: self-join on date - 30).
-        res = t.filter(t.metric == "reserve_btc")
-        a, b = res.select(date=res.date, v=res.value), res.select(d0=res.date, v0=res.value)
-        j = a.join(b, a.date == b.d0 + ibis.interval(days=30))
-        j = j.filter((j.date < last_day) & (j.date >= last_day - dt.timedelta(days=zd)))
-        j = j.mutate(c=j.v - j.v0)
-        st = j.aggregate(n=j.count(), mean=j.c.mean(), std=j.c.std(), below=(j.c <= chg).cast("float64").mean()
-                         ).execute().iloc[0]
-        unusual = ({"zscore": round((chg - float(st["mean"])) / float(st["std"]), 2),
-                    "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes",
-                    "n": int(st.n)}
-                   if int(st.n) > 30 and st["std"] else None)
-        out.append(Finding(id="miners.reserve_change_30d_btc", value=round(chg, 0), unit="BTC", as_of=T,
-                           window=f"30d:{d30}..{last_day}", sources=src("reserve_btc", [d30, last_day]),
-                           method="miner reserve at the last day minus 30 days earlier",
-                           detail={"from": str(d30), "to": str(last_day), "reserve_from": round(r0.value, 0),
-                                   "reserve_to": round(r.value, 0), "change_pct": round(chg / r0.value * 100, 2)},
-                           unusual=unusual))
+        return out
+    chg = r.value - r0.value
+    # How unusual: against the trailing year of 30-day changes (Ibis: self-join on date - 30).
+    res = t.filter(t.metric == "reserve_btc")
+    a, b = res.select(date=res.date, v=res.value), res.select(d0=res.date, v0=res.value)
+    j = a.join(b, a.date == b.d0 + ibis.interval(days=30))
+    j = j.filter((j.date < last_day) & (j.date >= last_day - dt.timedelta(days=zd)))
+    j = j.mutate(c=j.v - j.v0)
+    st = j.aggregate(n=j.count(), mean=j.c.mean(), std=j.c.std(), below=(j.c <= chg).cast("float64").mean()
+                     ).execute().iloc[0]
+    unusual = ({"zscore": round((chg - float(st["mean"])) / float(st["std"]), 2),
+                "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes",
+                "n": int(st.n)}
+               if int(st.n) > 30 and st["std"] else None)
+    out.append(Finding(id="miners.reserve_change_30d_btc", value=round(chg, 0), unit="BTC", as_of=T,
+                       window=f"30d:{d30}..{last_day}", sources=_flow_sources(val, "reserve_btc", [d30, last_day]),
+                       method="miner reserve at the last day minus 30 days earlier",
+                       detail={"from": str(d30), "to": str(last_day), "reserve_from": round(r0.value, 0),
+                               "reserve_to": round(r.value, 0), "change_pct": round(chg / r0.value * 100, 2)},
+                       unusual=unusual))
+    return out
+
+
+def _daily_flow_findings(ctx, val: dict, last_day: dt.date, zd: int) -> list[Finding]:
+    T = ctx.as_of
+    out = []
     for fid, metric, what in (("miners.outflow_btc_1d", "outflow_btc", "total BTC leaving miner wallets"),
                               ("miners.to_exchange_btc_1d", "to_exchange_btc", "BTC sent from miner wallets to exchanges")):
         r = val.get((last_day, metric))
@@ -183,7 +195,7 @@ def flow_findings(ctx, p: dict) -> list[Finding]:
             continue
         st = trailing_stats(ctx, "miner_flows_daily", metric, last_day, r.value, zd)
         out.append(Finding(id=fid, value=round(r.value, 1), unit="BTC", as_of=T, window=f"1d:{last_day}",
-                           sources=src(metric, [last_day]) + provenance(
+                           sources=_flow_sources(val, metric, [last_day]) + provenance(
                                ctx, "miner_flows_daily", (metric,), last_day - dt.timedelta(days=zd),
                                last_day - dt.timedelta(days=1), note="trailing year for the z-score"),
                            method=f"{what} on the last complete day (CryptoQuant, all miners); z-score and "

@@ -42,7 +42,6 @@ DEFAULTS: dict[str, Any] = {
 
 TOTAL_SUBJECT = "entities with known cost"
 HOLDINGS_ONLY_NOTE = "holdings from {origin}; cost unknown"
-NEGATIVE_MNAV = "zero or negative: the source's enterprise value is at or below zero; not a premium or discount"
 
 
 # -- rows -------------------------------------------------------------------------------------------
@@ -91,10 +90,12 @@ def findings(ctx: Context) -> list[Finding]:
             out.append(not_available(fid, ctx.as_of, "no treasury holdings published by as-of", subject=TOTAL_SUBJECT,
                                      unit=unit))
         return out
+    from btcstress.metrics import treasuries_mnav  # (it imports this module's helpers)
     valued = _valued(pos, price)
-    mnav = _mnav(ctx, p)
+    mnav = treasuries_mnav.latest(ctx, p)
     for row in valued.itertuples(index=False):
-        out += _entity_findings(ctx, p, row, price, hypothetical, observed, mnav.get(row.entity))
+        out += _entity_findings(ctx, p, row, price, hypothetical, observed)
+        out.append(treasuries_mnav.finding(ctx, p, row.entity, mnav.get(row.entity)))
     out += _totals(ctx, p, valued, price, hypothetical, observed)
     return out
 
@@ -128,7 +129,8 @@ def _price_sources(hypothetical: bool, observed: Finding | None) -> list[Source]
 
 
 def _entity_findings(ctx: Context, p: dict, row, price: float | None, hypothetical: bool,
-                     observed: Finding | None, mnav: dict | None) -> list[Finding]:
+                     observed: Finding | None) -> list[Finding]:
+    """One entity's holdings and cost findings from its report (`row`), then those valued at the price."""
     e, T = row.entity, ctx.as_of
     src = [_holdings_source(row)]
     window = f"holdings as of {_d(row.as_of)}"
@@ -170,12 +172,19 @@ def _entity_findings(ctx: Context, p: dict, row, price: float | None, hypothetic
             Finding(id="treasury.breakeven_price_usd", value=float(row.avg_cost_usd), unit="USD", window=window,
                     method="BTC price at which unrealized P&L is zero = average cost per BTC", sources=src, **common),
         ]
+    return out + _priced(ctx, p, row, price, hypothetical, observed, src, window, common, cost_ids[3:])
+
+
+def _priced(ctx: Context, p: dict, row, price: float | None, hypothetical: bool, observed: Finding | None,
+            src: list[Source], window: str, common: dict, pnl_ids: tuple) -> list[Finding]:
+    """An entity's value and unrealized P&L at the price (observed or hypothetical)."""
+    e, T, detail = row.entity, ctx.as_of, common["detail"]
+    out: list[Finding] = []
     if price is None:
         reason = "no BTC price at as-of (price.last_usd not available)"
         out.append(not_available("treasury.value_usd", T, reason, subject=e, unit="USD", window=window))
         if row.has_cost:
-            out += [not_available(fid, T, reason, subject=e, unit=unit, window=window)
-                    for fid, unit in cost_ids[3:]]
+            out += [not_available(fid, T, reason, subject=e, unit=unit, window=window) for fid, unit in pnl_ids]
     else:
         psrc = src + _price_sources(hypothetical, observed)
         pdetail = {**detail, "price_usd": price,
@@ -193,7 +202,6 @@ def _entity_findings(ctx: Context, p: dict, row, price: float | None, hypothetic
                         unusual=_pnl_unusual(ctx, p, e, float(row.unrealized_pnl_pct)),
                         sources=psrc, **pcommon),
             ]
-    out.append(_mnav_finding(ctx, p, e, mnav))
     return out
 
 
@@ -268,56 +276,6 @@ def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ib
     w = ibis.window(group_by=j.day, order_by=[ibis.desc(j.published), ibis.desc(j.report_as_of), j.cost_origin])
     j = j.mutate(_rank=ibis.row_number().over(w))
     return j.filter(j._rank == 0).drop("_rank")
-
-
-# -- mNAV -------------------------------------------------------------------------------------------
-
-def valuation_order(v: ibis.Table) -> list:
-    """An entity's current valuation row: the latest day, then the latest published, then origin."""
-    return [ibis.desc(v.date), ibis.desc(v.available_at), v.origin]
-
-
-def _mnav(ctx: Context, p: dict) -> dict[str, dict]:
-    """Each entity's latest multiple of the chosen measure, with how unusual it is vs its own history."""
-    v = ctx.table("treasury_valuation_daily")
-    v = v.filter(v.measure == p["mnav_measure"])
-    w = ibis.window(group_by=v.entity, order_by=valuation_order(v))
-    ranked = v.mutate(_rank=ibis.row_number().over(w))
-    cur = ranked.filter(ranked._rank == 0).select(entity=ranked.entity, cur_date=ranked.date, cur=ranked.value,
-                                                  cur_origin=ranked.origin)
-    j = v.join(cur, "entity")
-    j = j.filter((j.date > j.cur_date - ibis.interval(days=int(p["unusual_history_days"]))) & (j.date <= j.cur_date))
-    stats = j.group_by(["entity", "cur_date", "cur", "cur_origin"]).aggregate(
-        n=j.count(), first=j.date.min(), mean=j.value.mean(), sd=j.value.std(),
-        at_or_below=(j.value <= j.cur).cast("int64").sum())
-    stats = stats.mutate(zscore=(stats.cur - stats.mean) / stats.sd,
-                         percentile=stats.at_or_below.cast("float64") / stats.n * 100.0)
-    return {r.entity: r._asdict() for r in stats.execute().itertuples(index=False)}
-
-
-def _mnav_finding(ctx: Context, p: dict, entity: str, m: dict | None) -> Finding:
-    if m is None:
-        return not_available("treasury.mnav", ctx.as_of, f"no {p['mnav_measure']} published for {entity} by as-of",
-                             subject=entity, unit="ratio", kind="cited")
-    day = _d(m["cur_date"])
-    ts = dt.datetime.combine(m["cur_date"], dt.time()) if not isinstance(m["cur_date"], dt.datetime) else m["cur_date"]
-    first = dt.datetime.combine(m["first"], dt.time()) if not isinstance(m["first"], dt.datetime) else m["first"]
-    note = None
-    if m["cur"] <= 0:
-        note = NEGATIVE_MNAV
-    unusual = None
-    if int(m["n"]) >= 30 and _num(m["zscore"]) is not None:
-        unusual = {"zscore": round(float(m["zscore"]), 2), "percentile": round(float(m["percentile"]), 1),
-                   "history": f"{int(m['n'])} daily values since {_d(m['first'])}", "n": int(m["n"])}
-    return Finding(
-        id="treasury.mnav", subject=entity, value=float(m["cur"]), unit="ratio", as_of=ctx.as_of,
-        window=f"1d:{day}", kind="cited", params=p, unusual=unusual, note=note,
-        method=f"{_measure_label(p['mnav_measure'])} as published by the source (its share count, debt and "
-               "cash are not in the store, so it is cited, not recomputed); observed, never re-valued at a "
-               "hypothetical price",
-        sources=[Source(table="treasury_valuation_daily", origin=m["cur_origin"], rows=int(m["n"]), first=first,
-                        last=ts, note=f"measure {p['mnav_measure']}")],
-        detail={"date": day, "measure": p["mnav_measure"]})
 
 
 # -- series -----------------------------------------------------------------------------------------
@@ -423,11 +381,6 @@ def _source_label(origin: str) -> str:
 def _basis_label(basis: str) -> str:
     return {"filing": "SEC filing", "daily": "daily holdings series",
             "snapshot": "aggregator snapshot"}.get(basis, basis)
-
-
-def _measure_label(measure: str) -> str:
-    return {"fd_ev_nav": "fully diluted enterprise value / net asset value of the BTC held (Artemis)",
-            "realized_mnav": "realized mNAV (DefiLlama)"}.get(measure, measure)
 
 
 # -- history (series-first; see btcstress.history) ------------------------------------------------

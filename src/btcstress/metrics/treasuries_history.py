@@ -24,8 +24,8 @@ import pandas as pd
 from btcstress.history import conform, empty
 from btcstress.history.context import known_max, one_per
 from btcstress.metrics.stats import MIN_HISTORY
-from btcstress.metrics.treasuries import (AREA, DEFAULTS, HOLDINGS_ONLY_NOTE, NEGATIVE_MNAV, TOTAL_SUBJECT,
-                                          _source_label, report_order, valuation_order)
+from btcstress.metrics.treasuries import AREA, DEFAULTS, HOLDINGS_ONLY_NOTE, TOTAL_SUBJECT, _source_label, report_order
+from btcstress.metrics.treasuries_mnav import NEGATIVE_MNAV, valuation_order
 
 COST_IDS = (("treasury.avg_cost_usd", "USD"), ("treasury.cost_usd", "USD"), ("treasury.breakeven_price_usd", "USD"),
             ("treasury.unrealized_pnl_usd", "USD"), ("treasury.unrealized_pnl_pct", "pct"))

@@ -124,8 +124,10 @@ def _per_fund_vintages(d: dt.date, cells: list[str], fund_cols: list[tuple[int, 
     return out
 
 
-def _day(out: Parsed, line: int, raw: str, d: dt.date, vintage: dt.datetime, cells: list[str],
-         fund_cols: list[tuple[int, str]], total_col: int | None, names: dict) -> None:
+def _fund_cells(out: Parsed, line: int, raw: str, d: dt.date, cells: list[str], fund_cols: list[tuple[int, str]],
+                names: dict) -> tuple[dict[str, float], list[str], bool]:
+    """The day's fund cells: {ticker: US$m} reported, the launched funds left blank, and whether every
+    cell was valid (a refused cell is quarantined here)."""
     reported: dict[str, float] = {}
     missing: list[str] = []
     ok = True
@@ -152,6 +154,14 @@ def _day(out: Parsed, line: int, raw: str, d: dt.date, vintage: dt.datetime, cel
         except Invalid as exc:
             out.refuse(FLOWS, line, exc, raw)
             ok = False
+    return reported, missing, ok
+
+
+def _day(out: Parsed, line: int, raw: str, d: dt.date, vintage: dt.datetime, cells: list[str],
+         fund_cols: list[tuple[int, str]], total_col: int | None, names: dict) -> None:
+    """One day's row of one vintage: a flow per fund (blank = missing once launched) and the day's total,
+    checked against the sum of the funds."""
+    reported, missing, ok = _fund_cells(out, line, raw, d, cells, fund_cols, names)
     try:
         total = millions(cells[total_col], "Total") if total_col is not None else None
     except Invalid as exc:

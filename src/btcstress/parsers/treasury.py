@@ -240,35 +240,11 @@ def parse_defillama_institutions(text: str, origin: str, *, published: dt.dateti
         try:
             check_width(row, len(text.split("\n", 1)[0].split(",")))
             entity = canonical(name=row["name"], ticker=row["ticker"])
-            try:
-                holdings = json.loads(row["holdings"])
-            except (json.JSONDecodeError, RecursionError) as exc:
-                raise Invalid("holdings", row["holdings"][:80], f"not JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
-            if not isinstance(holdings, dict):
-                raise Invalid("holdings", row["holdings"][:80], "not a JSON object of assets")
-            h = holdings.get(asset)
-            if h is None:
+            got = _snapshot_holding(row["holdings"], asset, published, tolerance)
+            if got is None:
                 out.skip(f"no {asset} holdings (other assets only)")
                 continue
-            if not isinstance(h, dict):
-                raise Invalid(f"holdings.{asset}", h, "not a JSON object")
-            btc = _json_number(h, "amount", asset)
-            if btc is None:
-                raise Invalid(f"holdings.{asset}.amount", None, "missing value")
-            if btc <= 0:
-                raise Invalid(f"holdings.{asset}.amount", btc, "holdings must be > 0")
-            cost = _json_number(h, "cost", asset)
-            avg = _json_number(h, "avgPrice", asset)
-            if cost is not None and cost <= 0:
-                raise Invalid(f"holdings.{asset}.cost", cost, "cost must be > 0 for a positive holding")
-            if avg is not None and avg <= 0:
-                raise Invalid(f"holdings.{asset}.avgPrice", avg, "average price must be > 0")
-            if cost is not None and avg is not None:
-                _consistent(f"holdings.{asset}.cost", cost, btc, avg, tolerance)
-            last = h.get("lastAnnouncementDate")
-            as_of = day({"d": last or ""}, "d", latest=published.date())
-            if as_of > published.date():
-                raise Invalid(f"holdings.{asset}.lastAnnouncementDate", last, "after the snapshot was taken")
+            btc, cost, avg, as_of = got
             out.add(TARGET, {"entity": entity, "as_of": as_of, "btc": btc, "cost_usd": cost, "avg_cost_usd": avg,
                              "period_btc": None, "period_cost_usd": None, "period_avg_usd": None,
                              "filing_date": None, "document": None, "basis": "snapshot",
@@ -284,6 +260,41 @@ def parse_defillama_institutions(text: str, origin: str, *, published: dt.dateti
         except Invalid as exc:
             out.refuse("treasury_valuation_daily", line, exc, raw)
     return out
+
+
+def _snapshot_holding(cell: str, asset: str, published: dt.datetime, tolerance: float
+                      ) -> tuple[float, float | None, float | None, dt.date] | None:
+    """(holdings, cost, average cost, last announcement day) of `asset` from a DefiLlama `holdings`
+    cell, checked (Invalid names the field); None when the institution holds other assets only."""
+    try:
+        holdings = json.loads(cell)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise Invalid("holdings", cell[:80], f"not JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
+    if not isinstance(holdings, dict):
+        raise Invalid("holdings", cell[:80], "not a JSON object of assets")
+    h = holdings.get(asset)
+    if h is None:
+        return None
+    if not isinstance(h, dict):
+        raise Invalid(f"holdings.{asset}", h, "not a JSON object")
+    btc = _json_number(h, "amount", asset)
+    if btc is None:
+        raise Invalid(f"holdings.{asset}.amount", None, "missing value")
+    if btc <= 0:
+        raise Invalid(f"holdings.{asset}.amount", btc, "holdings must be > 0")
+    cost = _json_number(h, "cost", asset)
+    avg = _json_number(h, "avgPrice", asset)
+    if cost is not None and cost <= 0:
+        raise Invalid(f"holdings.{asset}.cost", cost, "cost must be > 0 for a positive holding")
+    if avg is not None and avg <= 0:
+        raise Invalid(f"holdings.{asset}.avgPrice", avg, "average price must be > 0")
+    if cost is not None and avg is not None:
+        _consistent(f"holdings.{asset}.cost", cost, btc, avg, tolerance)
+    last = h.get("lastAnnouncementDate")
+    as_of = day({"d": last or ""}, "d", latest=published.date())
+    if as_of > published.date():
+        raise Invalid(f"holdings.{asset}.lastAnnouncementDate", last, "after the snapshot was taken")
+    return btc, cost, avg, as_of
 
 
 def _json_number(h: dict, key: str, asset: str) -> float | None:

@@ -113,7 +113,6 @@ def findings(store, as_of: dt.datetime, now: pd.Series | None, cand: pd.DataFram
                         last=cl.index.max().to_pydatetime() if len(cl) else None,
                         note="composite daily closes published by as-of: headline move and forward returns")
     out, forwards = [], []
-    n_eps = len(picked)
     for rank, (_, row) in enumerate(picked.iterrows(), start=1):
         pr = price_rows.loc[row.t] if row.t in price_rows.index else None
         day = pd.Timestamp(pr.cdate) if pr is not None else pd.Timestamp(row.t) - pd.Timedelta(days=1)
@@ -131,9 +130,18 @@ def findings(store, as_of: dt.datetime, now: pd.Series | None, cand: pd.DataFram
                     "index": round(float(row["index"]), 4),
                     "components": {f: round(float(row[f]), 4) for f in FORCES if pd.notna(row.get(f))},
                     "headline": headline, "forward": fwd}))
+    return out + _forward_findings(as_of, [o.value for o in out], forwards, closes_src)
+
+
+def _forward_findings(as_of: dt.datetime, days: list[str], forwards: list[dict], closes_src) -> list:
+    """`stress.episodes.forward_return_pct` per horizon: the median over the episodes (`days`, nearest
+    first) whose horizon had ended by as-of."""
+    from btcstress.findings import Finding, not_available
+
+    out = []
     for h in HORIZONS:
         key = f"{h}d"
-        known = [(o.value, f[key]["value"]) for o, f in zip(out, forwards) if f[key]["status"] == "known"]
+        known = [(d, f[key]["value"]) for d, f in zip(days, forwards) if f[key]["status"] == "known"]
         fid, window = "stress.episodes.forward_return_pct", key
         if not known:
             out.append(not_available(fid, as_of, f"{NOT_KNOWN}: no episode's {h}-day horizon had ended by as-of",
@@ -144,6 +152,6 @@ def findings(store, as_of: dt.datetime, now: pd.Series | None, cand: pd.DataFram
             id=fid, value=round(float(np.median(vals)), 4), unit="pct", as_of=as_of, window=window,
             method=f"median across the episodes of the BTC return from the episode day's close to the close "
                    f"{h} day(s) later (only horizons ended by as-of)", sources=[closes_src],
-            detail={"min": min(vals), "max": max(vals), "n_known": len(vals), "n_not_known": n_eps - len(vals),
+            detail={"min": min(vals), "max": max(vals), "n_known": len(vals), "n_not_known": len(days) - len(vals),
                     "by_episode": {d: v for d, v in known}}))
     return out
