@@ -27,9 +27,11 @@ ON_GRID = [dt.datetime(2019, 6, 1, tzinfo=UTC), dt.datetime(2024, 1, 20, tzinfo=
            dt.datetime(2026, 2, 6, 8, tzinfo=UTC)]
 
 
-def _stored_areas(store) -> tuple[str, ...]:
-    st = materialize.state(store)
-    return tuple(a for a in registry.names() if a in set(st["area"]))
+def _stored_areas(store, t: dt.datetime | None = None) -> tuple[str, ...]:
+    """The materialised areas (holding instant t, when given: an area stored daily has no hours' ends)."""
+    st = materialize.state(store).set_index("area")
+    naive = t.replace(tzinfo=None) if t else None
+    return tuple(a for a in registry.names() if a in st.index and (t is None or materialize.covers(st.loc[a], [naive])))
 
 
 def _key(f):
@@ -67,8 +69,8 @@ def _assert_equal(got, want, where: str) -> None:
 
 @pytest.mark.parametrize("t", ON_GRID, ids=lambda t: t.strftime("%Y-%m-%dT%H"))
 def test_stored_findings_equal_the_computed_ones_on_the_grid(store, t):
-    stored = _stored_areas(store)
-    assert {"price", "market", "etf", "leverage", "treasuries"} <= set(stored)  # what the ingest materialises
+    assert {"price", "market", "etf", "leverage", "treasuries"} <= set(_stored_areas(store))  # ingest stores them
+    stored = _stored_areas(store, t)
     got = served.findings_at(store, t, areas=stored)
     assert all(got.how[a].startswith("stored (finding_history") for a in stored), got.how
     want = metrics.compute(store, t, areas=registry.closure(stored))
@@ -87,13 +89,18 @@ def test_all_findings_merge_stored_and_computed_areas(store):
     got = served.findings_at(store, t)
     stored = _stored_areas(store)
     assert set(got.how) == set(registry.names())
+    daily_only = set(materialize.state(store).query("grid == 'daily'")["area"]) if "grid" in materialize.state(
+        store) else set()
     for a, how in got.how.items():
-        assert how.startswith("stored") == (a in stored), (a, how)
+        assert how.startswith("stored") == (a in stored and a not in daily_only), (a, how)  # 08:00: an hour's end
         if a not in stored:
             assert how == "computed (not materialised)"
+        elif a in daily_only:
+            assert how == "computed (stored at day ends only)"
     _assert_equal(list(got.fs), list(metrics.compute(store, t)), "all areas")
     # the computed areas keep their full derivation
-    computed = [f for f in got.fs if registry.of_finding(f.id).name not in stored and f.value is not None]
+    computed = [f for f in got.fs if not got.how[registry.of_finding(f.id).name].startswith("stored")
+                and f.value is not None]
     assert computed and all(s.table != "finding_history" for f in computed for s in f.sources)
 
 

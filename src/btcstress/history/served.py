@@ -135,8 +135,9 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
             why[a] = "finding_history stale: ingested or code changed since it was built"
         elif not grid_ok:
             why[a] = "off the grid"
-        elif not (st.loc[a, "first"] <= t <= st.loc[a, "last"]):
-            why[a] = "outside the materialised range"
+        elif not mat.covers(st.loc[a], [t]):  # outside first..last, or an hour's end of an area stored daily
+            why[a] = ("stored at day ends only" if st.loc[a].get("grid") == "daily"
+                      and st.loc[a, "first"] <= t <= st.loc[a, "last"] else "outside the materialised range")
         else:
             ok[a] = iso(pd.Timestamp(st.loc[a, "watermark"]).to_pydatetime())
     return ok, why
