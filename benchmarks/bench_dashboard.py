@@ -62,6 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default=os.environ.get("BTCSTRESS_DB", str(ROOT / "data" / "btcstress.duckdb")))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dashboard_step.json"))
+    ap.add_argument("--steps", type=int, default=len(STEPS), help="the first N of the steps (hours first)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
     proc, base = start_server(args.db, 64)
@@ -73,7 +74,7 @@ def main() -> None:
             page.goto(f"{base}/?as_of={START}Z")
             page.wait_for_selector("body[data-state=ready][data-charts=ready]", timeout=300_000)
             page.evaluate(WATCH)
-            for v in STEPS:
+            for v in STEPS[:args.steps]:
                 page.evaluate(STEP, v)
                 page.wait_for_function("window.__t.cards && window.__t.charts && window.__t.brief", timeout=300_000)
                 t = page.evaluate("window.__t")

@@ -131,6 +131,8 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
     for a in wanted:
         if a not in st.index:
             why[a] = "not materialised"
+        elif cites(a):
+            why[a] = "it cites published figures: their citation (publisher, date, definition) is not stored"
         elif a not in fresh:
             why[a] = "finding_history stale: ingested or code changed since it was built"
         elif not grid_ok:
@@ -141,6 +143,12 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
         else:
             ok[a] = iso(pd.Timestamp(st.loc[a, "watermark"]).to_pydatetime())
     return ok, why
+
+
+def cites(area: str) -> bool:
+    """Whether the area's catalogue declares cited findings (a figure someone else published): a cited
+    value without its citation, which lives in `detail` and finding_history does not hold, is not served."""
+    return any("cited" in f.kind for f in registry.get(area).findings)
 
 
 def _candles(store) -> tuple:
