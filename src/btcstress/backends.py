@@ -33,6 +33,7 @@ from typing import Any, Iterator, Protocol, runtime_checkable
 
 import ibis
 
+from btcstress import sqlcache
 from btcstress.errors import BtcstressError, InputError, NoDataError
 from btcstress.schema import TABLES, Table
 
@@ -199,6 +200,7 @@ class SparkStore:
         self.session = session if session is not None else spark_session(master, conf)
         self.manifest = self._manifest()
         self.ibis = ibis.pyspark.connect(self.session)
+        sqlcache.install(self.ibis)  # as on DuckDB: an expression at another instant reuses its SQL
         self.read_only = True
         self._cache = cache
         self._token = uuid.uuid4().hex[:8]

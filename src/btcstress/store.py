@@ -18,7 +18,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from btcstress import schema, store_files
+from btcstress import schema, sqlcache, store_files
 # Opening the file (re-exported: callers import these from store)
 from btcstress.store_files import (DUCKDB_MAGIC, StoreBusyError, check_store_file, connect,  # noqa: F401
                                    connect_wait)
@@ -97,6 +97,8 @@ class Store:
                                                                       and not os.access(self.path, os.W_OK)):
                 raise InputError(f"--db {self.path}: not writable")
         self.ibis = connect(self.path, read_only)
+        sqlcache.install(self.ibis)  # a metric's expression at another instant reuses its compiled SQL
+        self._tables: dict[str, ibis.Table] = {}  # canonical tables: their schema is fixed once open
         self.read_only = read_only
         self.keep_wal = keep_wal
         self.from_copy = getattr(self.ibis, "_btcstress_read_copy", False)
@@ -306,7 +308,11 @@ class Store:
 
     def table(self, name: str, as_of: dt.datetime | None = None) -> ibis.Table:
         """An Ibis table; with as_of, only the rows published by then."""
-        t = self.ibis.table(name)
+        t = self._tables.get(name)
+        if t is None:
+            t = self.ibis.table(name)  # asks DuckDB for the schema: once per canonical table
+            if name in TABLES:
+                self._tables[name] = t
         if as_of is not None:
             t = t.filter(t.available_at <= utc_naive(as_of))
         return t
