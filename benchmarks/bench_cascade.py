@@ -1,5 +1,5 @@
 """Benchmark: the liquidation cascade over 1M simulated positions, vectorized (numpy) against a
-straightforward Python loop over positions (btcstress.scenario.book.cascade_loop).
+straightforward Python loop over positions (benchmarks/cascade_oracle.py).
 
 Both run the same model on the same random draws: liquidation prices from entry x leverage x
 maintenance margin, survivorship along the path, then the cascade of forced selling -> price impact
@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from btcstress.scenario import book as bk
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cascade_oracle import cascade_loop  # noqa: E402  (beside this script)
 from btcstress.scenario.params import DEFAULTS
 
 PRICES = (58_000.0, 52_000.0, 45_000.0)  # from a current price of 64,000
@@ -58,7 +61,7 @@ def main() -> None:
         return [bk.cascade(b, p, depth) for p in prices]
 
     def loop():
-        return [bk.cascade_loop(bars, draws, price=p, depth_usd_per_pct=depth, **kw) for p in prices]
+        return [cascade_loop(bars, draws, price=p, depth_usd_per_pct=depth, **kw) for p in prices]
 
     vec_times, vec = [], None
     for _ in range(args.repeat):

@@ -14,6 +14,14 @@ Families and their writers -> readers:
 - `CostModel`: metrics/miners.py (cost per BTC by definition, the power-price sensitivity grid)
   -> claims, brief
 - `EventsBelow`: metrics/price.py `price.below_event` -> claims, brief lint
+- `Flagged`: any finding the quality checks marked (quality/mark.py, `suspect`) -> the brief's "Why it fell"
+- `EtfCostBasis`: metrics/etf.py `etf.holders_cost_basis_usd` (net USD and BTC) -> the scenario area
+- `Cited`: a cited finding (leverage, miners: `source`, who published it) -> claims
+- `Drawdown`: metrics/price.py `price.drawdown_from_ath_pct` (`price`, the price it was computed at) -> brief
+- `LiquidationsAt`, `Cascade`, `HashrateUnderwater`, `EntitiesUnderwater`, `Ladder`: metrics/scenario.py
+  -> its ladder, `btcstress scenario`
+- `StressIndex`, `Episode`, `ForwardReturns`: metrics/stress.py, stress/episodes.py -> `btcstress stress`,
+  `btcstress episodes`
 """
 
 from __future__ import annotations
@@ -137,11 +145,129 @@ class EventsBelow(Detail):
     events_with_a_close: int | None = None
 
 
+class Flagged(Detail):
+    """Any finding: `suspect` names the quality flag on a value it was computed from (quality/mark.py)."""
+
+    suspect: str | None = None
+
+
+class EtfCostBasis(Detail):
+    """`etf.holders_cost_basis_usd`: the net USD and net BTC of the priced flow days since launch."""
+
+    net_usd: Number | None = None
+    net_btc: Number | None = None
+
+
+class Cited(Detail):
+    """A cited finding: who published the figure."""
+
+    source: str | None = None
+
+
+class Drawdown(Detail):
+    """`price.drawdown_from_ath_pct`: the price it was computed at (observed or hypothetical)."""
+
+    price: Number | None = None
+
+
+class LiquidationsAt(Detail):
+    """`scenario.liquidations_usd`: from the current price to the scenario price, on the open interest of a day."""
+
+    current_usd: Number
+    scenario_usd: Number
+    open_interest_usd: Number | None = None
+    open_interest_date: str | None = None
+
+
+class Cascade(Detail):
+    """`scenario.cascade_price_usd`: the market depth used and the liquidations including the cascade."""
+
+    depth_usd_per_pct: Number | None = None
+    liquidations_with_cascade_usd: Number | None = None
+
+
+class HashrateUnderwater(Detail):
+    """`scenario.hashrate_underwater_pct`: the share under water at each power price (`low`, `base`,
+    `high`), on the all-in basis (the value) and the cash basis."""
+
+    all_in_by_power_price_pct: dict[str, Number] = Field(default_factory=dict)
+    cash_by_power_price_pct: dict[str, Number] = Field(default_factory=dict)
+
+
+class UnderwaterEntity(Detail):
+    """One treasury company under water at the scenario price."""
+
+    entity: str
+    pnl_usd: Number
+    pnl_pct: Number
+
+
+class Ladder(Detail):
+    """`scenario.ladder`: the observed price the shocks start from."""
+
+    current_usd: Number
+
+
+class EtfHolders(Detail):
+    """US spot ETF holders at the scenario price (inside `scenario.entities_underwater`)."""
+
+    pnl_pct: Number | None = None
+
+
+class EntitiesUnderwater(Detail):
+    """`scenario.entities_underwater`: the treasury companies under water (names, deepest loss first),
+    their summed P&L and the ETF holders' P&L at the scenario price."""
+
+    names: list[str] = Field(default_factory=list)
+    entities: list[UnderwaterEntity] = Field(default_factory=list)
+    treasury_pnl_usd: Number | None = None
+    etf_holders: EtfHolders | None = None
+
+
+class StressIndex(Detail):
+    """`stress.index`: how many forces it combines and each one's weighted contribution."""
+
+    n_components: int = 0
+    contributions: dict[str, Number] = Field(default_factory=dict)
+
+
+class Horizon(Detail):
+    """One forward return of an episode: its value once the horizon has ended by as-of, else None."""
+
+    value: Number | None = None
+    status: str
+
+
+class EpisodeHeadline(Detail):
+    """The episode day's own price move (`price.change_1d_pct` then)."""
+
+    value: Number | None = None
+
+
+class Episode(Detail):
+    """`stress.episode`: its rank, stress index and distance to now, the day's move, the forward returns."""
+
+    rank: int
+    index: Number
+    distance: Number
+    headline: EpisodeHeadline | None = None
+    forward: dict[str, Horizon]
+
+
+class ForwardReturns(Detail):
+    """`stress.episodes.forward_return_pct`: the range across the episodes whose horizon had ended."""
+
+    min: Number
+    max: Number
+
+
 def day_of(f: Finding) -> str | None:
     """The YYYY-MM-DD a daily finding is about, from its detail (`date`, else `day`), or None."""
     d = Dated.of(f)
     return d.date or d.day
 
 
-__all__ = ["CostModel", "Dated", "Detail", "EtfDay", "EtfSpan", "EtfSpanDay", "EtfVintage", "Event", "EventsBelow",
-           "Number", "Priced", "PublishedCost", "SensitivityPoint", "day_of"]
+__all__ = ["Cascade", "Cited", "CostModel", "Dated", "Drawdown", "Detail", "EntitiesUnderwater", "Episode", "EpisodeHeadline", "EtfCostBasis", "EtfDay",
+           "EtfHolders", "EtfSpan", "EtfSpanDay", "EtfVintage", "Event", "EventsBelow", "Flagged", "ForwardReturns",
+           "HashrateUnderwater", "Horizon", "Ladder", "LiquidationsAt", "Number", "Priced", "PublishedCost", "SensitivityPoint", "StressIndex",
+           "UnderwaterEntity", "day_of"]

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from btcstress.scenario import book as bk
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _oracle():
+    """The slow loop oracle, which lives beside the benchmark (benchmarks/cascade_oracle.py)."""
+    spec = importlib.util.spec_from_file_location("cascade_oracle", ROOT / "benchmarks" / "cascade_oracle.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 BUCKETS = [[1.0, 3.0, 0.363], [3.0, 7.0, 0.485], [7.0, 40.0, 0.152]]
 
@@ -110,9 +123,10 @@ def test_vectorized_and_loop_versions_agree():
     kw = dict(buckets=BUCKETS, leverage_scale=1.1, max_leverage=125.0, maintenance_margin=0.004, current=66.0,
               open_interest_usd=3e9)
     book = bk.build(b, d, **kw)
+    oracle = _oracle()
     for price in (64.0, 58.0, 50.0):
         v = bk.cascade(book, price, 50e6, tolerance_usd=1e-6)
-        loop = bk.cascade_loop(b, d, price=price, depth_usd_per_pct=50e6, tolerance_usd=1e-6, **kw)
+        loop = oracle.cascade_loop(b, d, price=price, depth_usd_per_pct=50e6, tolerance_usd=1e-6, **kw)
         assert v.iterations == loop.iterations
         assert v.price_usd == pytest.approx(loop.price_usd, rel=1e-9)
         assert v.direct_usd == pytest.approx(loop.direct_usd, rel=1e-9)

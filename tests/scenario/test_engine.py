@@ -77,6 +77,19 @@ def test_strategy_loses_about_15_billion_at_55k(at55):
     assert at55.value("treasury.unrealized_pnl_usd", "Strategy") == pytest.approx(strategy["pnl_usd"])
 
 
+def test_the_typed_views_read_the_scenario_findings(at55):
+    from btcstress.details import Cascade, EntitiesUnderwater, HashrateUnderwater, LiquidationsAt
+    liq = LiquidationsAt.of(at55.get("scenario.liquidations_usd"))
+    assert liq.scenario_usd == 55000.0 and liq.current_usd == at55.value("price.last_usd")
+    c = at55.get("scenario.cascade_price_usd")
+    assert Cascade.of(c).liquidations_with_cascade_usd == c.detail["liquidations_with_cascade_usd"]
+    h = at55.get("scenario.hashrate_underwater_pct")
+    assert HashrateUnderwater.of(h).all_in_by_power_price_pct["base"] == h.value
+    e = EntitiesUnderwater.of(at55.get("scenario.entities_underwater"))
+    assert e.names == [u.entity for u in e.entities] and e.etf_holders is not None
+    assert e.treasury_pnl_usd == pytest.approx(sum(u.pnl_usd for u in e.entities), abs=len(e.entities))
+
+
 def test_hashrate_under_water_by_power_price_and_basis(at55, at45):
     h55, h45 = at55.get("scenario.hashrate_underwater_pct"), at45.get("scenario.hashrate_underwater_pct")
     assert h55.value == 100.0  # all-in cost above $55k for every generation running

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from btcstress import areas as registry
 from btcstress.brief.model import Brief, DatasetUse, Paragraph, Ref, Section
+from btcstress.details import Drawdown, Flagged
 from btcstress.findings import FindingSet
 
 
@@ -58,12 +59,11 @@ def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
     return Brief(title=hl.title(fs), as_of=fs.as_of, headline=hl.headline(fs),
                  highlights=[h.paragraph for h in choose_highlights(highlights, max_highlights)], sections=sections,
                  datasets=datasets(fs, sections), findings=list(fs),
-                 price_override=price.detail.get("price") if price is not None and price.hypothetical else None)
+                 price_override=Drawdown.of(price).price if price is not None and price.hypothetical else None)
 
 
 def _suspect(p: Paragraph) -> bool:
-    return any(isinstance(x, Ref) and isinstance(x.finding.detail, dict) and x.finding.detail.get("suspect")
-               for x in p.parts)
+    return any(isinstance(x, Ref) and Flagged.of(x.finding).suspect for x in p.parts)
 
 
 def choose_highlights(candidates: list[Highlight], limit: int = MAX_HIGHLIGHTS) -> list[Highlight]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from btcstress.brief import fmt
 from btcstress.brief.model import Fragment, Paragraph, Ref, Section, TableBlock
+from btcstress.details import Flagged, day_of
 from btcstress.findings import Finding, FindingSet
 from btcstress.metrics.stats import past
 
@@ -48,7 +49,7 @@ def forces(fs: FindingSet) -> list[Force]:
     out = forces_spec()
     for force in out:
         found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None
-                 and not f.detail.get("suspect")]  # a value the quality checks flagged never ranks a force
+                 and not Flagged.of(f).suspect]  # a value the quality checks flagged never ranks a force
         scored = [f for f in found if _z(f) is not None]
         if scored:
             force.evidence = max(scored, key=lambda f: abs(_z(f)))
@@ -91,7 +92,7 @@ def _evidence(force: Force) -> list[Fragment]:
     """The force's evidence as a noun phrase, every number a Ref."""
     f = force.evidence
     assert f is not None
-    day = fmt.long_date(f.detail.get("date") or f.detail.get("day") or f.window.rsplit(":", 1)[-1])
+    day = fmt.long_date(day_of(f) or f.window.rsplit(":", 1)[-1])
     if f.id == "market.total_cap_change_usd":
         return [fmt.ref(f, "usd_short", signed=True), f" of total crypto value on {day}"]
     if f.id == "miners.outflow_btc_1d":

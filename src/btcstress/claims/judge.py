@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from btcstress.claims import rules
 from btcstress.claims.parse import Claim, parse
 from btcstress.claims.rules import finding_day, fmt_value, hm, holds, source_name
-from btcstress.details import Priced
+from btcstress.details import Cited, Dated, Priced
 from btcstress.errors import BtcstressError
 from btcstress.findings import Finding, FindingSet, iso
 
@@ -206,7 +206,7 @@ class Judge:
                                 f"(subjects: {', '.join(subjects)})")
         if f.kind == "cited":
             return self.verdict("unverifiable", f, computed=f.value, reason=(
-                f"only a cited figure exists ({f.detail.get('source', 'third party')}: {fmt_value(f.value, f.unit)}); "
+                f"only a cited figure exists ({Cited.of(f).source or 'third party'}: {fmt_value(f.value, f.unit)}); "
                 "a cited figure is not evidence from our data"))
         f = self.day_of(f)
         if f is None:
@@ -268,11 +268,11 @@ class Judge:
             return None
         stand_in = rules.intraday(self.id)
         sub = self.fs.get(stand_in, f.subject) if stand_in else None
-        bar = (sub.detail.get("bar_open") or "")[:10] if sub is not None and sub.value is not None else ""
+        bar = (Dated.of(sub).bar_open or "")[:10] if sub is not None and sub.value is not None else ""
         if sub is not None and bar == self.c.day.isoformat():
             self.notes.append(f"{self.c.day} is not complete at {hm(self.at)}: compared with the figure so far "
                               f"that day, {sub.id} ({fmt_value(sub.value, sub.unit)} in the bar opened "
-                              f"{sub.detail['bar_open']}, {source_name(sub)})")
+                              f"{Dated.of(sub).bar_open}, {source_name(sub)})")
             return sub
         self.notes.append(f"{self.c.day} is not complete at {hm(self.at)}: compared with the latest complete "
                           f"day, {day}")
@@ -356,7 +356,7 @@ class Judge:
         hit = holds(self.c.comparator, float(self.c.value), float(at_close.value), self.id, f.unit, self.c.value)[0]
         self.alternatives.append({"what": "valued at the daily close", "price_usd": close.value,
                                   "value": at_close.value, "matches": hit})
-        return [f"at the {close.detail.get('date')} daily close ({fmt_value(close.value, 'USD')}, "
+        return [f"at the {Dated.of(close).date} daily close ({fmt_value(close.value, 'USD')}, "
                 f"price.close_usd) it is {fmt_value(at_close.value, f.unit)}"
                 + (": the claim matches a valuation at the close, not at the current price" if hit else "")]
 

@@ -14,6 +14,7 @@ from btcstress import config as cfg
 from btcstress.cli import (AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, model_params, read_store, spinner,
                            state)
 from btcstress.cli.findings import print_findings
+from btcstress.details import Cascade, EntitiesUnderwater, HashrateUnderwater, Ladder, LiquidationsAt
 from btcstress.errors import BtcstressError, InputError
 
 
@@ -79,22 +80,23 @@ def _print_scenario(fs, t: dt.datetime) -> None:
             continue
         value = f.note if f.value is None else text(f.value, "usd_short" if f.unit == "USD" and abs(f.value) >= 1e8
                                                     else f.unit)
-        d = f.detail
         extra = ""
         if f.id == "scenario.cascade_price_usd" and f.value is not None:
-            extra = (f"depth {text(d['depth_usd_per_pct'], 'usd_short')} per 1%, "
-                     f"{text(d['liquidations_with_cascade_usd'], 'usd_short')} liquidated incl. cascade")
+            c = Cascade.of(f)
+            extra = (f"depth {text(c.depth_usd_per_pct, 'usd_short')} per 1%, "
+                     f"{text(c.liquidations_with_cascade_usd, 'usd_short')} liquidated incl. cascade")
         elif f.id == "scenario.hashrate_underwater_pct" and f.value is not None:
-            extra = (f"all-in by power price {d['all_in_by_power_price_pct']}; cash cost "
-                     f"{d['cash_by_power_price_pct']}")
+            h = HashrateUnderwater.of(f)
+            extra = f"all-in by power price {h.all_in_by_power_price_pct}; cash cost {h.cash_by_power_price_pct}"
         elif f.id == "scenario.entities_underwater" and f.value is not None:
-            extra = "; ".join(f"{e['entity']} {text(e['pnl_usd'], 'usd_short')} ({e['pnl_pct']:+.1f}%)"
-                              for e in d["entities"])
-            if d.get("etf_holders"):
-                extra += f"; ETF holders {d['etf_holders']['pnl_pct']:+.1f}%"
+            u = EntitiesUnderwater.of(f)
+            extra = "; ".join(f"{e.entity} {text(e.pnl_usd, 'usd_short')} ({e.pnl_pct:+.1f}%)" for e in u.entities)
+            if u.etf_holders is not None:
+                extra += f"; ETF holders {u.etf_holders.pnl_pct:+.1f}%"
         elif f.id == "scenario.liquidations_usd" and f.value is not None:
-            extra = (f"{d['current_usd']:,.0f} -> {d['scenario_usd']:,.0f}; open interest "
-                     f"{text(d['open_interest_usd'], 'usd_short')} ({d['open_interest_date']})")
+            liq = LiquidationsAt.of(f)
+            extra = (f"{liq.current_usd:,.0f} -> {liq.scenario_usd:,.0f}; open interest "
+                     f"{text(liq.open_interest_usd, 'usd_short')} ({liq.open_interest_date})")
         table.add_row(f.id, value, f.window, extra)
     console.print(table)
     print_findings([f for f in fs if f.hypothetical and not f.id.startswith("scenario.")], t)
@@ -105,7 +107,7 @@ def _print_ladder(f, t: dt.datetime) -> None:
     if f is None or f.value is None:
         console.print(f"scenario.ladder: {f.note if f is not None else 'not available'}", highlight=False)
         return
-    table = RichTable(title=f"price ladder as of {t:%Y-%m-%d %H:%M}Z from {f.detail['current_usd']:,.0f} (hypothetical)")
+    table = RichTable(title=f"price ladder as of {t:%Y-%m-%d %H:%M}Z from {Ladder.of(f).current_usd:,.0f} (hypothetical)")
     for c in ("shock", "price", "long liquidations", "cascade price", "cascade move", "hashrate under water "
               "(all-in / cash)", "treasuries under water", "ETF holders P&L"):
         table.add_column(c, justify="right")

@@ -12,6 +12,7 @@ from rich.table import Table as RichTable
 
 from btcstress import config as cfg
 from btcstress.cli import AS_OF, BACKEND, DATE, PARAM, app, console, fail, instant, read_store, state
+from btcstress.details import Episode, ForwardReturns, StressIndex
 from btcstress.errors import BtcstressError
 
 JSON = typer.Option(False, "--json", help="The findings as a JSON array on stdout")
@@ -42,8 +43,8 @@ def stress(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, param: list
         sys.stdout.write(json.dumps([f.model_dump(mode="json") for f in found], indent=2) + "\n")
         return
     index = fs.get("stress.index")
-    d = index.detail
-    head = (f"stress index {_z(index.value)} ({d.get('n_components', 0)} of {len(FORCES)} forces, "
+    d = StressIndex.of(index)
+    head = (f"stress index {_z(index.value)} ({d.n_components} of {len(FORCES)} forces, "
             f"{index.window}) as of {t:%Y-%m-%dT%H:%M}Z" if index.value is not None
             else f"stress index as of {t:%Y-%m-%dT%H:%M}Z: {index.note}")
     console.print(head, highlight=False)
@@ -53,7 +54,7 @@ def stress(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, param: list
     for force in FORCES:
         comp = fs.get(f"stress.component.{force}")
         day = comp.window.rsplit(":", 1)[-1] if comp.value is not None else (comp.note or "")[:40]
-        table.add_row(FORCE_NAMES[force], _z(comp.value), _z(d.get("contributions", {}).get(force)), day)
+        table.add_row(FORCE_NAMES[force], _z(comp.value), _z(d.contributions.get(force)), day)
     console.print(table)
     if index.note and index.value is not None:
         console.print(index.note, style="dim", highlight=False)
@@ -88,17 +89,18 @@ def episodes(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
     for c in ("#", "day", "index", "dist", "that day", "+1d", "+7d", "+30d"):
         table.add_column(c, justify="left" if c == "day" else "right")
     for e in eps:
-        fwd = e.detail["forward"]
-        head = e.detail.get("headline") or {}
-        cells = [_pct(fwd[h]["value"]) if fwd[h]["value"] is not None else "not known yet" for h in ("1d", "7d", "30d")]
-        table.add_row(str(e.detail["rank"]), e.value, _z(e.detail["index"]), f"{e.detail['distance']:.2f}",
-                      _pct(head.get("value")), *cells)
+        ep = Episode.of(e)
+        cells = [_pct(ep.forward[h].value) if ep.forward[h].value is not None else "not known yet"
+                 for h in ("1d", "7d", "30d")]
+        table.add_row(str(ep.rank), e.value, _z(ep.index), f"{ep.distance:.2f}",
+                      _pct(ep.headline.value if ep.headline is not None else None), *cells)
     medians, ranges = [], []
     for h in ("1d", "7d", "30d"):
         f = next((x for x in found if x.id == "stress.episodes.forward_return_pct" and x.window == h), None)
         known = f is not None and f.value is not None
         medians.append(_pct(f.value) if known else "not known yet")
-        ranges.append(f"{h} {_pct(f.detail['min'])}..{_pct(f.detail['max'])}" if known else f"{h} not known yet")
+        span = ForwardReturns.of(f) if known else None
+        ranges.append(f"{h} {_pct(span.min)}..{_pct(span.max)}" if span is not None else f"{h} not known yet")
     table.add_row("", "median", "", "", "", *medians)
     console.print(table)
     console.print("range: " + "; ".join(ranges), highlight=False)

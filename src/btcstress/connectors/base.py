@@ -1,11 +1,14 @@
-"""What every live connector shares: its report, checkpoints in the store, storing what the parsers
-made of a fetch, and finding the holes in a regular series.
+"""What every live connector shares: the `Connector` base (its constructor, rate limits, the fetch
+step, checkpoints under its name), its report, storing what the parsers made of a fetch, and finding
+and backfilling the holes in a regular series.
 
 A connector is three steps (the OpenBB fetcher split): turn the query (since, until, config) into the
-venue's requests, extract the raw payloads (`fetch`), and hand them to the pure parsers in
-`btcstress.parsers` (`parse`). Storing goes through `ingest.run`, so a connector's writes are one
-transaction per batch, logged in `ingest_log`, idempotent by natural key, and anything the parser
-refused lands in `quarantine` with the URL as its file.
+venue's `Request`s (its own methods, named `*_request(s)`), fetch each (`Connector.fetch`: the shared
+`Http`, with its timeouts, retries and rate limits), and hand the text to the pure parsers in
+`btcstress.parsers`. Storing goes through `ingest.run` (`Connector.store`), so a connector's writes are
+one transaction per batch, logged in `ingest_log`, idempotent by natural key, and anything the parser
+refused lands in `quarantine` with the URL as its file. A regular series resumes from its checkpoint
+and closes its holes with `backfill` (find the holes, refetch each, report found / filled / missing).
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable
+from urllib.parse import urlsplit
 
+import httpx
 import pyarrow as pa
 
 from btcstress import ingest
+from btcstress.connectors.http import Http
 from btcstress.parsers.common import Parsed
 from btcstress.store import Store, utc_naive
 
@@ -150,3 +156,54 @@ def backfill(report: SourceReport, what: str, unit: str, step: dt.timedelta, *, 
 def section(conf: dict[str, Any] | None, name: str) -> dict[str, Any]:
     """The config's `sources.<name>` mapping (empty when absent)."""
     return dict(((conf or {}).get(name)) or {})
+
+
+# -- the connector interface ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """One call to a venue, built from the query before anything is fetched."""
+
+    url: str
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+
+class Connector:
+    """A periodic REST source: `run(store, since=, until=, progress=) -> SourceReport`, built from
+    requests -> `fetch` -> a parser of `btcstress.parsers` -> `store`. Subclasses name themselves
+    (`name`, the config section `sources.<name>` and their checkpoints' source) and their `DEFAULTS`;
+    `rate_keys` are the config keys of the URLs whose host `rate` (requests per second) limits."""
+
+    name: ClassVar[str] = ""
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    rate_keys: ClassVar[tuple[str, ...]] = ("url",)
+
+    def __init__(self, http: Http, conf: dict[str, Any] | None = None):
+        self.http = http
+        self.conf = {**self.DEFAULTS, **section(conf, self.name)}
+        self.limit_rates()
+
+    def limit_rates(self) -> None:
+        """Per host, at most `rate` requests per second unless the config's `http.rates` says otherwise."""
+        for key in self.rate_keys:
+            self.http.rate_limits.setdefault(urlsplit(self.conf[key]).netloc, float(self.conf["rate"]))
+
+    def run(self, store: Store, *, since: dt.datetime, until: dt.datetime | None = None,
+            progress: Progress = no_progress) -> SourceReport:
+        raise NotImplementedError
+
+    def fetch(self, req: Request, *, ok: tuple[int, ...] = (200,)) -> httpx.Response:
+        return self.http.get(req.url, params=req.params, headers=req.headers, ok=ok)
+
+    def store(self, store: Store, parsed: Parsed | Iterable[Parsed], report: SourceReport) -> ingest.RunReport:
+        return store_parsed(store, parsed, report)
+
+    def checkpoint(self, store: Store, key: str) -> str | None:
+        return get_checkpoint(store, self.name, key)
+
+    def checkpoint_instant(self, store: Store, key: str) -> dt.datetime | None:
+        return checkpoint_instant(store, self.name, key)
+
+    def set_checkpoint(self, store: Store, key: str, value: str, detail: str | None = None) -> None:
+        set_checkpoint(store, self.name, key, value, detail)

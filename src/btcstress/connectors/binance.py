@@ -27,8 +27,8 @@ import zipfile
 from typing import Any
 
 from btcstress.connectors import binance_usdm
-from btcstress.connectors.base import (Progress, SourceReport, backfill, checkpoint_instant, missing_steps, no_progress,
-                                       now_utc, section, set_checkpoint, store_parsed)
+from btcstress.connectors.base import (Connector, Progress, Request, SourceReport, backfill, missing_steps, no_progress,
+                                       now_utc)
 from btcstress.connectors.http import FetchError, Http
 from btcstress.errors import ParseError
 from btcstress.parsers import binance_klines
@@ -71,12 +71,12 @@ def _floor(t: dt.datetime, step: dt.timedelta) -> dt.datetime:
     return epoch + ((t - epoch) // step) * step
 
 
-class Binance:
+class Binance(Connector):
     name = NAME
+    DEFAULTS = DEFAULTS
 
-    def __init__(self, http: Http, conf: dict[str, Any] | None = None):
-        self.http = http
-        self.conf = {**DEFAULTS, **section(conf, NAME)}
+    def limit_rates(self) -> None:
+        """Binance limits by request weight per minute (its used-weight header), not requests per second."""
         from urllib.parse import urlsplit
         for key, _, _, _, weight in MARKETS.values():
             self.http.weight_limits.setdefault(urlsplit(self.conf[key]).netloc, weight)
@@ -113,7 +113,7 @@ class Binance:
         last_closed = _floor(until, step) - step  # the last bar whose close is <= until
         if last_closed < since:
             return
-        resume = checkpoint_instant(store, NAME, key)
+        resume = self.checkpoint_instant(store, key)
         start = since if resume is None or resume < since else resume + step
         cursor = start
         # Whole months that are over: the archive (cheaper, and what Binance asks bulk users to use).
@@ -136,7 +136,7 @@ class Binance:
                  refetch=lambda a, b: self._rest(store, venue, symbol, interval, a, b, report))
         last = self._last_stored(store, venue, symbol, interval)
         if last is not None:
-            set_checkpoint(store, NAME, key, last.isoformat())
+            self.set_checkpoint(store, key, last.isoformat())
 
     def funding(self, store: Store, *, since: dt.datetime, until: dt.datetime, report: SourceReport) -> None:
         binance_usdm.funding(self.http, self.conf, store, since=since, until=until, report=report)
@@ -145,6 +145,14 @@ class Binance:
         binance_usdm.open_interest(self.http, self.conf, store, until=until, report=report)
 
     # -- klines internals -------------------------------------------------------------------------
+
+    def klines_request(self, venue: str, symbol: str, interval: str, start: dt.datetime,
+                       last_open: dt.datetime) -> Request:
+        """One REST page of klines with open_time in [start, last_open]."""
+        base_key, path, limit, _, _ = MARKETS[venue]
+        return Request(self.conf[base_key] + path, params={"symbol": symbol, "interval": interval,
+                                                            "startTime": _ms(start), "endTime": _ms(last_open),
+                                                            "limit": limit})
 
     def _parse(self, text: str, origin: str, venue: str, symbol: str) -> Parsed:
         return binance_klines.parse(text, origin, venue=venue, symbol=symbol)
@@ -167,17 +175,17 @@ class Binance:
                     return False
                 parts.append((durl, t))
                 d += dt.timedelta(days=1)
-            store_parsed(store, [self._parse(t, f"binance-archive:{u}", venue, symbol) for u, t in parts], report)
+            self.store(store, [self._parse(t, f"binance-archive:{u}", venue, symbol) for u, t in parts], report)
             return True
-        store_parsed(store, self._parse(text, f"binance-archive:{url}", venue, symbol), report)
+        self.store(store, self._parse(text, f"binance-archive:{url}", venue, symbol), report)
         return True
 
     def _zip(self, url: str, name: str) -> str | None:
-        resp = self.http.get(url, ok=(200, 404))
+        resp = self.fetch(Request(url), ok=(200, 404))
         if resp.status_code == 404:
             return None
         data = resp.content
-        check = self.http.get(url + ".CHECKSUM", ok=(200, 404))
+        check = self.fetch(Request(url + ".CHECKSUM"), ok=(200, 404))
         if check.status_code == 200 and check.text.strip():
             expected = check.text.split()[0].lower()
             actual = hashlib.sha256(data).hexdigest()
@@ -195,14 +203,13 @@ class Binance:
     def _rest(self, store: Store, venue: str, symbol: str, interval: str, start: dt.datetime,
               last_open: dt.datetime, report: SourceReport) -> None:
         """REST klines with open_time in [start, last_open], paged; stored page by page."""
-        base_key, path, limit, _, _ = MARKETS[venue]
-        url = self.conf[base_key] + path
+        limit = MARKETS[venue][2]
         step = interval_length(interval)
         cursor = start
         while cursor <= last_open:
-            params = {"symbol": symbol, "interval": interval, "startTime": _ms(cursor), "endTime": _ms(last_open),
-                      "limit": limit}
-            rows = self.http.get(url, params=params).json()
+            req = self.klines_request(venue, symbol, interval, cursor, last_open)
+            url, params = req.url, req.params
+            rows = self.fetch(req).json()
             if not isinstance(rows, list):
                 raise FetchError(f"{url}: expected a JSON array of klines, got {str(rows)[:120]}")
             closed = [r for r in rows if isinstance(r, list) and len(r) >= 7
@@ -211,7 +218,7 @@ class Binance:
                 break
             text = "\n".join(",".join(str(v) for v in r) for r in closed)
             origin = f"binance-rest:{url}?symbol={symbol}&interval={interval}&startTime={params['startTime']}"
-            store_parsed(store, self._parse(text, origin, venue, symbol), report)
+            self.store(store, self._parse(text, origin, venue, symbol), report)
             last = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=_open_ms(closed[-1][0]))
             if len(rows) < limit:
                 break

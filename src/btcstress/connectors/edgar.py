@@ -19,8 +19,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from btcstress.connectors.base import (Progress, SourceReport, get_checkpoint, no_progress, section,
-                                       set_checkpoint, store_parsed)
+from btcstress.connectors.base import Connector, Progress, Request, SourceReport, no_progress
 from btcstress.connectors.http import FetchError, Http
 from btcstress.parsers import sec_8k_html
 
@@ -36,20 +35,29 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class Edgar:
+class Edgar(Connector):
     name = NAME
+    DEFAULTS = DEFAULTS
 
-    def __init__(self, http: Http, conf: dict[str, Any] | None = None):
-        self.http = http
-        self.conf = {**DEFAULTS, **section(conf, NAME)}
+    def limit_rates(self) -> None:
+        """EDGAR's fair-access limit (10 per second) holds whatever the config says."""
         for base in (self.conf["url"], self.conf["archives_url"]):
             self.http.rate_limits[urlsplit(base).netloc] = min(float(self.conf["rate"]), 10.0)
         self.headers = {"User-Agent": self.conf["user_agent"], "Accept-Encoding": "gzip, deflate"}
 
-    def filings(self) -> list[dict]:
+    def filings_request(self) -> Request:
         cik = str(self.conf["cik"]).zfill(10)
-        url = f"{self.conf['url']}/submissions/CIK{cik}.json"
-        data = self.http.get(url, headers=self.headers).json()
+        return Request(f"{self.conf['url']}/submissions/CIK{cik}.json", headers=self.headers)
+
+    def document_request(self, f: dict) -> Request:
+        acc = f["accessionNumber"]
+        return Request(f"{self.conf['archives_url']}/Archives/edgar/data/{int(self.conf['cik'])}/"
+                       f"{acc.replace('-', '')}/{f['primaryDocument']}", headers=self.headers)
+
+    def filings(self) -> list[dict]:
+        req = self.filings_request()
+        url = req.url
+        data = self.fetch(req).json()
         recent = (data.get("filings") or {}).get("recent") or {}
         cols = ("accessionNumber", "filingDate", "form", "primaryDocument", "items")
         n = len(recent.get("accessionNumber") or [])
@@ -61,21 +69,21 @@ class Edgar:
             progress: Progress = no_progress) -> SourceReport:
         report = SourceReport(NAME)
         progress("submissions", 0, None)
-        resume = get_checkpoint(store, NAME, f"filed:{self.conf['cik']}")
+        resume = self.checkpoint(store, f"filed:{self.conf['cik']}")
         floor = max(since.date(), dt.date.fromisoformat(resume)) if resume else since.date()
         todo = [f for f in self.filings() if f["form"] in self.conf["forms"] and f["filingDate"]
                 and dt.date.fromisoformat(f["filingDate"]) >= floor
                 and (until is None or dt.date.fromisoformat(f["filingDate"]) <= until.date())]
         todo.sort(key=lambda f: (f["filingDate"], f["accessionNumber"]))
-        cik_int = int(self.conf["cik"])
         origin = f"sec-edgar:CIK{str(self.conf['cik']).zfill(10)}"
         last_ok = None
         for n, f in enumerate(todo):
             progress(f"8-K {f['filingDate']}", n, len(todo))
             acc = f["accessionNumber"]
-            doc = f"{self.conf['archives_url']}/Archives/edgar/data/{cik_int}/{acc.replace('-', '')}/{f['primaryDocument']}"
+            req = self.document_request(f)
+            doc = req.url
             try:
-                html = self.http.get(doc, headers=self.headers).text
+                html = self.fetch(req).text
             except FetchError as exc:
                 report.notes.append(f"{acc}: {exc}")
                 continue
@@ -84,10 +92,10 @@ class Edgar:
             # quarantine rows name the document itself
             for q in parsed.quarantine:
                 q["file"] = doc
-            store_parsed(store, parsed, report)
+            self.store(store, parsed, report)
             last_ok = f["filingDate"]
         if last_ok:
-            set_checkpoint(store, NAME, f"filed:{self.conf['cik']}", last_ok)
+            self.set_checkpoint(store, f"filed:{self.conf['cik']}", last_ok)
         progress("8-K", len(todo), len(todo) or 1)
         report.requests = self.http.stats.requests
         return report

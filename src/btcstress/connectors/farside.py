@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from btcstress.connectors.base import Progress, SourceReport, get_checkpoint, no_progress, now_utc, section, \
-    set_checkpoint, store_parsed
+from btcstress.connectors.base import Connector, Progress, Request, SourceReport, no_progress, now_utc
 from btcstress.connectors.http import Http
 from btcstress.parsers import farside as parse
 from btcstress.parsers.common import Parsed
@@ -28,25 +27,23 @@ NAME = "farside"
 DEFAULTS: dict[str, Any] = {"url": "https://farside.co.uk/bitcoin-etf-flow-all-data/", "rate": 0.5}
 
 
-class Farside:
+class Farside(Connector):
     name = NAME
+    DEFAULTS = DEFAULTS
 
-    def __init__(self, http: Http, conf: dict[str, Any] | None = None):
-        from urllib.parse import urlsplit
-        self.http = http
-        self.conf = {**DEFAULTS, **section(conf, NAME)}
-        self.http.rate_limits.setdefault(urlsplit(self.conf["url"]).netloc, float(self.conf["rate"]))
+    def page_request(self) -> Request:
+        return Request(self.conf["url"], headers={"Accept": "text/html"})
 
     def run(self, store: Store, *, since: dt.datetime, until: dt.datetime | None = None,
             progress: Progress = no_progress, fetched_at: dt.datetime | None = None) -> SourceReport:
         report = SourceReport(NAME)
         progress("page", 0, 1)
         url = self.conf["url"]
-        resp = self.http.get(url, headers={"Accept": "text/html"})
+        resp = self.fetch(self.page_request())
         at = (fetched_at or now_utc()).replace(microsecond=0)
         digest = hashlib.sha256(resp.content).hexdigest()
         report.requests = self.http.stats.requests
-        if get_checkpoint(store, NAME, "page_sha256") == digest:
+        if self.checkpoint(store, "page_sha256") == digest:
             report.notes.append("page unchanged since the last fetch: no new vintage")
             progress("page", 1, 1)
             return report
@@ -55,8 +52,8 @@ class Farside:
         report.notes.append(f"{len(changed)} day(s) changed: stored as vintage {at:%Y-%m-%dT%H:%M:%SZ}")
         for target in (parse.FLOWS, parse.DAYS):
             parsed.rows[target] = [r for r in parsed.rows.get(target, []) if r["date"] in changed]
-        store_parsed(store, parsed, report)
-        set_checkpoint(store, NAME, "page_sha256", digest, detail=at.isoformat())
+        self.store(store, parsed, report)
+        self.set_checkpoint(store, "page_sha256", digest, detail=at.isoformat())
         progress("page", 1, 1)
         return report
 

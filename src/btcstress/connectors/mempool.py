@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
-from btcstress.connectors.base import (Progress, SourceReport, checkpoint_instant, missing_steps, no_progress,
-                                       now_utc, section, set_checkpoint, store_parsed)
+from btcstress.connectors.base import Connector, Progress, Request, SourceReport, backfill, missing_steps, \
+    no_progress, now_utc
 from btcstress.connectors.http import FetchError, Http
 from btcstress.parsers import mempool as parse
 from btcstress.store import Store
@@ -39,13 +38,9 @@ def period_for(days: int) -> str:
     return "all"
 
 
-class Mempool:
+class Mempool(Connector):
     name = NAME
-
-    def __init__(self, http: Http, conf: dict[str, Any] | None = None):
-        self.http = http
-        self.conf = {**DEFAULTS, **section(conf, NAME)}
-        self.http.rate_limits.setdefault(urlsplit(self.conf["url"]).netloc, float(self.conf["rate"]))
+    DEFAULTS = DEFAULTS
 
     def run(self, store: Store, *, since: dt.datetime, until: dt.datetime | None = None,
             progress: Progress = no_progress) -> SourceReport:
@@ -60,52 +55,68 @@ class Mempool:
         report.requests = self.http.stats.requests
         return report
 
+    # -- requests -------------------------------------------------------------------------------
+
+    def hashrate_request(self, first: dt.date, today: dt.date) -> Request:
+        return Request(f"{self.conf['url']}/api/v1/mining/hashrate/{period_for((today - first).days + 1)}")
+
+    def blocks_request(self, d: dt.date) -> Request:
+        s = int((dt.datetime.combine(d, dt.time()) - dt.datetime(1970, 1, 1)).total_seconds())
+        return Request(f"{self.conf['url']}/api/v1/mining/blocks/fees", params={"from": s, "to": s + 86_399})
+
+    # -- fetch, parse, store --------------------------------------------------------------------
+
     def hashrate(self, store: Store, first: dt.date, today: dt.date, report: SourceReport) -> None:
-        url = f"{self.conf['url']}/api/v1/mining/hashrate/{period_for((today - first).days + 1)}"
-        resp = self.http.get(url)
+        resp = self.fetch(self.hashrate_request(first, today))
         parsed = parse.parse_hashrate(resp.text, HASHRATE_ORIGIN, complete_before=today)
         rows = parsed.rows.get(parse.TARGET, [])
         parsed.rows[parse.TARGET] = [r for r in rows if r["date"] >= first]
-        store_parsed(store, parsed, report)
+        self.store(store, parsed, report)
         if parsed.rows[parse.TARGET]:
             last = max(r["date"] for r in parsed.rows[parse.TARGET])
-            set_checkpoint(store, NAME, "hashrate", dt.datetime.combine(last, dt.time()).isoformat())
+            self.set_checkpoint(store, "hashrate", dt.datetime.combine(last, dt.time()).isoformat())
 
     def blocks(self, store: Store, first: dt.date, today: dt.date, report: SourceReport,
                progress: Progress = no_progress) -> None:
-        """Each missing complete day in [first, today): the checkpoint's tail plus any hole (backfill)."""
+        """The complete days in [first, today) after the checkpoint, then the base's backfill of the holes
+        up to the checkpoint (a day that failed, a cut run): refetched, counted as gaps."""
+        resume = resumed = self.checkpoint_instant(store, "blocks")
+        start = dt.datetime.combine(first, dt.time())
+        tail = [d for d in self._missing_days(store, start, dt.datetime.combine(today, dt.time()))
+                if resume is None or d > resume.date()]
+        for n, d in enumerate(tail):
+            progress(f"blocks {d}", n, len(tail))
+            if self._day(store, d, report) and (resume is None or d > resume.date()):
+                resume = dt.datetime.combine(d, dt.time())
+                self.set_checkpoint(store, "blocks", resume.isoformat())
+        progress("blocks", len(tail), len(tail))
+        if resumed is not None and resumed >= start:  # (a day that just failed above is not retried twice)
+            end = min(resumed + DAY, dt.datetime.combine(today, dt.time()))
+            backfill(report, "blocks", "day(s)", DAY,
+                     holes=lambda: missing_steps(self._stored_days(store, first, today), start, end, DAY),
+                     refetch=lambda a, b: [self._day(store, a.date() + k * DAY, report)
+                                           for k in range((b - a).days + 1)])
+
+    def _day(self, store: Store, d: dt.date, report: SourceReport) -> bool:
+        """Fetch, parse and store one day's blocks; False when the fetch failed (noted) or gave no rows."""
+        try:
+            resp = self.fetch(self.blocks_request(d))
+        except FetchError as exc:
+            report.notes.append(f"blocks {d}: {exc}")
+            return False
+        parsed = parse.parse_day_blocks(resp.text, BLOCKS_ORIGIN, day=d)
+        self.store(store, parsed, report)
+        return bool(parsed.rows.get(parse.TARGET))
+
+    def _stored_days(self, store: Store, first: dt.date, today: dt.date) -> list[dt.datetime]:
         t = store.table("network_daily")
         have = t.filter((t.metric == "blocks") & (t.origin == BLOCKS_ORIGIN) & (t.date >= first)
                         & (t.date < today)).select("date").execute()
-        stored = [dt.datetime.combine(d.date() if hasattr(d, "date") else d, dt.time()) for d in have["date"]]
-        start = dt.datetime.combine(first, dt.time())
-        runs = missing_steps(stored, start, dt.datetime.combine(today, dt.time()), DAY)
-        resume = checkpoint_instant(store, NAME, "blocks")
-        days = [a.date() + k * DAY for a, b in runs for k in range((b - a).days + 1)]
-        # Holes before the checkpoint are gaps (a failed day, a cut run): backfilled, counted as such.
-        gaps = {d for d in days if resume is not None and d <= resume.date()}
-        report.gaps_found += len(gaps)
-        filled = 0
-        failed = []
-        for n, d in enumerate(days):
-            progress(f"blocks {d}", n, len(days))
-            s = int((dt.datetime.combine(d, dt.time()) - dt.datetime(1970, 1, 1)).total_seconds())
-            try:
-                resp = self.http.get(f"{self.conf['url']}/api/v1/mining/blocks/fees",
-                                     params={"from": s, "to": s + 86_399})
-            except FetchError as exc:
-                failed.append(d)
-                report.notes.append(f"blocks {d}: {exc}")
-                continue
-            parsed = parse.parse_day_blocks(resp.text, BLOCKS_ORIGIN, day=d)
-            store_parsed(store, parsed, report)
-            if d in gaps and parsed.rows.get(parse.TARGET):
-                filled += 1
-            if parsed.rows.get(parse.TARGET) and (resume is None or d > resume.date()):
-                resume = dt.datetime.combine(d, dt.time())
-                set_checkpoint(store, NAME, "blocks", resume.isoformat())
-        report.gaps_filled += filled
-        progress("blocks", len(days), len(days))
+        return [dt.datetime.combine(d.date() if hasattr(d, "date") else d, dt.time()) for d in have["date"]]
+
+    def _missing_days(self, store: Store, start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+        runs = missing_steps(self._stored_days(store, start.date(), end.date()), start, end, DAY)
+        return [a.date() + k * DAY for a, b in runs for k in range((b - a).days + 1)]
 
 
 def connector(http: Http, conf: dict[str, Any] | None = None) -> Mempool:

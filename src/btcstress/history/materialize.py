@@ -77,9 +77,12 @@ def version(mod) -> str:
 
 def watermark(store) -> dt.datetime | None:
     """The latest ingested_at over the data tables: what a materialisation is fresh through."""
-    marks = [store.duck.execute(f'SELECT max(ingested_at) FROM "{t}"').fetchone()[0] for t in _data_tables(store)]
-    marks = [m for m in marks if m is not None]
-    return max(marks) if marks else None
+    tables = _data_tables(store)
+    if not tables:
+        return None
+    # one query, not one per table: readers (history/served.py) ask this on every question
+    return store.duck.execute("SELECT max(m) FROM (" + " UNION ALL ".join(
+        f'SELECT max(ingested_at) AS m FROM "{t}"' for t in tables) + ")").fetchone()[0]
 
 
 def _exists(store, name: str) -> bool:
@@ -89,7 +92,8 @@ def _exists(store, name: str) -> bool:
 
 def _data_tables(store) -> list[str]:
     """Canonical tables with both available_at and ingested_at (what a finding can read)."""
-    return [t for t, spec in schema.TABLES.items() if t not in DERIVED and _exists(store, t)
+    present = {r[0] for r in store.duck.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return [t for t, spec in schema.TABLES.items() if t not in DERIVED and t in present
             and {"available_at", "ingested_at"} <= set(spec.arrow_schema().names)]
 
 
@@ -99,9 +103,9 @@ def state(store) -> pd.DataFrame:
     return store.duck.execute(f"SELECT * FROM {STATE}").df()
 
 
-def fresh_areas(store) -> set[str]:
-    """Areas whose stored history is current: same code, nothing ingested since."""
-    st = state(store)
+def fresh_areas(store, st: pd.DataFrame | None = None) -> set[str]:
+    """Areas whose stored history is current: same code, nothing ingested since (`st`: state(store))."""
+    st = state(store) if st is None else st
     if st.empty:
         return set()
     mark = watermark(store)

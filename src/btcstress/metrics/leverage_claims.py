@@ -5,6 +5,7 @@ when BTC+ETH alone already exceeds it."""
 from __future__ import annotations
 
 from btcstress.claims.rules import ClaimRule, finding_day, fmt_value
+from btcstress.details import Cited
 
 WIDER_THAN_OURS = {"crypto"}  # claim subjects (after aliases) wider than BTC, ETH and BTC+ETH
 
@@ -26,7 +27,7 @@ def _wider_scope(j, candidates):
             f"as the claim's subject '{j.c.subject}' does")
     cited = [x for x in candidates if x.kind == "cited" and x.subject.lower() == j.subject.lower()]
     if cited:
-        what += (f"; a cited figure ({cited[0].detail.get('source', 'third party')}: "
+        what += (f"; a cited figure ({Cited.of(cited[0]).source or 'third party'}: "
                  f"{fmt_value(cited[0].value, cited[0].unit)}) is reported but is not evidence from our data")
     if f is None or f.value is None:
         return j.verdict("unverifiable", f, reason=what + (f"; {f.note}" if f is not None and f.note else ""))

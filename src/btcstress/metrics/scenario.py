@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from btcstress.details import EntitiesUnderwater, EtfCostBasis, HashrateUnderwater
 from btcstress.errors import NoDataError
 from btcstress.findings import Finding, Source, not_available
 from btcstress.metrics.context import Context
@@ -211,7 +212,8 @@ def entities(ctx: Context, price: float, window: str, obs: Finding) -> Finding:
     etf_row = None
     if etf is not None and etf.value is not None:
         cost = float(etf.value)
-        net_btc, net_usd = etf.detail.get("net_btc"), etf.detail.get("net_usd")
+        basis = EtfCostBasis.of(etf)
+        net_btc, net_usd = basis.net_btc, basis.net_usd
         etf_row = {"subject": etf.subject, "cost_basis_usd": cost, "pnl_pct": round((price / cost - 1.0) * 100.0, 2),
                    "unrealized_usd": round(net_btc * price - net_usd, 0) if net_btc and net_usd else None,
                    "net_btc": net_btc, "underwater": price < cost}
@@ -251,11 +253,12 @@ def ladder(ctx: Context, shocks_pct: list[float], *, p: dict | None = None) -> F
                 notes.append(f"{fid}: {f.note}")
         h, e = fs.get("scenario.hashrate_underwater_pct"), fs.get("scenario.entities_underwater")
         row["hashrate_underwater_cash_pct"] = (
-            h.detail["cash_by_power_price_pct"]["base"] if h is not None and h.value is not None else None)
-        row["treasuries_underwater_names"] = e.detail.get("names") if e is not None and e.value is not None else None
-        row["treasury_pnl_usd"] = e.detail.get("treasury_pnl_usd") if e is not None and e.value is not None else None
-        etf = e.detail.get("etf_holders") if e is not None and e.value is not None else None
-        row["etf_holders_pnl_pct"] = etf["pnl_pct"] if etf else None
+            HashrateUnderwater.of(h).cash_by_power_price_pct["base"] if h is not None and h.value is not None else None)
+        under = EntitiesUnderwater.of(e) if e is not None and e.value is not None else None
+        row["treasuries_underwater_names"] = under.names if under is not None else None
+        row["treasury_pnl_usd"] = under.treasury_pnl_usd if under is not None else None
+        etf = under.etf_holders if under is not None else None
+        row["etf_holders_pnl_pct"] = etf.pnl_pct if etf else None
         rows.append(row)
         for f in fs.values():
             sources += f.sources
