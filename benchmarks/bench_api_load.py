@@ -6,6 +6,13 @@ throughput. Only 127.0.0.1 is ever contacted; every loop is bounded in time.
 
     .venv/bin/python benchmarks/bench_api_load.py --db data/btcstress.duckdb
     .venv/bin/python benchmarks/bench_api_load.py --clients 50 --seconds 30 --nocache-clients 4
+    .venv/bin/python benchmarks/bench_api_load.py --uncached 8     # issue 15's target: uncached /findings p50
+
+`--uncached N`: one client, the server without any cache, /findings at N distinct on-grid instants (day
+ends a week apart back from 2026-02-06) and N off-grid ones (the same days at 13:30), each asked
+four ways in the same run: all findings (served: the materialised areas from finding_history, the
+rest computed), only the materialised areas' ids, and both with `derive=true` (every finding
+computed: the baseline, what /findings did before). Reports p50/p90 per way.
 """
 
 from __future__ import annotations
@@ -81,6 +88,47 @@ async def run_load(base: str, path: str, clients: int, seconds: float, timeout: 
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None}
 
 
+def uncached(db: str, n: int) -> list[dict]:
+    """p50/p90 of uncached /findings, served vs derived, on and off the grid (see the module doc)."""
+    import datetime as dt
+    days = [dt.datetime(2026, 2, 6) - dt.timedelta(days=7 * i) for i in range(n)]
+    on = [d.strftime("%Y-%m-%dT%H:%MZ") for d in days]
+    off = [(d + dt.timedelta(hours=13, minutes=30)).strftime("%Y-%m-%dT%H:%MZ") for d in days]
+    stored_ids = "price.,market.,etf.,liquidations.,derivatives.,treasury."  # the areas ingest materialises
+    ways = {"all": "", "materialised areas": f"&ids={stored_ids}", "all, derive": "&derive=true",
+            "materialised areas, derive": f"&ids={stored_ids}&derive=true"}
+    proc, base = start_server(db, 0)
+    out = []
+    try:
+        httpx.get(base + f"/findings?as_of={on[0]}&derive=true", timeout=300).raise_for_status()  # imports warm
+        for grid, instants in (("on grid", on), ("off grid", off)):
+            for way, q in ways.items():
+                lat, served = [], set()
+                for t in instants:
+                    t0 = time.perf_counter()
+                    r = httpx.get(f"{base}/findings?as_of={t}{q}", timeout=300)
+                    lat.append(time.perf_counter() - t0)
+                    r.raise_for_status()
+                    served |= {"stored" if h.startswith("stored") else h for h in r.json()["served"].values()}
+                lat.sort()
+                row = {"grid": grid, "way": way, "n": len(lat), "p50_ms": round(statistics.median(lat) * 1000, 1),
+                       "p90_ms": round(lat[min(len(lat) - 1, int(0.9 * len(lat)))] * 1000, 1),
+                       "served": sorted(served)}
+                out.append(row)
+                print(json.dumps(row), flush=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("\n| instants | question | n | p50 (ms) | p90 (ms) | how the areas were answered |")
+    print("|---|---|---:|---:|---:|---|")
+    for r in out:
+        print(f"| {r['grid']} | {r['way']} | {r['n']} | {r['p50_ms']} | {r['p90_ms']} | {'; '.join(r['served'])} |")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default=os.environ.get("BTCSTRESS_DB", str(ROOT / "data" / "btcstress.duckdb")))
@@ -89,9 +137,17 @@ def main() -> None:
     ap.add_argument("--nocache-clients", type=int, default=4,
                     help="clients for the run without the cache (each request is a full computation)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "api_load.json"))
+    ap.add_argument("--uncached", type=int, default=0, metavar="N",
+                    help="instead: uncached /findings at N on-grid and N off-grid instants, served vs derive")
     args = ap.parse_args()
     if not Path(args.db).exists():
         raise SystemExit(f"no store at {args.db}: run `make demo` (or btcstress ingest snapshot) first")
+    if args.uncached:
+        res = uncached(args.db, args.uncached)
+        out = Path(args.out).with_name("api_uncached.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2))
+        return
     paths = [f"/findings?as_of={AS_OF}", f"/findings?as_of={AS_OF}&ids=price.,etf.net_flow_usd"]
     results = []
     for cache_size, clients in ((64, args.clients), (0, args.nocache_clients)):

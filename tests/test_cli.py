@@ -58,11 +58,12 @@ def test_findings_json_has_the_provenance_fields(snapshot_db):
     assert {"table", "origin", "rows", "first", "last"} <= set(low["sources"][0])
 
 
-def test_date_means_the_end_of_that_utc_day(snapshot_db):
+def test_date_means_when_that_utc_day_is_published(snapshot_db):
+    """--date D is D+1 07:00Z, CryptoQuant's conservative publication time (docs/DATA.md)."""
     r = runner.invoke(app, ["--db", str(snapshot_db), "findings", "--date", "2020-03-12", "--json"])
     assert r.exit_code == 0
     close = next(f for f in json.loads(r.stdout)["findings"] if f["id"] == "price.close_usd")
-    assert close["window"] == "1d:2020-03-12" and close["as_of"] == "2020-03-13T00:00:00Z"
+    assert close["window"] == "1d:2020-03-12" and close["as_of"] == "2020-03-13T07:00:00Z"
 
 
 @pytest.mark.parametrize("args, message", [

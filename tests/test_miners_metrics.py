@@ -183,18 +183,20 @@ def test_price_override_marks_price_dependent_findings_hypothetical(store):
 
 
 def test_as_of_before_the_day_is_published_sees_only_the_day_before(store):
-    # 2026-02-05's rows are published at 2026-02-06T00:00Z: one second earlier they do not exist.
-    before = _fs(store, as_of=utc(2026, 2, 5, 23, 59, 59))
+    # 2026-02-05's rows are published at 2026-02-06T07:00Z (docs/DATA.md): one second earlier they do not exist.
+    before = _fs(store, as_of=utc(2026, 2, 6, 6, 59, 59))
     assert before.value("miners.reserve_btc") == 1_803_248
     assert before.get("miners.outflow_btc_1d").window == "1d:2026-02-04"
     assert before.get("miners.production_cost_usd").window == "1d:2026-02-04"
     for f in before:
         if f.id.startswith("miners."):
-            for s in f.sources:  # daily rows end at 2026-02-04; the price's hourly bars opened before T
-                limit = dt.datetime(2026, 2, 5, 23) if s.table == "candles" and "binance" in s.origin \
-                    else dt.datetime(2026, 2, 4)
+            # daily rows end at 2026-02-04; the price's hourly bars opened before T; a cited estimate
+            # counts from the end of its publication day (2026-02-05's is known at 02-06 00:00)
+            for s in f.sources:
+                limit = dt.datetime(2026, 2, 6, 6) if s.table == "candles" and "binance" in s.origin \
+                    else dt.datetime(2026, 2, 6) if s.table == "citations" else dt.datetime(2026, 2, 4)
                 assert s.last is None or s.last <= limit, (f.id, s)
-    after = _fs(store, as_of=utc(2026, 2, 6))
+    after = _fs(store, as_of=utc(2026, 2, 6, 7))
     assert after.value("miners.reserve_btc") == 1_803_858
 
 

@@ -222,7 +222,7 @@ def test_snapshot_short_liquidations_of_2024_09_20_are_flagged_from_the_raw_rows
 def test_snapshot_finding_from_a_flagged_value_says_so_and_stays_out_of_front(store):
     from btcstress.brief import lint
     from btcstress.metrics import compute
-    t = dt.datetime(2024, 9, 21, tzinfo=dt.timezone.utc)  # the end of 2024-09-20, when the flag is known
+    t = dt.datetime(2024, 9, 21, 7, tzinfo=dt.timezone.utc)  # when 2024-09-20 is published (D+1 07:00): the flag too
     fs = compute(store, t)
     short = fs.get("liquidations.short_usd", "BTC")
     assert short.value is not None and "suspect" in short.note and short.detail["suspect"]
@@ -244,7 +244,7 @@ def test_snapshot_a_flagged_close_never_gives_the_headline_its_number(store):
         "SELECT count(*) FROM quality WHERE series = 'candles:cryptoquant/BTC-USD/1d' AND field = 'close' "
         "AND ts = TIMESTAMP '2019-05-06'").fetchone()[0]
     assert flagged >= 1
-    brief, failures = lint.lint_at(store, dt.datetime(2019, 5, 7, tzinfo=dt.timezone.utc))
+    brief, failures = lint.lint_at(store, dt.datetime(2019, 5, 7, 7, tzinfo=dt.timezone.utc))
     assert failures == []
     refs = [x for x in brief.headline.parts if getattr(x, "finding", None) is not None]
     assert all(not r.finding.detail.get("suspect") for r in refs)

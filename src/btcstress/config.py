@@ -74,7 +74,7 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 def parse_instant(text: str) -> dt.datetime:
     """An ISO instant in UTC: '2026-02-06T08:00Z', '2026-02-06T08:00:00+00:00', '2026-02-06 08:00'
-    (no zone means UTC). A bare date means the end of that UTC day."""
+    (no zone means UTC). A bare date means the instant its daily rows are published (end_of_day)."""
     s = text.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         return end_of_day(s)
@@ -98,11 +98,13 @@ _YEAR = re.compile(r"\d{4}-")
 
 
 def end_of_day(day: str) -> dt.datetime:
-    """--date D: as of the end of UTC day D, i.e. D+1 00:00Z, when D's daily rows are published."""
+    """--date D: as of the first instant at which day D's daily rows are all published (D+1 07:00Z:
+    CryptoQuant's conservative publication time, schema.CRYPTOQUANT_LAG; docs/DATA.md)."""
     try:
         d = dt.date.fromisoformat(day.strip())
     except ValueError:
         raise InputError(f"not a date: {day[:40]!r} (use YYYY-MM-DD)") from None
     if not EARLIEST_YEAR <= d.year <= LATEST_YEAR:
         raise InputError(f"date {day[:40]!r} out of range: years {EARLIEST_YEAR}..{LATEST_YEAR}")
-    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
+    from btcstress.schema import day_published
+    return day_published(d).replace(tzinfo=dt.timezone.utc)

@@ -3,7 +3,10 @@
 One JSON envelope for a set of findings:
 
     {"as_of": "2026-02-06T08:00:00Z", "as_of_basis": "given" | "latest data",
-     "price": null | 55000.0, "count": 3, "findings": [ {id, subject, value, unit, ...}, ... ]}
+     "price": null | 55000.0, "count": 3, "findings": [ {id, subject, value, unit, ...}, ... ],
+     "served": {"price": "stored (finding_history, fresh through ...)", "miners": "computed (...)", ...}}
+
+(`served`, from `findings --as-of` and GET /findings: per area, read from finding_history or computed.)
 
 `as_of_basis` says whether the instant was asked for or, with no as-of, is the latest data in the
 store (the instant its newest price bar was published). Timestamps are ISO-8601 UTC with a Z.
@@ -39,9 +42,13 @@ def resolve(store, as_of: dt.datetime | None) -> tuple[dt.datetime, str]:
 
 
 def findings_envelope(fs: FindingSet, chosen: Iterable[Finding] | None = None, *, price: float | None = None,
-                      basis: str = GIVEN) -> dict[str, Any]:
+                      basis: str = GIVEN, served: dict[str, str] | None = None) -> dict[str, Any]:
+    """`served` (history.served): per area, whether its findings were read from finding_history or computed."""
     rows = [f.model_dump(mode="json") for f in (fs if chosen is None else chosen)]
-    return {"as_of": iso(fs.as_of), "as_of_basis": basis, "price": price, "count": len(rows), "findings": rows}
+    body = {"as_of": iso(fs.as_of), "as_of_basis": basis, "price": price, "count": len(rows), "findings": rows}
+    if served is not None:
+        body["served"] = served
+    return body
 
 
 def nearest(word: str, known: Iterable[str], n: int = 3) -> list[str]:

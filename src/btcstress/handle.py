@@ -51,13 +51,15 @@ class Btcstress:
     def __repr__(self) -> str:
         return f"btcstress.open({str(self.path)!r}, read_only={self.store.read_only})"
 
-    def findings(self, as_of: Any = None, *, price: float | None = None) -> pd.DataFrame:
+    def findings(self, as_of: Any = None, *, price: float | None = None, derive: bool = False) -> pd.DataFrame:
         """Every finding as of an instant (default: now), one row each, with method and provenance
-        columns beside the protocol's (id, subject, value, value_text, unit, window, ...)."""
-        from btcstress import metrics
-        from btcstress.history import row_of
+        columns beside the protocol's (id, subject, value, value_text, unit, window, ...). On the grid
+        the materialised areas are read from finding_history when it is fresh (their `sources` say
+        finding_history); `.attrs['how']` says per area which; `derive=True` computes every finding."""
+        from btcstress.history import row_of, served
         t = _instant(as_of) if as_of is not None else dt.datetime.now(dt.timezone.utc)
-        fs = metrics.compute(self.store, t, params=self.params, price=price)
+        got = served.findings_at(self.store, t, params=self.params, price=price, derive=derive)
+        fs = got.fs
         rows = []
         for f in fs:
             r = row_of(f, t)
@@ -66,6 +68,7 @@ class Btcstress:
             rows.append(r)
         df = pd.DataFrame(rows)
         df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
+        df.attrs["how"] = got.how
         return df
 
     def history(self, id: str | None, start: Any = None, end: Any = None, *, subject: str | None = None,

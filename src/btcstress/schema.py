@@ -10,6 +10,7 @@ Conventions:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -18,6 +19,18 @@ import pyarrow as pa
 CLOSE = "close"  # a bar is known when it closes: open_time + interval
 END_OF_DAY = "end_of_day"  # a daily row is known at the end of its UTC day: date + 1 day
 EXPLICIT = "explicit"  # the importer must supply available_at (vintages, filings)
+
+# When a CryptoQuant daily row dated D is public: D+1 00:00 UTC + this. CryptoQuant does not state
+# it; this is the latest documented practice of a comparable vendor (docs/DATA.md, "CryptoQuant's
+# publication time"). Every CryptoQuant importer stamps its rows with it, and "the end of day D" as
+# an instant (`--date D`, the history grid, the sweep) is the same D+1 07:00, the first instant at
+# which all of D's daily rows are published (ETF flows, preliminary until 18:00, aside).
+CRYPTOQUANT_LAG = dt.timedelta(hours=7)
+
+
+def day_published(d: dt.date) -> dt.datetime:
+    """The instant (naive UTC) at which the daily rows dated d are all published: what `--date d` means."""
+    return dt.datetime(d.year, d.month, d.day) + dt.timedelta(days=1) + CRYPTOQUANT_LAG
 
 META_COLUMNS = ("origin", "available_at", "ingested_at")
 

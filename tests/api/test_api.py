@@ -28,17 +28,24 @@ def test_findings_at_the_crash_agree_with_the_data(client):
     body = r.json()
     assert body["as_of"] == "2026-02-06T08:00:00Z" and body["price"] is None
     assert body["count"] == len(body["findings"]) > 100
-    last = _one(body, "price.last_usd")
-    assert last["value"] == pytest.approx(64856.0)
+    # 08:00Z is on the grid (an hour's end in the hourly span): the price is read from finding_history
+    # and says so; derive=true computes it with its source rows.
+    derived = client.get(f"/findings?{CRASH_Q}&derive=true").json()
+    assert body["served"]["price"].startswith("stored (finding_history")
+    assert set(derived["served"].values()) == {"computed (derive asked)"}
+    for b in (body, derived):
+        last = _one(b, "price.last_usd")
+        assert last["value"] == pytest.approx(64856.0)
+        assert _one(b, "price.low_24h_usd")["value"] == pytest.approx(60000.0)
+        assert _one(b, "price.ath_date")["value"] == "2025-10-06"
+        assert _one(b, "market.total_cap_change_usd")["value"] == pytest.approx(-310.56e9, rel=1e-3)
+        # At 08:00Z the 02-05 total is preliminary: the final -434.1M without IBIT's -175.3M (IBIT reports
+        # at 18:00Z the next day; docs/DATA.md), the -258.8M the story quotes.
+        assert _one(b, "etf.net_flow_usd")["value"] == pytest.approx((-434.1 + 175.3) * 1e6)
+    assert _one(body, "price.last_usd")["sources"][0]["table"] == "finding_history"
+    last = _one(derived, "price.last_usd")
     assert last["sources"][0]["table"] == "candles" and "binance" in last["sources"][0]["origin"]
-    assert _one(body, "price.low_24h_usd")["value"] == pytest.approx(60000.0)
-    assert _one(body, "price.ath_date")["value"] == "2025-10-06"
-    assert _one(body, "market.total_cap_change_usd")["value"] == pytest.approx(-310.56e9, rel=1e-3)
-    # At 08:00Z the 02-05 total is preliminary: the final -434.1M without IBIT's -175.3M (IBIT reports
-    # at 18:00Z the next day; docs/DATA.md), the -258.8M the story quotes.
-    flow = _one(body, "etf.net_flow_usd")
-    assert flow["value"] == pytest.approx((-434.1 + 175.3) * 1e6)
-    assert flow["detail"]["missing_funds"] == ["IBIT"]
+    assert _one(derived, "etf.net_flow_usd")["detail"]["missing_funds"] == ["IBIT"]
 
 
 def test_findings_filter_by_id_prefix_and_subject(client):

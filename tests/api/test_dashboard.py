@@ -57,9 +57,14 @@ def test_dashboard_at_the_crash_with_a_55k_scenario(browser, live_server, tmp_pa
     assert page.inner_text(strategy) == "-$7.99B"  # observed, before any scenario
 
     # provenance on hover: method and sources of the finding
+    # (on the grid the card's value is read from finding_history; hovering derives its source rows)
+    assert "price" in page.get_attribute("body", "data-served").split(",")
     page.hover("#card-price .main [data-f]")
+    page.wait_for_function("document.querySelector('#tip').innerText.includes('derived (computed now)')",
+                           timeout=90_000)
     tip = page.inner_text("#tip")
-    assert "price.last_usd" in tip and "candles" in tip and "binance" in tip.lower()
+    assert "price.last_usd" in tip and "finding_history" in tip
+    assert "candles" in tip and "binance" in tip.lower()
 
     # move the scenario slider to $55k
     page.eval_on_selector("#scenario-slider", """el => { el.value = 55000;

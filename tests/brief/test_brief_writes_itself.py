@@ -122,7 +122,9 @@ def test_a_brief_renders_for_any_day(store, as_of):
     b = brief.build(fs)
     md, html = render.markdown(b), render.html(b, inline_js=False)
     json.loads(render.to_json(b))
-    assert "Bitcoin " in _text(b.headline) and "<h1>" in html and "## Notes on the numbers" in md
+    # (at 2018-01-01 00:00 the last published close, 2017-12-30's, is flagged: "Bitcoin's close on ... is
+    # not stated here", so the headline names "Bitcoin" but not always as "Bitcoin ")
+    assert "Bitcoin" in _text(b.headline) and "<h1>" in html and "## Notes on the numbers" in md
     from btcstress.brief.lint import lint
     assert lint(b) == []
     if as_of < dt.datetime(2024, 1, 11, tzinfo=dt.timezone.utc):

@@ -24,7 +24,8 @@ def _instants(store) -> list[dt.datetime]:
     rng = random.Random(SEED)
     lo, hi = dt.datetime(2018, 1, 1), dt.datetime(2026, 2, 7)
     span = int((hi - lo).total_seconds() // 60)
-    eod = {(lo + dt.timedelta(minutes=rng.randrange(span))).replace(hour=0, minute=0) for _ in range(45)}
+    # days' instants (D+1 07:00, when D's daily rows are published: schema.day_published)
+    eod = {(lo + dt.timedelta(minutes=rng.randrange(span))).replace(hour=7, minute=0) for _ in range(45)}
     intraday = {lo + dt.timedelta(minutes=rng.randrange(span)) for _ in range(45)}
     # Where the data begins or changes: each table's first publication (and a minute before/after),
     # and the instants preliminary ETF vintages were published.

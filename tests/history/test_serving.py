@@ -36,7 +36,8 @@ def test_refresh_recomputes_only_from_the_earliest_changed_instant(tmp_path):
         assert first["price"]["from"] is None and first["price"]["instants"] > 0  # a full build
         again = materialize.refresh(s)
         assert again["price"]["instants"] == 0  # nothing changed, nothing recomputed
-        # Revise day 20's bar: only instants from its publication (day 21 00:00) on are recomputed.
+        # Revise day 20's bar: only instants from its publication (day 21 00:00) on are recomputed; the
+        # first grid instant from then is day 21's 07:00 (day instants are D+1 07:00, docs/DATA.md).
         revised = _bars(days, 40_000.0).slice(20, 1).set_column(7, "close", pa.array([1.0]))
         s.upsert("candles", revised, ingested_at=dt.datetime(2026, 1, 2))
         inc = materialize.refresh(s)
@@ -46,7 +47,7 @@ def test_refresh_recomputes_only_from_the_earliest_changed_instant(tmp_path):
         full = full[full["id"] == "price.close_usd"].reset_index(drop=True)
         pd.testing.assert_series_equal(stored["value"], full["value"], check_names=False)
         at = stored.set_index("as_of")["value"]
-        assert at[pd.Timestamp("2024-01-22")] == 1.0 and at[pd.Timestamp("2024-01-21")] == 40_000.0 + 1900
+        assert at[pd.Timestamp("2024-01-22 07:00")] == 1.0 and at[pd.Timestamp("2024-01-21 07:00")] == 40_000.0 + 1900
 
 
 def test_a_stale_materialisation_is_not_served(tmp_path):
@@ -60,7 +61,7 @@ def test_a_stale_materialisation_is_not_served(tmp_path):
         s.upsert("candles", _bars([dt.date(2024, 1, 3)], 1.0), ingested_at=dt.datetime(2026, 1, 2))
         ans = serve.answer(s, ["price.close_usd"], t0, t1)
         assert ans.how["price"] == "computed (series)"
-        assert ans.rows.set_index("as_of")["value"][pd.Timestamp("2024-01-04")] == 1.0
+        assert ans.rows.set_index("as_of")["value"][pd.Timestamp("2024-01-04 07:00")] == 1.0
 
 
 def test_stored_rows_equal_computed_rows_on_the_snapshot(store):
@@ -81,13 +82,13 @@ def test_cli_history_table_fits_80_columns_and_csv_has_numbers(snapshot_db, tmp_
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
     assert max(len(ln) for ln in lines) <= 80
-    assert any("2026-02-06T00:00Z" in ln and "1d:2026-02-05" in ln for ln in lines)
+    assert any("2026-02-06T07:00Z" in ln and "1d:2026-02-05" in ln for ln in lines)
     out = tmp_path / "h.csv"
     r = runner.invoke(app, ["--db", str(snapshot_db), "history", "price.close_usd", "--from", "2026-01-20",
                             "--to", "2026-02-06", "--csv", str(out)])
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out)
-    # a bare day is that day's end: 2026-01-21T00:00Z .. 2026-02-07T00:00Z, one instant a day
+    # a bare day is the instant its rows are published: 2026-01-21T07:00Z .. 2026-02-07T07:00Z, one a day
     assert df["value"].dtype == "float64" and len(df) == (dt.date(2026, 2, 6) - dt.date(2026, 1, 20)).days + 1
     r = runner.invoke(app, ["--db", str(snapshot_db), "history", "--all", "--from", "2026-02-05", "--to",
                             "2026-02-06", "--json"])
@@ -130,4 +131,4 @@ def test_python_api(snapshot_db):
         h = bs.history("price.close_usd", start="2026-02-01", end="2026-02-06")
         assert isinstance(h.index, pd.DatetimeIndex) and str(h.index.tz) == "UTC"
         assert h["value"].dtype == "float64"
-        assert h.loc["2026-02-06 00:00Z", "value"] == f.loc[f["id"] == "price.close_usd", "value"].iloc[0]
+        assert h.loc["2026-02-06 07:00Z", "value"] == f.loc[f["id"] == "price.close_usd", "value"].iloc[0]

@@ -36,10 +36,11 @@ def test_miners_are_stored_hourly_and_stress_at_day_ends(store):
     c = hourly.rows[hourly.rows["id"] == "miners.production_cost_usd"]
     assert m["value"].nunique() > 1 and c["value"].nunique() <= 2
 
-    days = serve.answer(store, ["stress.index"], dt.datetime(2026, 1, 20), dt.datetime(2026, 2, 6), "1d")
+    # day instants are D+1 07:00 (docs/DATA.md): 2026-01-20 07:00 .. 2026-02-06 07:00
+    days = serve.answer(store, ["stress.index"], dt.datetime(2026, 1, 20), dt.datetime(2026, 2, 6, 7), "1d")
     assert days.how == {"stress": "stored (finding_history)"} and len(days.rows) == 18
     _same_rows(days.rows, history.compute(store, instants(dt.datetime(2026, 1, 20),
-                                                                            dt.datetime(2026, 2, 6)),
+                                                                            dt.datetime(2026, 2, 6, 7)),
                                           areas=("stress",)).rows.query("id == 'stress.index'"))
     hours = serve.answer(store, ["stress.index"], t0, t1, "1h")
     assert hours.how == {"stress": "computed (series)"} and len(hours.rows) == 21

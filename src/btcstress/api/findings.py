@@ -72,18 +72,26 @@ async def findings(as_of: str | None = AS_OF_Q,
                                      description="comma-separated finding ids or id prefixes (price., etf.flow_usd)"),
              subject: str | None = Query(None, max_length=200, description="only findings about this subject "
                                                                            "(BTC, IBIT, Strategy, ...)"),
-             price: float | None = PRICE_Q, svc: Service = Depends(service)):
-    """All findings as of an instant, each with its value, unit, method, parameters and sources."""
+             price: float | None = PRICE_Q,
+             derive: bool = Query(False, description="compute every finding with its full derivation (source "
+                                                     "rows, detail) instead of reading stored values"),
+             svc: Service = Depends(service)):
+    """All findings as of an instant, each with its value, unit, method, parameters and sources.
+
+    On the grid (a day's end; an hour's end where the data is hourly) the materialised areas are read
+    from finding_history when it is fresh: those findings cite it as their source and say so in
+    `detail.served`; `derive=true` computes them. `served` says, per area, which way it went."""
     t, p = instant(as_of, latest=svc.latest), positive_price(price)
     _check_ids(ids)  # against the finding catalogue, before anything is computed
 
     def make() -> bytes:
-        fs = svc.findings(t, p)
-        chosen = _select(fs, ids, subject)
+        from btcstress.history.served import areas_for
+        got = svc.served(t, p, derive=derive, areas=areas_for(_wanted(ids)) if ids is not None else None)
+        chosen = _select(got.fs, ids, subject)
         from btcstress import envelope
         basis = envelope.GIVEN if as_of and as_of.strip() else envelope.LATEST
-        return json.dumps(envelope.findings_envelope(fs, chosen, price=p, basis=basis)).encode()
-    body = await svc.answer(("findings", t, p, ids, subject), make)
+        return json.dumps(envelope.findings_envelope(got.fs, chosen, price=p, basis=basis, served=got.how)).encode()
+    body = await svc.answer(("findings", t, p, ids, subject, derive), make)
     return Response(body, media_type="application/json")
 
 

@@ -16,6 +16,8 @@ class FindingsResponse(BaseModel):
     price: float | None = Field(None, description="the hypothetical price the findings were re-valued at, if any")
     count: int
     findings: list[Finding]
+    served: dict[str, str] | None = Field(None, description="per area: 'stored (finding_history, fresh through "
+                                          "<watermark>)' or 'computed (<why>)' (GET /findings)")
 
 
 class SeriesResponse(BaseModel):

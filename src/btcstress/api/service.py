@@ -128,6 +128,36 @@ class Service:
 
         return self.findings_cache.get((*key, series), make)
 
+    def served(self, as_of: dt.datetime, price: float | None = None, *, derive: bool = False,
+               areas: tuple[str, ...] | None = None):
+        """The findings as GET /findings answers them (history.served): the materialised areas read from
+        finding_history when it is fresh and as_of is on the grid; the others from this instant's cached
+        computation (`findings`: with series, so with the stress episodes the dashboard draws, and
+        shared with /series and /brief); `how` says which, per area."""
+        from btcstress import areas as registry
+        from btcstress.history import served
+        from btcstress.store import utc_naive
+        wanted = tuple(a for a in registry.names() if areas is None or a in areas)
+
+        def make():
+            with self.admission.admit(), self.store() as s:
+                t0 = time.perf_counter()
+                stored, why_not = served.stored_areas(s, as_of, wanted, params=self.params, price=price,
+                                                      derive=derive)
+                part = served.merge(s, utc_naive(as_of), tuple(stored), stored, why_not, None) if stored else None
+            log.info("findings as of %s: %d areas read from finding_history in %.3f s", as_of, len(stored),
+                     time.perf_counter() - t0)
+            return stored, why_not, part
+        stored, why_not, part = self.findings_cache.get((self.version(), as_of, "stored", price, derive, wanted), make)
+        computed = self.findings(as_of, price) if len(stored) < len(wanted) else None
+        how = {a: part.how[a] if a in stored else f"computed ({why_not[a]})" for a in wanted}
+        out = [f for a in wanted for f in (
+            [f for f in part.fs if registry.of_finding(f.id).name == a] if a in stored
+            else [f for f in computed if registry.of_finding(f.id).name == a])]
+        fs = FindingSet(computed.as_of if computed is not None else part.fs.as_of, out,
+                        computed.series if computed is not None else {}, computed.params if computed is not None else {})
+        return served.Served(fs, how)
+
     def cached_response(self, key: tuple, make: Callable[[], Any]) -> Any:
         return self.response_cache.get((self.version(), *key), make)
 

@@ -58,6 +58,12 @@ def pct(v: float, *, digits: int = 1, signed: bool = False) -> str:
     return f"{sign}{v:.{digits}f}%"
 
 
+def sigma(z: float) -> str:
+    """A z-score as '+1.2σ'; one that rounds to zero is '0.0σ', never '-0.0σ' or '+0.0σ'."""
+    s = f"{z:+.1f}"
+    return ("0.0" if s in ("+0.0", "-0.0") else s) + "σ"
+
+
 def long_date(v: Any) -> str:
     if isinstance(v, str):
         try:

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from btcstress.brief.model import Brief, Paragraph, Ref
 from btcstress.details import Event, EventsBelow
 from btcstress.findings import Finding
+from btcstress.schema import CRYPTOQUANT_LAG
 
 # A move smaller than this (percent, close to close) is not a headline by itself.
 QUIET_MOVE_PCT = 1.0
@@ -66,8 +67,11 @@ def blocks(brief: Brief) -> Iterator[Block]:
 
 
 def day_of(brief: Brief) -> dt.date:
-    """The day a brief describes: the last complete UTC day at its as-of instant."""
-    return (brief.as_of - dt.timedelta(microseconds=1)).date()
+    """The day a brief describes: the last UTC day whose daily rows are published at its as-of instant
+    (day D from D+1 07:00, schema.day_published): a value from that day is as fresh as data can be.
+    (It was the as-of's own date before the 07:00 rule, which made every CryptoQuant value look two
+    days old between 00:00 and 07:00: the sweep's hourly instants found it.)"""
+    return (brief.as_of - dt.timedelta(days=1) - CRYPTOQUANT_LAG).date()
 
 
 def _dates_in(text: str) -> list[dt.date]:
@@ -112,7 +116,8 @@ EMPTY = [(re.compile(r"\b(falls?|fell|rises?|rose|drops?|dropped|gains?|gained) 
          (re.compile(r"\b(fell|falls|fall of|loss of|decline of|drop of|outflows? of|down) -"), "a double negative"),
          (re.compile(r"\b(rose|rises|gain of|inflows? of|up) -"), "a rise stated with a minus sign"),
          (re.compile(r"\b(fell|falls|fall of|loss of|drop of) \+"), "a fall stated with a plus sign"),
-         (re.compile(r"\bnot available\b[^.]*\bnot available\b"), "'not available' twice in one sentence")]
+         (re.compile(r"\bnot available\b[^.]*\bnot available\b"), "'not available' twice in one sentence"),
+         (re.compile(r"[+-]0\.0σ"), "a signed zero z-score")]
 
 
 def garbled(brief: Brief) -> list[Failure]:
@@ -157,7 +162,7 @@ def self_referencing_event(brief: Brief) -> list[Failure]:
             if r.finding.id != "price.below_event":
                 continue
             for e in EventsBelow.of(r.finding).events:
-                if dt.date.fromisoformat(e.date) >= day - dt.timedelta(days=1):
+                if dt.date.fromisoformat(e.date) >= day:  # day_of is the day described (not as-of's date)
                     out.append(Failure("self_referencing_event", b.where, b.text,
                                        f"event {e.id} ({e.date}) is the day described, not a reference point"))
     return out

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from btcstress.schema import day_published
 from btcstress.store import Store
 
 FIRST_DAY = dt.date(2018, 1, 1)
@@ -38,7 +39,8 @@ def hours(store: Store) -> list[dt.datetime]:
 
 
 def end_of(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
+    """The instant of `--date day`: when all of the day's daily rows are published (schema.day_published)."""
+    return day_published(day).replace(tzinfo=dt.timezone.utc)
 
 
 def event_days(store: Store) -> list[dt.date]:

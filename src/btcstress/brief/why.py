@@ -77,7 +77,7 @@ def stat(f: Finding) -> str:
     """'+6.1σ' and, where the finding has one, its percentile: the statistic stated in the text."""
     u = f.unusual or {}
     z, p = u.get("zscore"), u.get("percentile")
-    out = f"{z:+.1f}σ" if z is not None else ""
+    out = f"{fmt.sigma(z)}" if z is not None else ""
     if p is not None:
         base = past(u)
         rank = (f"the highest of {base}" if round(p, 1) >= 100 else f"the lowest of {base}" if round(p, 1) <= 0 else

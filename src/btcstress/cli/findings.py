@@ -35,8 +35,13 @@ def findings(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Op
              wide: bool = typer.Option(False, "--wide", help="Every column (same as --columns with all of them)"),
              as_json: bool = typer.Option(False, "--json", help="The JSON envelope {as_of, as_of_basis, price, count, "
                                                                "findings} on stdout (docs/API.md)"),
+             derive: bool = typer.Option(False, "--derive", help="Compute every finding with its full derivation "
+                                                                 "(source rows, detail) instead of reading the stored "
+                                                                 "values in finding_history"),
              backend: Optional[str] = BACKEND):
-    """The findings as of an instant, with their provenance."""
+    """The findings as of an instant, with their provenance. On the grid (a day's end, an hour's end where
+    the data is hourly) the materialised areas are read from finding_history when it is fresh; the rest
+    is computed. `--json` says per area which (`served`); --derive computes all."""
     from btcstress import envelope, metrics
     try:
         cols = list(COLUMNS) if wide else [c.strip() for c in columns.split(",") if c.strip()]
@@ -49,17 +54,36 @@ def findings(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Op
             envelope.refuse_unknown_ids(envelope.wanted_ids(ids), areas.catalogue())
         t = instant(as_of, date)
         p = hypothetical_price(price)
+        from btcstress.history import served
         with spinner("computing findings"), read_store(backend) as store:
-            fs = metrics.compute(store, t, params=model_params(param), price=p)
+            got = served.findings_at(store, t, params=model_params(param), price=p, derive=derive,
+                                     areas=served.areas_for(envelope.wanted_ids(ids) if ids else None))
+        fs = got.fs
         chosen = envelope.select(fs, ids, subject)
-        log.info("%d findings as of %s, %d shown", len(fs), fs.as_of, len(chosen))
+        log.info("%d findings as of %s, %d shown; %s", len(fs), fs.as_of, len(chosen),
+                 "; ".join(f"{a}: {h}" for a, h in got.how.items()))
         if as_json:
-            body = envelope.findings_envelope(fs, chosen, price=p, basis=state.as_of_basis)
+            body = envelope.findings_envelope(fs, chosen, price=p, basis=state.as_of_basis, served=got.how)
             sys.stdout.write(json.dumps(body, indent=2) + "\n")
             return
         print_findings(chosen, fs.as_of, cols)
+        console.print(served_line(got.how), highlight=False)
     except BtcstressError as exc:
         fail(exc)
+
+
+def served_line(how: dict[str, str]) -> str:
+    """Under the table: which areas were read from finding_history and which computed (and why)."""
+    stored = [a for a, h in how.items() if h.startswith("stored")]
+    parts = []
+    if stored:
+        parts.append(f"{', '.join(stored)}: {how[stored[0]]} (--derive computes them with their sources)")
+    by_why: dict[str, list[str]] = {}
+    for a, h in how.items():
+        if not h.startswith("stored"):
+            by_why.setdefault(h, []).append(a)
+    parts += [f"{', '.join(a)}: {h}" for h, a in by_why.items()]
+    return "served: " + "; ".join(parts)
 
 
 def stale_since(f, t: dt.datetime) -> Optional[dt.date]:

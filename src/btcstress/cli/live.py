@@ -40,7 +40,7 @@ def ingest_live(since: Optional[str] = typer.Option(None, "--since",
         if since is None:
             start = now - dt.timedelta(days=int(conf.get("live_days", LIVE_DEFAULT_DAYS)))
         elif len(since.strip()) == 10:  # a bare date: from the start of that UTC day
-            start = cfg.end_of_day(since).replace(tzinfo=None) - dt.timedelta(days=1)
+            start = cfg.end_of_day(since).replace(tzinfo=None, hour=0, minute=0) - dt.timedelta(days=1)
         else:
             start = cfg.parse_instant(since).replace(tzinfo=None)
         if start >= now:

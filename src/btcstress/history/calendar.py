@@ -1,9 +1,10 @@
 """Calendars of instants: the materialised grid and the user's `--every`.
 
-The grid is each UTC day's end (the instant D+1 00:00, what `--date D` means) over the store's
-price history, plus every hour's end where the store has hourly bars (from the first hourly bar's
-close to the last one's). A history at `--every 1d` is on the grid; `--every 6h` is on the grid where
-the data is hourly; anything else is computed, not looked up.
+The grid is each UTC day's publication instant (D+1 07:00, what `--date D` means: the first instant
+at which all of D's daily rows are out, schema.day_published) over the store's price history, plus
+every hour's end where the store has hourly bars (from the first hourly bar's close to the last
+one's). A history at `--every 1d` is on the grid; `--every 6h` is on the grid where the data is
+hourly; anything else is computed, not looked up.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import datetime as dt
 import pandas as pd
 
 from btcstress.errors import InputError
+from btcstress.schema import CRYPTOQUANT_LAG
 from btcstress.store import utc_naive
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
+DAY_END = CRYPTOQUANT_LAG  # a day's instant on the grid: 00:00 UTC + this, the next day
 _UNITS = {"m": dt.timedelta(minutes=1), "h": HOUR, "d": DAY, "w": dt.timedelta(weeks=1)}
 
 
@@ -32,14 +35,15 @@ def parse_every(every: str) -> dt.timedelta:
 
 
 def instants(start: dt.datetime, end: dt.datetime, every: str | dt.timedelta = "1d") -> list[dt.datetime]:
-    """start, start+every, ... <= end (naive UTC). Daily and coarser steps snap start to a day's end
-    (a day's end is 00:00 UTC of the next day) so they land on the grid."""
+    """start, start+every, ... <= end (naive UTC). Daily and coarser steps snap start to a day's
+    instant (DAY_END after 00:00 UTC: when the previous day's rows are published) so they land on the grid."""
     step = parse_every(every) if isinstance(every, str) else every
     start, end = utc_naive(start), utc_naive(end)
     if end < start:
         raise InputError(f"--to {end:%Y-%m-%dT%H:%MZ} is before --from {start:%Y-%m-%dT%H:%MZ}")
-    if step >= DAY and start != start.replace(hour=0, minute=0, second=0, microsecond=0):
-        start = start.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+    if step >= DAY and not is_day_instant(start):
+        day = (start - DAY_END).replace(hour=0, minute=0, second=0, microsecond=0) + DAY_END
+        start = day + DAY if day < start else day
     elif step >= HOUR and start != start.replace(minute=0, second=0, microsecond=0):
         start = start.replace(minute=0, second=0, microsecond=0) + HOUR
     n = int((end - start) / step) + 1
@@ -87,8 +91,13 @@ def hourly_span(store) -> tuple[dt.datetime, dt.datetime] | None:
     return pd.Timestamp(a["first"]).to_pydatetime(), pd.Timestamp(a["last"]).to_pydatetime()
 
 
+def is_day_instant(t: dt.datetime) -> bool:
+    """t is a day's instant on the grid (DAY_END after 00:00 UTC)."""
+    return t - DAY_END == (t - DAY_END).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def on_grid(t: dt.datetime, hourly: tuple[dt.datetime, dt.datetime] | None) -> bool:
     t = utc_naive(t)
-    if t == t.replace(hour=0, minute=0, second=0, microsecond=0):
+    if is_day_instant(t):
         return True
     return bool(hourly) and t == t.replace(minute=0, second=0, microsecond=0) and hourly[0] <= t <= hourly[1]

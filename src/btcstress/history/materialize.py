@@ -23,7 +23,7 @@ import pandas as pd
 
 from btcstress import schema
 from btcstress.history import COLUMNS, area_modules, area_name, compute, series_first
-from btcstress.history.calendar import grid
+from btcstress.history.calendar import grid, is_day_instant
 
 log = logging.getLogger(__name__)
 TABLE = "finding_history"
@@ -77,9 +77,12 @@ def version(mod) -> str:
 
 def watermark(store) -> dt.datetime | None:
     """The latest ingested_at over the data tables: what a materialisation is fresh through."""
-    marks = [store.duck.execute(f'SELECT max(ingested_at) FROM "{t}"').fetchone()[0] for t in _data_tables(store)]
-    marks = [m for m in marks if m is not None]
-    return max(marks) if marks else None
+    tables = _data_tables(store)
+    if not tables:
+        return None
+    # one query, not one per table: readers (history/served.py) ask this on every question
+    return store.duck.execute("SELECT max(m) FROM (" + " UNION ALL ".join(
+        f'SELECT max(ingested_at) AS m FROM "{t}"' for t in tables) + ")").fetchone()[0]
 
 
 def _exists(store, name: str) -> bool:
@@ -89,7 +92,8 @@ def _exists(store, name: str) -> bool:
 
 def _data_tables(store) -> list[str]:
     """Canonical tables with both available_at and ingested_at (what a finding can read)."""
-    return [t for t, spec in schema.TABLES.items() if t not in DERIVED and _exists(store, t)
+    present = {r[0] for r in store.duck.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return [t for t, spec in schema.TABLES.items() if t not in DERIVED and t in present
             and {"available_at", "ingested_at"} <= set(spec.arrow_schema().names)]
 
 
@@ -99,9 +103,9 @@ def state(store) -> pd.DataFrame:
     return store.duck.execute(f"SELECT * FROM {STATE}").df()
 
 
-def fresh_areas(store) -> set[str]:
-    """Areas whose stored history is current: same code, nothing ingested since."""
-    st = state(store)
+def fresh_areas(store, st: pd.DataFrame | None = None) -> set[str]:
+    """Areas whose stored history is current: same code, nothing ingested since (`st`: state(store))."""
+    st = state(store) if st is None else st
     if st.empty:
         return set()
     mark = watermark(store)
@@ -139,7 +143,7 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
     for mod in mods:
         area = area_name(mod)
         ver = version(mod)
-        instants = [t for t in every if t == _day_end(t)] if area in DAILY_ONLY else every
+        instants = [t for t in every if is_day_instant(t)] if area in DAILY_ONLY else every
         prev = st.loc[area] if area in st.index else None
         if full or prev is None or prev["version"] != ver:
             start = None
@@ -183,16 +187,12 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
     return done
 
 
-def _day_end(t: dt.datetime) -> dt.datetime:
-    return t.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def covers(state_row, ts: list[dt.datetime]) -> bool:
     """Whether an area's stored rows (its `state` row) hold every instant of `ts` (all on the grid):
-    within its first..last, and day ends only for an area stored daily."""
+    within its first..last, and day instants only (D+1 07:00) for an area stored daily."""
     if pd.isna(state_row.first) or not (state_row.first <= ts[0] and ts[-1] <= state_row.last):
         return False
-    return getattr(state_row, "grid", None) != "daily" or all(t == _day_end(t) for t in ts)
+    return getattr(state_row, "grid", None) != "daily" or all(is_day_instant(t) for t in ts)
 
 
 def read(store, ids: list[str] | None, start: dt.datetime, end: dt.datetime, subject: str | None = None

@@ -28,7 +28,7 @@ import pandas as pd
 
 from btcstress.history import conform, empty
 from btcstress.history.context import known_max, one_per
-from btcstress.metrics.etf import AREA, DEFAULTS, IDS, SUBJECT, UNITS
+from btcstress.metrics.etf import AREA, DEFAULTS, IDS, SUBJECT, UNITS, _iso
 from btcstress.metrics.stats import MIN_HISTORY
 
 NO_DAYS = "no US spot BTC ETF flows published by this instant (the first traded on 2024-01-11)"
@@ -218,7 +218,7 @@ def _at(r) -> list[dict]:
     note = None
     if r.preliminary:
         note = (f"preliminary: {', '.join(missing)} had not reported in the vintage published "
-                f"{pd.Timestamp(r.vintage):%Y-%m-%dT%H:%MZ}; the total covers the funds that had")
+                f"{_iso(r.vintage)}; the total covers the funds that had")  # as the snapshot writes it
     monday = day - dt.timedelta(days=day.weekday())
     n = int(r.run_n)
     streak = f"streak:{r.run_first}..{day}" if n else f"streak:none at {day}"

@@ -382,8 +382,8 @@ def margin_base(h: pd.DataFrame, days: int) -> pd.Series | None:
 # -- history (series-first; see btcstress.history) ------------------------------------------------
 
 # Definitions in other modules: a change there makes the stored history stale (materialize.version).
-HISTORY_CODE = ("btcstress.metrics.miners_flows", "btcstress.metrics.miners_cited", "btcstress.fleet.simulate",
-                "btcstress.fleet.costs", "btcstress.fleet.params", "btcstress.fleet.data")
+HISTORY_CODE = ("btcstress.metrics.miners_flows", "btcstress.metrics.miners_cited", "btcstress.metrics.miners_history_flows",
+                "btcstress.fleet.simulate", "btcstress.fleet.costs", "btcstress.fleet.params", "btcstress.fleet.data")
 HISTORY_DATA = tuple(("btcstress", f) for f in fleet_data.FILES)  # the sourced fleet, prices, Cambridge
 
 

@@ -135,7 +135,7 @@ def daily_with(store, as_of: dt.datetime, params: dict) -> tuple[pd.DataFrame, p
     t = _key(as_of)
     first = dt.date.fromisoformat(str(params["start"]))
     last_day = (t - dt.timedelta(days=1)).date()
-    grid = index.end_of_days(first, last_day) if last_day >= first else []
+    grid = [g for g in index.end_of_days(first, last_day) if g < t] if last_day >= first else []
     measures = index.measures_frame(store, [*grid, t], params)
     return index.combine(measures, params), measures
 

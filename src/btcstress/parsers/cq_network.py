@@ -2,7 +2,8 @@
 
 Each file becomes rows {date, metric, value} in a long table (network_daily, miner_flows_daily) or
 {date, name, value} in indicators_daily. The expected header column is checked, so a file wired to
-the wrong metric fails loudly instead of loading a different quantity under the wrong name.
+the wrong metric fails loudly instead of loading a different quantity under the wrong name. A row
+dated D is public from D+1 07:00 UTC (schema.day_published, CryptoQuant's conservative time).
 
 Units and their conversions (see docs/DATA.md):
 - Hashrate: the export does not state its unit; the values fit GH/s (difficulty x 2^32 / 600 matches
@@ -13,6 +14,7 @@ Units and their conversions (see docs/DATA.md):
 
 from __future__ import annotations
 
+from btcstress.schema import day_published
 from btcstress.parsers.common import Invalid, Parsed, check_width, day, number, read_csv
 
 
@@ -42,7 +44,8 @@ def parse_metric(text: str, origin: str, *, target: str, metric: str, column: st
                 started = True
             if whole and v != int(v):
                 raise Invalid(column, row[column], "not a whole number")
-            out.add(target, {"date": d, name_field: metric, "value": v * scale, **(fixed or {}), "_line": line})
+            out.add(target, {"date": d, name_field: metric, "value": v * scale, **(fixed or {}),
+                             "available_at": day_published(d), "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
     return out

@@ -1,11 +1,12 @@
 """CryptoQuant CSV exports: `date,<metric>` daily series and the `date,Open,High,Low,Close,Volume`
-price file. Days are UTC. Rows before a series starts carry blanks (prices before 2010-07) or zeros
+price file. Days are UTC; a row dated D is public from D+1 07:00 UTC (schema.day_published). Rows before a series starts carry blanks (prices before 2010-07) or zeros
 (market cap before there was a price): they are not observations and are skipped, counted."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from btcstress.schema import day_published
 from btcstress.parsers.common import Invalid, Parsed, check_width, day, number, ohlc, read_csv
 
 
@@ -28,7 +29,8 @@ def parse_ohlcv(text: str, origin: str, *, symbol: str = "BTC-USD") -> Parsed:
             out.add("candles", {"venue": "cryptoquant", "symbol": symbol, "interval": "1d",
                                 "open_time": _midnight(d), "open": o, "high": h, "low": l,
                                 "close": c, "volume": number(row, "Volume", non_negative=True, optional=True),
-                                "quote_volume": None, "trades": None, "_line": line})
+                                "quote_volume": None, "trades": None,
+                                "available_at": day_published(d), "_line": line})
         except Invalid as exc:
             out.refuse("candles", line, exc, raw)
     return out
@@ -60,7 +62,8 @@ def parse_series(text: str, origin: str, *, target: str, value_field: str, fixed
                 continue
             if positive and v <= 0:
                 raise Invalid(column, row[column], "must be > 0")
-            out.add(target, {"date": d, value_field: v * scale, **fixed, "_line": line})
+            out.add(target, {"date": d, value_field: v * scale, **fixed, "available_at": day_published(d),
+                             "_line": line})
         except Invalid as exc:
             out.refuse(target, line, exc, raw)
     return out

@@ -37,9 +37,9 @@ IQR_TO_SIGMA = 1.349  # IQR of a standard normal: makes the robust score compara
 
 
 def end_of_days(first: dt.date, last: dt.date) -> list[dt.datetime]:
-    """The daily grid: each UTC day's end (the next day's 00:00), naive UTC."""
-    days = pd.date_range(first, last, freq="D")
-    return [(d + pd.Timedelta(days=1)).to_pydatetime() for d in days]
+    """The daily grid: each UTC day's instant (schema.day_published: the next day's 07:00), naive UTC."""
+    from btcstress.schema import day_published
+    return [day_published(d.date()) for d in pd.date_range(first, last, freq="D")]
 
 
 def _current(m: Measure, s: ibis.Table, cal: ibis.Table, off: ibis.Table) -> ibis.Table:

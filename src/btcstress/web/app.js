@@ -373,7 +373,10 @@ async function load() {
   if (state.scenarioPrice !== null) runScenario(state.scenarioPrice);
   document.body.classList.remove("loading");
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  setStatus("", `${data.count} findings · as of ${t.replace("T", " ")} · ${secs} s`);
+  const stored = Object.entries(data.served || {}).filter(([, h]) => h.startsWith("stored")).map(([a]) => a);
+  setStatus("", `${data.count} findings · as of ${t.replace("T", " ")} · ${secs} s` +
+    (stored.length ? ` · stored: ${stored.join(", ")} (finding_history)` : ""));
+  document.body.dataset.served = stored.join(",");
   document.body.dataset.state = "ready";
   document.body.dataset.asOf = data.as_of;
   loadBrief(t);
@@ -460,16 +463,41 @@ function provenanceHTML(f) {
     <div><b>${esc(fmt(f) ?? (f.note || "not available"))}</b> <span class="k">${esc(f.kind)}${f.hypothetical ? ' · <span class="hyp">hypothetical</span>' : ""} · window ${esc(f.window || "-")} · as of ${esc(f.as_of)}</span></div>
     ${f.method ? `<div><span class="k">method</span> ${esc(f.method)}</div>` : ""}${params}${unusual}
     ${src ? `<div><span class="k">sources</span><ul>${src}</ul></div>` : ""}
-    ${f.note ? `<div class="k">${esc(f.note)}</div>` : ""}`;
+    ${f.note ? `<div class="k">${esc(f.note)}</div>` : ""}${derivation(f)}`;
 }
+// A stored finding (served from finding_history) carries the stored row as its source; on hover its
+// full derivation (source rows, detail) is computed once (GET /findings?derive=true) and shown below.
+function derivation(f) {
+  if (!(f.detail && f.detail.served)) return "";
+  if (!f._derived) return `<div class="k">${esc(f.detail.served)} · deriving its sources…</div>`;
+  if (f._derived.error) return `<div class="k">${esc(f.detail.served)} · derivation failed: ${esc(f._derived.error)}</div>`;
+  const d = f._derived;
+  const src = (d.sources || []).map((s) => `<li>${esc(s.table)} · ${esc(s.origin)} · ${s.rows} rows` +
+    (s.first && s.last ? ` · ${esc(s.first.slice(0, 10))} … ${esc(s.last.slice(0, 10))}` : "") + "</li>").join("");
+  return `<div><span class="k">derived (computed now)</span> ${esc(d.method || "")}<ul>${src}</ul></div>`;
+}
+async function derive(f) {
+  if (f._derived || f._deriving) return;
+  f._deriving = true;
+  const q = `as_of=${encodeURIComponent(f.as_of)}&ids=${encodeURIComponent(f.id)}&subject=${encodeURIComponent(f.subject)}&derive=true`;
+  try {
+    const body = await getJSON(`/findings?${q}`);
+    f._derived = body.findings.find((x) => x.id === f.id && x.subject === f.subject && x.window === f.window && x.kind === f.kind)
+      || {error: "not in the computed findings"};
+  } catch (e) { f._derived = {error: e.message}; }
+  if (tipShows === f) $("#tip").innerHTML = provenanceHTML(f);  // (not :hover: the brief's frame may move the card)
+}
+let tipShows = null;  // the finding the tooltip is showing
 document.addEventListener("mouseover", (e) => {
   const el = e.target.closest("[data-f]");
   const tip = $("#tip");
-  if (!el) { tip.style.display = "none"; return; }
+  if (!el) { tip.style.display = "none"; tipShows = null; return; }
   const f = REG[+el.dataset.f];
   if (!f) return;
+  tipShows = f;
   tip.innerHTML = provenanceHTML(f);
   tip.style.display = "block";
+  if (f.detail && f.detail.served) derive(f);
   const r = el.getBoundingClientRect(), w = tip.offsetWidth, h = tip.offsetHeight;
   tip.style.left = Math.max(8, Math.min(r.left, innerWidth - w - 8)) + "px";
   tip.style.top = (r.bottom + 6 + h > innerHeight ? r.top - h - 6 : r.bottom + 6) + "px";

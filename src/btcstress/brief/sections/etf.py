@@ -160,7 +160,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         parts += [", the ", Ref(text=_ordinal(days.value), finding=days), " straight day of outflows, ",
                   fmt.ref(streak, "usd_short", signed=True), " in ", Ref(text=NUMBERS.get(days.value, str(days.value)),
                                                                         finding=days), " days"]
-    parts.append(f" ({z:+.1f}σ against {past(net.unusual)}'s daily flows).")
+    parts.append(f" ({fmt.sigma(z)} against {past(net.unusual)}'s daily flows).")
     # A streak adds weight: three outflow days in a row is news even when each day is only -1.3σ.
     score = abs(z) + (0.5 * (days.value - 1) if days is not None and days.value and net.value < 0 else 0)
     return [Highlight(score, Paragraph(parts=parts))]

@@ -47,7 +47,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
     return [Highlight(abs(z), Paragraph.of(
         fmt.ref(total, "usd"), " of leveraged BTC and ETH positions were liquidated on "
         f"{fmt.long_date(total.detail.get('date'))}, ", fmt.ref(pick(fs, "liquidations.long_share_pct", "BTC+ETH")),
-        f" of it longs ({z:+.1f}σ against {past(total.unusual)}'s daily totals; CryptoQuant)."))]
+        f" of it longs ({fmt.sigma(z)} against {past(total.unusual)}'s daily totals; CryptoQuant)."))]
 
 
 def _liquidations_sentence(fs: FindingSet, total: Finding) -> Paragraph:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section
 from btcstress.findings import FindingSet
 from btcstress.metrics.stats import past
+
+
+def _when(fng, fs: FindingSet) -> str:
+    """The reading's day when it is not the latest there could be (a day's index is out at its 00:00 UTC,
+    so by as-of the latest is as-of's day or the day before): a gap in the series says so."""
+    day = dt.date.fromisoformat(fng.detail["date"]) if fng.detail.get("date") else None
+    as_of = fs.as_of if isinstance(fs.as_of, dt.datetime) else None
+    if day is None or as_of is None or day >= (as_of - dt.timedelta(days=1)).date():
+        return ""
+    return f" on {fmt.long_date(day)}, the latest reading"
 
 
 def build(fs: FindingSet) -> Section | None:
@@ -20,13 +32,13 @@ def build(fs: FindingSet) -> Section | None:
             p += [", ", fmt.ref(change, "usd_short", signed=True), " on the day"]
             z = (change.unusual or {}).get("zscore")
             if z is not None:
-                p.append(f" ({z:+.1f}σ against {past(change.unusual)}'s daily changes)")
+                p.append(f" ({fmt.sigma(z)} against {past(change.unusual)}'s daily changes)")
         p.append(". ")
     else:
         p += ["Total crypto market value: ", fmt.ref(total), ". "]
     p += ["Bitcoin accounted for ", fmt.ref(btc, "usd_short"), " of it, a dominance of ", fmt.ref(dom, "pct"), "."]
     if fng is not None and fng.value is not None:
-        p += [" The Fear & Greed index read ", fmt.ref(fng), f" ({fng.detail.get('label', '')})."]
+        p += [" The Fear & Greed index read ", fmt.ref(fng), f" ({fng.detail.get('label', '')})", _when(fng, fs), "."]
     else:
         p += [" Fear & Greed index: ", fmt.ref(fng), "."]
     chart = []
@@ -46,7 +58,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         verb = "wiped off" if change.value < 0 else "added to"
         out.append(Highlight(abs(z), Paragraph.of(
             Ref(text=fmt.usd_short(abs(change.value)), finding=change), f" was {verb} the total crypto market on "
-            f"{fmt.long_date(change.detail['date'])}, a {z:+.1f}σ day against {past(change.unusual)}'s daily changes.")))
+            f"{fmt.long_date(change.detail['date'])}, a {fmt.sigma(z)} day against {past(change.unusual)}'s daily changes.")))
     fng = fs.get("market.fear_greed")
     if fng is not None and fng.value is not None and (fng.value <= 20 or fng.value >= 80):
         out.append(Highlight(abs(fng.value - 50) / 25, Paragraph.of(

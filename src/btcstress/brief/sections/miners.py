@@ -19,7 +19,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
     if o is not None and o.value is not None and o.unusual and o.unusual.get("zscore") is not None:
         z = o.unusual["zscore"]
         p = ["Miners moved ", fmt.ref(o, "BTC"), f" out of their wallets on {fmt.long_date(o.detail['day'])} "
-             f"({z:+.1f}σ against {past(o.unusual)})"]
+             f"({fmt.sigma(z)} against {past(o.unusual)})"]
         if toex is not None and toex.value is not None:
             p += [", ", fmt.ref(toex, "BTC"), " of it to exchanges"]
         p.append(".")
@@ -30,7 +30,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         z = m.unusual["zscore"]
         out.append(Highlight(abs(z), Paragraph.of(
             "Miners are under water: the price is ", Ref(text=fmt.pct(abs(m.detail["price_vs_cost_pct"])), finding=m),
-            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC ({z:+.1f}σ margin against {past(m.unusual)}).")))
+            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC ({fmt.sigma(z)} margin against {past(m.unusual)}).")))
     return out
 
 

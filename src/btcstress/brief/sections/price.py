@@ -66,7 +66,7 @@ def build(fs: FindingSet) -> Section:
         p = [f"On {fmt.long_date(close.detail['date'])} it closed at ", fmt.ref(close), ", ",
              fmt.ref(chg, "pct", signed=True), " on the day"]
         if chg is not None and chg.unusual and chg.unusual.get("zscore") is not None:
-            p += [f": a {chg.unusual['zscore']:+.1f}σ move against {past(chg.unusual)}, "
+            p += [f": a {fmt.sigma(chg.unusual['zscore'])} move against {past(chg.unusual)}, "
                   f"{_ordinal_pct(chg.unusual['percentile'])}"]
         ath, dd = g("price.ath_usd"), g("price.drawdown_from_ath_pct")
         if ath is not None and ath.value is not None:
@@ -131,9 +131,13 @@ def highlights(fs: FindingSet) -> list[Highlight]:
             or chg.detail.get("suspect"):
         return []
     z, pctl = chg.unusual["zscore"], chg.unusual.get("percentile")
-    verb = "fell" if chg.value < 0 else "rose"
-    p = [f"Bitcoin {verb} ", Ref(text=fmt.pct(abs(chg.value)), finding=chg),
-         f" on {fmt.long_date(chg.detail['date'])}, a {z:+.1f}σ day against {past(chg.unusual)}"]
+    if round(abs(chg.value), 1) == 0:  # "rose 0.0%" says nothing: the day was flat, and that is what it says
+        p = ["Bitcoin closed flat on ", f"{fmt.long_date(chg.detail['date'])} (",
+             Ref(text=fmt.pct(chg.value, digits=2, signed=True) if round(abs(chg.value), 2) else "0.00%", finding=chg),
+             f"), a {fmt.sigma(z)} day against {past(chg.unusual)}"]
+    else:
+        p = [f"Bitcoin {'fell' if chg.value < 0 else 'rose'} ", Ref(text=fmt.pct(abs(chg.value)), finding=chg),
+             f" on {fmt.long_date(chg.detail['date'])}, a {fmt.sigma(z)} day against {past(chg.unusual)}"]
     if pctl is not None:
         p.append(f" and {_ordinal_pct(pctl)}")
     since, low = lowest_since(fs), fs.get("price.low_24h_usd")

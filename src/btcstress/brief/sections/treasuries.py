@@ -140,11 +140,11 @@ def highlights(fs: FindingSet) -> list[Highlight]:
             pctl = pct.unusual["percentile"]
             base = past(pct.unusual)
             if round(pctl, 1) == 0:
-                parts.append(f", deeper than on any day of {base} ({z:+.1f}σ)")
+                parts.append(f", deeper than on any day of {base} ({fmt.sigma(z)})")
             elif pctl < 50:
-                parts.append(f", deeper than on all but {pctl:.1f}% of days in {base} ({z:+.1f}σ)")
+                parts.append(f", deeper than on all but {pctl:.1f}% of days in {base} ({fmt.sigma(z)})")
             else:
-                parts.append(f" ({z:+.1f}σ against {base})")
+                parts.append(f" ({fmt.sigma(z)} against {base})")
         out.append(Highlight(abs(z) if z is not None else 1.0, Paragraph(parts=parts + ["."])))
     mnav = fs.get("treasury.mnav", LEAD)
     if mnav is not None and mnav.value is not None and mnav.unusual and mnav.unusual.get("zscore") is not None:

@@ -1,0 +1,96 @@
+"""Classes of lint failure the every-day sweep found (docs/PERFORMANCE.md, "Every day, every brief"),
+each fixed where the brief is written and pinned here on hand-made findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from btcstress.brief import fmt
+from btcstress.brief.lint import EMPTY
+from btcstress.brief.sections import price
+from btcstress.findings import Finding, FindingSet
+
+T = dt.datetime(2019, 10, 20, 7, tzinfo=dt.timezone.utc)
+
+
+def _text(p) -> str:
+    return "".join(x if isinstance(x, str) else x.text for x in p.parts)
+
+
+def _garbled(text: str) -> list[str]:
+    return [why for rx, why in EMPTY if rx.search(text)]
+
+
+def _change(value: float, z: float) -> FindingSet:
+    f = Finding(id="price.change_1d_pct", value=value, unit="%", as_of=T, window="1d:2019-10-19",
+                detail={"date": "2019-10-19"}, unusual={"zscore": z, "percentile": 50.5, "n": 365, "window_days": 365})
+    return FindingSet(T, [f])
+
+
+def test_a_flat_day_is_called_flat_not_a_rise_of_0_percent():
+    # 2019-10-19 (found by the sweep): "Bitcoin rose 0.0% ..., a -0.0σ day".
+    text = _text(price.highlights(_change(0.03, -0.02))[0].paragraph)
+    assert text.startswith("Bitcoin closed flat on October 19, 2019 (+0.03%), a 0.0σ day")
+    assert _garbled(text) == []
+    down = _text(price.highlights(_change(-0.049, -0.04))[0].paragraph)
+    assert "closed flat" in down and "(-0.05%)" in down
+    # A real move still reads as one.
+    assert _text(price.highlights(_change(-3.2, -1.4))[0].paragraph).startswith("Bitcoin fell 3.2% on October 19")
+
+
+def test_a_z_score_that_rounds_to_zero_has_no_sign_and_the_linter_catches_one_that_does():
+    assert fmt.sigma(-0.04) == "0.0σ" and fmt.sigma(0.04) == "0.0σ" and fmt.sigma(-0.05) == "-0.1σ"
+    assert fmt.sigma(1.26) == "+1.3σ"
+    assert _garbled("a -0.0σ day against the past year") == ["a signed zero z-score"]
+    assert _garbled("a -0.1σ day") == []
+
+
+def _brief(as_of: dt.datetime, finding: Finding, text: str):
+    from btcstress.brief.model import Brief, Paragraph, Ref
+    return Brief(title="t", as_of=as_of, headline=Paragraph.of("Bitcoin is quiet."),
+                 highlights=[Paragraph.of(text, Ref(text="$88,376", finding=finding), ".")],
+                 sections=[], datasets=[], findings=[finding])
+
+
+def test_the_day_a_brief_describes_is_the_last_day_published_by_then():
+    from types import SimpleNamespace
+
+    from btcstress.brief.lint import day_of
+    at = lambda *a: SimpleNamespace(as_of=dt.datetime(*a, tzinfo=dt.timezone.utc))  # noqa: E731
+    assert day_of(at(2026, 2, 6, 7)) == dt.date(2026, 2, 5)  # --date 2026-02-05
+    assert day_of(at(2026, 2, 6, 8)) == dt.date(2026, 2, 5)  # the story's brief
+    assert day_of(at(2026, 2, 6, 6, 59)) == dt.date(2026, 2, 4)  # 02-05's rows are not out yet
+    assert day_of(at(2026, 2, 5, 1)) == dt.date(2026, 2, 3)
+
+
+def test_a_value_from_the_last_published_day_is_not_stale_intraday():
+    # 2026-02-05T01:00Z (found by the hourly sweep): 02-04's CryptoQuant rows come out at 07:00, so a
+    # value from 02-03 is the freshest there is; one from 02-01 is stale and needs its date.
+    from btcstress.brief.lint import stale_value
+    t = dt.datetime(2026, 2, 5, 1, tzinfo=dt.timezone.utc)
+    cost = lambda day: Finding(id="miners.production_cost_usd", value=88_376.0, unit="USD", as_of=t,  # noqa: E731
+                               window=f"1d:{day}")
+    assert stale_value(_brief(t, cost("2026-02-03"), "The modelled all-in cost is ")) == []
+    [f] = stale_value(_brief(t, cost("2026-02-01"), "The modelled all-in cost is "))
+    assert f.rule == "stale_value" and "2 days before 2026-02-03" in f.reason
+    assert stale_value(_brief(t, cost("2026-02-01"), "On February 1 the modelled all-in cost was ")) == []
+
+
+def test_a_fear_and_greed_reading_from_before_a_gap_says_its_day():
+    # 2018-04-16T07:00Z (found by the sweep): the index has no 04-14..04-16 rows; the latest, 04-13's,
+    # was printed as if current. The market paragraph now names its day, and the linter passes it.
+    from btcstress.brief.lint import stale_value
+    from btcstress.brief.sections import market
+    t = dt.datetime(2018, 4, 16, 7, tzinfo=dt.timezone.utc)
+    fng = Finding(id="market.fear_greed", value=23.0, unit="index", as_of=t, window="1d:2018-04-13",
+                  detail={"date": "2018-04-13", "label": "Extreme Fear"})
+    section = market.build(FindingSet(t, [fng]))
+    text = _text(section.paragraphs[0])
+    assert "(Extreme Fear) on April 13, 2018, the latest reading." in text
+    from btcstress.brief.model import Brief, Paragraph
+    b = Brief(title="t", as_of=t, headline=Paragraph.of("x"), highlights=[], sections=[section], datasets=[],
+              findings=[fng])
+    assert stale_value(b) == []
+    # The day before as-of's day is the latest there can be at 07:00: no date added.
+    fresh = fng.model_copy(update={"window": "1d:2018-04-15", "detail": {"date": "2018-04-15", "label": "Fear"}})
+    assert "latest reading" not in _text(market.build(FindingSet(t, [fresh])).paragraphs[0])

@@ -1,0 +1,187 @@
+"""Findings as of one instant served from finding_history (history.served): on the grid each stored
+finding equals what metrics.compute gives at that instant, a stale or off-grid question is computed and
+says so, and the CLI, the API (a real loopback server) and the Python API say per area which way it went."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+
+import httpx
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from btcstress import areas as registry
+from btcstress import metrics
+from btcstress.history import materialize, served
+from btcstress.store import Store
+
+UTC = dt.timezone.utc
+# On the grid: day ends across the data (the ETF's first weeks, a quiet day, the crash's day end) and
+# hours' ends inside the hourly span (the crash itself).
+ON_GRID = [dt.datetime(2019, 6, 1, tzinfo=UTC), dt.datetime(2024, 1, 20, tzinfo=UTC),
+           dt.datetime(2025, 3, 15, tzinfo=UTC), dt.datetime(2026, 2, 6, tzinfo=UTC),
+           dt.datetime(2026, 2, 6, 8, tzinfo=UTC)]
+
+
+def _stored_areas(store, t: dt.datetime | None = None) -> tuple[str, ...]:
+    """The materialised areas (holding instant t, when given: an area stored daily has no hours' ends)."""
+    st = materialize.state(store).set_index("area")
+    naive = t.replace(tzinfo=None) if t else None
+    return tuple(a for a in registry.names() if a in st.index and not served.cites(a)
+                 and (t is None or materialize.covers(st.loc[a], [naive])))
+
+
+def _key(f):
+    return (f.id, f.subject, f.window, f.kind)
+
+
+def _same(a, b) -> bool:
+    if isinstance(b, float) and isinstance(a, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0) or (a == b)
+    return a == b
+
+
+def _assert_equal(got, want, where: str) -> None:
+    """Same findings (id, subject, window, kind, in the same order per id and subject), values to 1e-9
+    relative, not-available alike, the same z-scores and percentiles."""
+    a, b = defaultdict(list), defaultdict(list)
+    for f in got:
+        a[_key(f)].append(f)
+    for f in want:
+        b[_key(f)].append(f)
+    assert set(a) == set(b), f"{where}: findings differ: {sorted(set(a) ^ set(b))[:10]}"
+    for k in b:
+        assert len(a[k]) == len(b[k]), f"{where}: {k}"
+        for x, y in zip(a[k], b[k]):
+            assert (x.value is None) == (y.value is None), f"{where}: {k} available in one only"
+            assert _same(x.value, y.value), f"{where}: {k}: stored {x.value!r}, computed {y.value!r}"
+            assert (x.note or "").startswith("not available") == (y.note or "").startswith("not available"), k
+            ux, uy = x.unusual or {}, y.unusual or {}
+            for s in ("zscore", "percentile"):
+                assert _same(ux.get(s), uy.get(s)), f"{where}: {k} {s}: {ux.get(s)} vs {uy.get(s)}"
+    order = lambda fs: [(f.id, f.subject, f.window, f.kind) for f in fs]  # noqa: E731
+    by_id = lambda fs: {(f.id, f.subject): [k for k in order(fs) if k[:2] == (f.id, f.subject)] for f in fs}  # noqa: E731
+    assert by_id(got) == by_id(want), f"{where}: another order within an id and subject (FindingSet.get picks the first)"
+
+
+@pytest.mark.parametrize("t", ON_GRID, ids=lambda t: t.strftime("%Y-%m-%dT%H"))
+def test_stored_findings_equal_the_computed_ones_on_the_grid(store, t):
+    assert {"price", "market", "etf", "leverage"} <= set(_stored_areas(store))  # ingest stores them
+    stored = _stored_areas(store, t)
+    got = served.findings_at(store, t, areas=stored)
+    assert all(got.how[a].startswith("stored (finding_history") for a in stored), got.how
+    want = metrics.compute(store, t, areas=registry.closure(stored))
+    want = [f for f in want if registry.of_finding(f.id).name in stored]
+    assert len(want) > 0
+    _assert_equal(list(got.fs), want, t.isoformat())
+    # Provenance: a stored value cites the stored row and says so, never source rows it does not have.
+    for f in got.fs:
+        assert [s.table for s in f.sources] == ["finding_history"] and f.sources[0].rows == 1
+        assert f.detail["served"].startswith("stored (finding_history, fresh through")
+        assert f.method == registry.finding(f.id).definition
+
+
+def test_all_findings_merge_stored_and_computed_areas(store):
+    t = dt.datetime(2026, 2, 6, 8, tzinfo=UTC)
+    got = served.findings_at(store, t)
+    stored = _stored_areas(store)
+    assert set(got.how) == set(registry.names())
+    daily_only = set(materialize.state(store).query("grid == 'daily'")["area"]) if "grid" in materialize.state(
+        store) else set()
+    for a, how in got.how.items():
+        assert how.startswith("stored") == (a in stored and a not in daily_only), (a, how)  # 08:00: an hour's end
+        if a not in stored and served.cites(a):
+            assert how.startswith("computed (it cites published figures")
+        elif a not in stored:
+            assert how == "computed (not materialised)"
+        elif a in daily_only:
+            assert how == "computed (stored at day ends only)"
+    _assert_equal(list(got.fs), list(metrics.compute(store, t)), "all areas")
+    # the computed areas keep their full derivation
+    computed = [f for f in got.fs if not got.how[registry.of_finding(f.id).name].startswith("stored")
+                and f.value is not None]
+    assert computed and all(s.table != "finding_history" for f in computed for s in f.sources)
+
+
+def test_derive_price_and_off_grid_compute_and_say_why(store):
+    on = dt.datetime(2026, 2, 6, tzinfo=UTC)
+    d = served.findings_at(store, on, derive=True, areas=("price",))
+    assert d.how == {"price": "computed (derive asked)"}
+    assert all(s.table != "finding_history" for f in d.fs for s in f.sources)
+    p = served.findings_at(store, on, price=55_000.0, areas=("price",))
+    assert p.how == {"price": "computed (hypothetical price)"}
+    off = served.findings_at(store, dt.datetime(2026, 2, 5, 13, 30, tzinfo=UTC), areas=("price",))
+    assert off.how == {"price": "computed (off the grid)"}
+
+
+def _bars(days: list[dt.date], close0: float) -> pa.Table:
+    """Tiny hand-written daily bars (a made-up series: close0, close0+100, ...)."""
+    opens = [dt.datetime(d.year, d.month, d.day) for d in days]
+    closes = [close0 + 100 * i for i in range(len(days))]
+    return pa.table({"venue": ["cryptoquant"] * len(days), "symbol": ["BTC-USD"] * len(days),
+                     "interval": ["1d"] * len(days), "open_time": opens, "open": closes,
+                     "high": [c + 50 for c in closes], "low": [c - 50 for c in closes], "close": closes,
+                     "volume": [1.0] * len(days), "origin": ["test"] * len(days)})
+
+
+def test_a_stale_materialisation_is_computed_and_says_so(tmp_path):
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+    t = dt.datetime(2024, 1, 6, tzinfo=UTC)  # the end of 5 January: its bar closes 40,000 + 4 * 100
+    with Store(tmp_path / "s.duckdb") as s:
+        s.upsert("candles", _bars(days, 40_000.0), ingested_at=dt.datetime(2026, 1, 1))
+        materialize.refresh(s, areas=("price",))
+        fresh = served.findings_at(s, t, areas=("price",))
+        assert fresh.how["price"].startswith("stored")
+        assert fresh.fs.value("price.close_usd") == 40_400.0
+        # A revised bar for 5 January without a refresh (as if it had failed): computed, and it says so.
+        s.upsert("candles", _bars([dt.date(2024, 1, 5)], 1.0), ingested_at=dt.datetime(2026, 1, 2))
+        stale = served.findings_at(s, t, areas=("price",))
+        assert stale.how["price"].startswith("computed (finding_history stale")
+        assert stale.fs.value("price.close_usd") == 1.0
+        materialize.refresh(s, areas=("price",))
+        again = served.findings_at(s, t, areas=("price",))
+        assert again.how["price"].startswith("stored") and again.fs.value("price.close_usd") == 1.0
+
+
+def test_cli_findings_says_what_was_served(snapshot_db):
+    from btcstress.cli import app
+    runner = CliRunner()
+    args = ["--db", str(snapshot_db), "findings", "--as-of", "2026-02-06T00:00Z", "--ids", "market.", "--json"]
+    body = json.loads(runner.invoke(app, args).stdout)
+    assert body["served"]["market"].startswith("stored (finding_history")
+    derived = json.loads(runner.invoke(app, [*args, "--derive"]).stdout)
+    assert derived["served"] == {"market": "computed (derive asked)"}
+    assert [f["value"] for f in body["findings"]] == pytest.approx([f["value"] for f in derived["findings"]],
+                                                                  rel=1e-9)
+    table = runner.invoke(app, args[:-1])
+    assert table.exit_code == 0 and "served: market: stored (finding_history" in " ".join(table.stdout.split())
+
+
+def test_api_findings_served_on_a_loopback_server(snapshot_db):
+    from btcstress.api import create_app
+    from tests.api.conftest import serving
+    q = {"as_of": "2026-02-06T08:00Z", "ids": "price.,liquidations.,derivatives."}
+    with serving(create_app(snapshot_db, config={}, cache_size=64, token=None)) as port:
+        base = f"http://127.0.0.1:{port}"
+        got = httpx.get(f"{base}/findings", params=q, timeout=120).json()
+        derived = httpx.get(f"{base}/findings", params={**q, "derive": "true"}, timeout=120).json()
+    assert got["served"]["price"].startswith("stored") and got["served"]["leverage"].startswith("stored")
+    assert set(derived["served"].values()) == {"computed (derive asked)"}
+    with Store(snapshot_db, read_only=True) as s:
+        want = metrics.compute(s, dt.datetime(2026, 2, 6, 8, tzinfo=UTC), areas=("price", "leverage"))
+    key = lambda f: (f["id"], f["subject"], f["window"], f["kind"])  # noqa: E731
+    want_v = {(f.id, f.subject, f.window, f.kind): f.value for f in want}
+    assert {key(f) for f in got["findings"]} == set(want_v) == {key(f) for f in derived["findings"]}
+    for f in got["findings"]:
+        w = want_v[key(f)]
+        assert (f["value"] is None) == (w is None)
+        if isinstance(w, float):
+            assert f["value"] == pytest.approx(w, rel=1e-9)
+        elif w is not None:
+            assert f["value"] == w
+        assert f["sources"][0]["table"] == "finding_history"
+    assert all(s["table"] != "finding_history" for f in derived["findings"] for s in f["sources"])
