@@ -232,6 +232,11 @@ def _prices(hctx, inst: pd.DataFrame, daily: dict) -> list[float | None]:
 
 # -- cycle indicators and cited figures ---------------------------------------------------------
 
+def _at(a: np.ndarray, ii: np.ndarray) -> np.ndarray:
+    """a[ii], or all None when the frame has no rows (then no index is valid and nothing is `found`)."""
+    return a[ii] if len(a) else np.full(len(ii), None, dtype=object)
+
+
 def _ribbon_puell_rows(inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
     """The hash ribbon and the Puell multiple on the latest day up to L with their windows full."""
     out = []
@@ -253,7 +258,8 @@ def _ribbon_puell_rows(inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
                 ("miners.puell_multiple", pu, "index", None, full["puell"].to_numpy(float), w,
                  f"fewer than {p['puell_window_days']} days of USD block rewards")):
             last = _last_valid(valid)  # per frame row: index of the latest valid row up to it, or -1
-            i = np.where(k > 0, last[np.maximum(k - 1, 0)], -1)
+            # no network days at all (a store with prices only): nothing valid anywhere
+            i = np.where(k > 0, last[np.maximum(k - 1, 0)], -1) if len(last) else np.full(len(k), -1)
             found = model & (i >= 0)
             ii = np.maximum(i, 0)
             what = "hashrate" if fid == "miners.hash_ribbon" else "block rewards"
@@ -261,9 +267,10 @@ def _ribbon_puell_rows(inst: pd.DataFrame, daily: dict) -> pd.DataFrame:
                                                   f"not available: no {what} known at this instant"))
             out.append(pd.DataFrame({
                 "as_of": g["as_of"].to_numpy(), "id": fid, "unit": unit, "kind": "computed",
-                "value": np.where(found, round_py(val[ii], 3), np.nan) if val is not None else np.nan,
-                "value_text": np.where(found, text[ii], None) if text is not None else None,
-                "window": np.where(found, [f"{win}d:{pd.Timestamp(x).date()}" for x in dates[ii]], ""),
+                "value": np.where(found, round_py(_at(val, ii), 3), np.nan) if val is not None else np.nan,
+                "value_text": np.where(found, _at(text, ii), None) if text is not None else None,
+                "window": np.where(found, [f"{win}d:{pd.Timestamp(x).date()}" if x is not None else ""
+                                           for x in _at(dates, ii)], ""),
                 "note": note, "_o": 0}))
     return pd.concat(out, ignore_index=True)
 

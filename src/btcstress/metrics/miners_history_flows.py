@@ -35,8 +35,9 @@ def _trailing(values: ibis.Table, cur: pd.DataFrame, days: int) -> pd.DataFrame:
     """Per row of `cur` (day, cur): over the rows of `values` (date, x) dated [day - days, day), their
     count n, mean and sample std of x and the share of non-null x at or below cur: what the snapshot
     aggregates for one day, for every day at once (a range join)."""
-    if cur.empty:
-        return pd.DataFrame(columns=["day", "n", "mean", "std", "below"])
+    if cur.empty:  # no data days: the join's columns and dtypes, no rows (callers merge and drop "cur")
+        return cur[["day", "cur"]].assign(day=pd.to_datetime(cur["day"]), n=0, mean=np.nan, std=np.nan,
+                                          below=np.nan)
     c = ibis.memtable(cur[["day", "cur"]].assign(day=pd.to_datetime(cur["day"]).dt.date),
                       schema=ibis.schema({"day": "date", "cur": "float64"}))
     j = c.join(values, [values.date < c.day, values.date >= c.day - ibis.interval(days=days)])
