@@ -17,13 +17,15 @@ from typer.testing import CliRunner
 from btcstress import areas as registry
 from btcstress import metrics
 from btcstress.history import materialize, served
+from btcstress.history.calendar import DAY_END
 from btcstress.store import Store
 
 UTC = dt.timezone.utc
 # On the grid: day ends across the data (the ETF's first weeks, a quiet day, the crash's day end) and
 # hours' ends inside the hourly span (the crash itself).
-ON_GRID = [dt.datetime(2019, 6, 1, tzinfo=UTC), dt.datetime(2024, 1, 20, tzinfo=UTC),
-           dt.datetime(2025, 3, 15, tzinfo=UTC), dt.datetime(2026, 2, 6, tzinfo=UTC),
+# A day's instant is DAY_END after 00:00 UTC the next day (D+1 07:00: when D's daily rows are published).
+ON_GRID = [dt.datetime(2019, 6, 1, tzinfo=UTC) + DAY_END, dt.datetime(2024, 1, 20, tzinfo=UTC) + DAY_END,
+           dt.datetime(2025, 3, 15, tzinfo=UTC) + DAY_END, dt.datetime(2026, 2, 6, tzinfo=UTC) + DAY_END,
            dt.datetime(2026, 2, 6, 8, tzinfo=UTC)]
 
 
@@ -130,7 +132,7 @@ def _bars(days: list[dt.date], close0: float) -> pa.Table:
 
 def test_a_stale_materialisation_is_computed_and_says_so(tmp_path):
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(10)]
-    t = dt.datetime(2024, 1, 6, tzinfo=UTC)  # the end of 5 January: its bar closes 40,000 + 4 * 100
+    t = dt.datetime(2024, 1, 6, tzinfo=UTC) + DAY_END  # 5 January's day instant: its bar closes 40,000 + 4 * 100
     with Store(tmp_path / "s.duckdb") as s:
         s.upsert("candles", _bars(days, 40_000.0), ingested_at=dt.datetime(2026, 1, 1))
         materialize.refresh(s, areas=("price",))

@@ -159,8 +159,10 @@ def _candles(store) -> tuple:
 
 
 def _on_grid(candles: tuple, t: dt.datetime) -> bool:
-    """Each day's end, or an hour's end where the store has hourly bars (calendar.on_grid)."""
-    if t == t.replace(hour=0, minute=0, second=0, microsecond=0):
+    """Each day's instant (D+1 07:00, calendar.is_day_instant), or an hour's end where the store has
+    hourly bars (calendar.on_grid)."""
+    from btcstress.history.calendar import is_day_instant
+    if is_day_instant(t):
         return True
     if t != t.replace(minute=0, second=0, microsecond=0):
         return False
