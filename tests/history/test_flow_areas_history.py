@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from btcstress import history, metrics
 from btcstress.history import materialize, row_of
+from btcstress.history.calendar import DAY_END
 from btcstress.store import Store
 
 D = dt.date
@@ -161,7 +162,8 @@ def test_the_incremental_refresh_recomputes_from_a_revised_vintage(tmp_path):
         assert done["etf"]["from"] == T(2024, 1, 15, 18)
         stored = materialize.read(s, ["etf.net_flow_usd"], T(2024, 1, 1), T(2024, 2, 20))
         at = stored.set_index("as_of")["value"]
-        assert at[T(2024, 1, 15)] == -150.0 and at[T(2024, 1, 16)] == -90.0
+        # day instants (DAY_END after midnight): the 15th's is before the revision, the 16th's after it
+        assert at[T(2024, 1, 15) + DAY_END] == -150.0 and at[T(2024, 1, 16) + DAY_END] == -90.0
         fresh = history.compute(s, list(stored["as_of"].dt.to_pydatetime()), areas=("etf",)).rows
         fresh = fresh[fresh["id"] == "etf.net_flow_usd"].reset_index(drop=True)
         assert [_same(a, b) for a, b in zip(stored["value"], fresh["value"])] == [True] * len(fresh)
