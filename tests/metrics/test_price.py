@@ -72,7 +72,7 @@ def test_no_look_ahead_before_the_low(store):
 
 
 def test_before_the_hourly_data_the_daily_composite_is_the_primary_market(store):
-    fs = metrics.compute(store, utc(2020, 3, 13))
+    fs = metrics.compute(store, utc(2020, 3, 13, 7))  # --date 2020-03-12: its composite bar is published
     last = fs.get("price.last_usd")
     assert last.window == "1d:2020-03-12" and "cryptoquant" in last.sources[0].origin
     assert fs.value("price.change_1d_pct") < -35
