@@ -74,6 +74,7 @@ def test_findings_as_of_t_do_not_see_the_later_low(client):
 
 def test_a_repeated_question_is_answered_from_the_cache(client, api_app):
     svc = api_app.state.service
+    svc.clear()  # counts from an empty cache, whatever the session's earlier tests asked
     # On the grid a plain question about a materialised area (price) is read from finding_history:
     # nothing is computed for it, the first time or the 21st (history/served.py).
     before = svc.computations
