@@ -8,6 +8,7 @@ import math
 import pyarrow as pa
 import pytest
 
+from btcstress.config import end_of_day
 from btcstress.quality import rules
 from btcstress.store import Store
 
@@ -174,14 +175,14 @@ def test_snapshot_real_crash_days_are_not_flagged(store, day):
 def test_brief_tells_the_real_small_moves_of_the_corrupt_days(store):
     from btcstress.metrics import compute
     for day, close_move in (("2023-06-21", None), ("2023-07-15", None)):
-        t = dt.datetime.fromisoformat(day) + DAY
+        t = end_of_day(day).replace(tzinfo=None)  # --date D: the instant D's daily rows are published
         fs = compute(store, t)
         assert fs.get("price.max_drop_24h_pct").value is None  # high/low suspect, no clean source
         assert "suspect" in fs.get("price.max_drop_24h_pct").note
         # The close-to-close move is derived here from the raw closes, which agree with market cap / supply.
         closes = store.duck.execute(
             "SELECT close FROM candles WHERE venue='cryptoquant' AND open_time IN (?, ?) ORDER BY open_time",
-            [t - 2 * DAY, t - DAY]).fetchall()
+            [dt.datetime.fromisoformat(day) - DAY, dt.datetime.fromisoformat(day)]).fetchall()
         assert fs.value("price.change_1d_pct") == pytest.approx((closes[1][0] / closes[0][0] - 1) * 100)
         assert abs(fs.value("price.change_1d_pct")) < 7
 

@@ -105,14 +105,18 @@ class Store:
         self._in_tx = False
         self.run_id: str | None = None  # set by ingest.run: the run that changed a value (value_history)
         self.allow_rewrite = True  # ingest.run sets False unless --allow-rewrite
-        if read_only:
-            self._shadow_missing_tables()
-        else:
-            self._create_tables()
-            if keep_wal:
-                self.duck.execute("PRAGMA disable_checkpoint_on_shutdown")
+        try:
+            if read_only:
+                self._shadow_missing_tables()
             else:
-                store_files.settle(self.duck, self.path)
+                self._create_tables()
+                if keep_wal:
+                    self.duck.execute("PRAGMA disable_checkpoint_on_shutdown")
+                else:
+                    store_files.settle(self.duck, self.path)
+        except BaseException:  # a failed open (or a kill) must not leave the file held by this process
+            self.ibis.disconnect()
+            raise
 
     # -- plumbing ------------------------------------------------------------------------------
 

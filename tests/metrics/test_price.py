@@ -72,7 +72,7 @@ def test_no_look_ahead_before_the_low(store):
 
 
 def test_before_the_hourly_data_the_daily_composite_is_the_primary_market(store):
-    fs = metrics.compute(store, utc(2020, 3, 13))
+    fs = metrics.compute(store, utc(2020, 3, 13, 7))  # --date 2020-03-12: its composite bar is published
     last = fs.get("price.last_usd")
     assert last.window == "1d:2020-03-12" and "cryptoquant" in last.sources[0].origin
     assert fs.value("price.change_1d_pct") < -35
@@ -90,3 +90,23 @@ def test_as_of_after_the_data_is_a_clear_error(store):
         metrics.compute(store, utc(2030, 1, 2))
     with pytest.raises(NoDataError, match="no price data before"):
         metrics.compute(store, utc(2005, 1, 2))
+
+
+@pytest.mark.parametrize("as_of", [CRASH, utc(2026, 1, 14, 6, 30), utc(2026, 1, 20, 3)])
+def test_all_time_high_counts_hourly_bars_from_the_end_of_the_composites_last_day(store, as_of):
+    """The composite's day D is published at D+1 07:00, but Binance's hourly bars from D+1 00:00 on are
+    already known: the high is the max over both, derived here from the raw rows."""
+    t = as_of.replace(tzinfo=None)
+    q = store.duck.execute
+    last_day, = q("""SELECT max(open_time) FROM candles WHERE venue = 'cryptoquant' AND interval = '1d'
+                     AND available_at <= ?""", [t]).fetchone()
+    daily_high, = q("""SELECT max(high) FROM candles WHERE venue = 'cryptoquant' AND interval = '1d'
+                       AND available_at <= ?""", [t]).fetchone()
+    since = last_day + dt.timedelta(days=1)
+    hourly_high, hours = q("""SELECT max(high), count(*) FROM candles WHERE venue = 'binance' AND symbol = 'BTCUSDT'
+                              AND interval = '1h' AND open_time >= ? AND available_at <= ?""", [since, t]).fetchone()
+    assert hours >= 1  # the instants are inside the hourly file (2026-01..02) and before 07:00
+    fs = metrics.compute(store, as_of, areas=("price",))
+    assert fs.value("price.ath_usd") == pytest.approx(max(daily_high, hourly_high), rel=1e-12)
+    hourly = next(s for s in fs.get("price.ath_usd").sources if "since the composite" in (s.note or ""))
+    assert hourly.first == since and hourly.rows == hours

@@ -232,7 +232,9 @@ def _ath(ctx: Context, market: Market | None) -> list[Finding]:
                       last=pd.Timestamp(d.open_time.max().execute()).to_pydatetime(), note=composite[3])]
     # Bars of the primary market after the composite's last day may have set a newer high.
     if market is not None and market.interval != "1d":
-        since = pd.Timestamp(d.available_at.max().execute()).to_pydatetime()
+        # The composite's last bar ends a day after it opens; its publication (D+1 07:00 for CryptoQuant)
+        # is later, and the primary market's bars in between count too.
+        since = pd.Timestamp(d.open_time.max().execute()).to_pydatetime() + DAY
         p = bars(ctx, market.venue, market.symbol, market.interval)
         p = p.filter(p.open_time >= since)
         recent = p.order_by([ibis.desc("high"), "open_time"]).limit(1).execute()

@@ -229,7 +229,8 @@ def _ath(c, prim: pd.DataFrame, daily: ibis.Table, price: pd.DataFrame) -> pd.Da
     d = d.mutate(new=ibis.ifelse(d.prev_ath.isnull() | (d.high > d.prev_ath), d.open_time, ibis.null()))
     d = d.mutate(ath_time=d.new.max().over(w))
     j = daily.left_join(d, [daily.venue == d.venue, daily.symbol == d.symbol, daily.day == d.open_time])
-    df = j.select(daily.as_of, d.ath, d.ath_time, since=d.available_at).execute()
+    # from the end of the composite's last bar (not its later publication), as the snapshot does
+    df = j.select(daily.as_of, d.ath, d.ath_time, since=d.open_time + ibis.interval(days=1)).execute()
     df = prim[["as_of", *KEY]].merge(df, on="as_of", how="left")
     intraday = df[df["interval"].notna() & (df["interval"] != "1d") & df["since"].notna()]
     if len(intraday):

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from btcstress.config import end_of_day
 from btcstress.metrics.context import Context
 from btcstress.scenario import book as bk
 from btcstress.metrics import scenario_inputs as inp
@@ -48,9 +49,15 @@ class Row:
 
 def _day_row(store: Store, day: str, p: dict) -> Row:
     d = dt.date.fromisoformat(day)
-    t = dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc)
+    # The book as it stood at the start of day D, built from what was known once day D-1's daily rows
+    # were all published (D 07:00 since CryptoQuant's publication lag; it was D 00:00 before): the
+    # hourly bars of D itself before that instant are the crash, not the book, so they are left out.
+    t = end_of_day(str(d - dt.timedelta(days=1)))
     ctx = Context(store=store, as_of=t)
     i = inp.read(ctx, p)
+    if i.bar_dates and "(partial" in i.bar_dates[-1]:
+        i.bars = bk.Bars(low=i.bars.low[:-1], high=i.bars.high[:-1], close=i.bars.close[:-1],
+                         weight=i.bars.weight[:-1])
     c = store.table("candles")
     bar = c.filter((c.venue == "cryptoquant") & (c.symbol == "BTC-USD") & (c.interval == "1d")
                    & (c.open_time == dt.datetime(d.year, d.month, d.day))).execute()
