@@ -10,7 +10,6 @@ import math
 from collections import defaultdict
 
 import httpx
-import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from btcstress import metrics
 from btcstress.history import materialize, served
 from btcstress.history.calendar import DAY_END
 from btcstress.store import Store
+from tests.history.test_serving import _bars  # tiny hand-written daily bars
 
 UTC = dt.timezone.utc
 # On the grid: day ends across the data (the ETF's first weeks, a quiet day, the crash's day end) and
@@ -118,16 +118,6 @@ def test_derive_price_and_off_grid_compute_and_say_why(store):
     assert p.how == {"price": "computed (hypothetical price)"}
     off = served.findings_at(store, dt.datetime(2026, 2, 5, 13, 30, tzinfo=UTC), areas=("price",))
     assert off.how == {"price": "computed (off the grid)"}
-
-
-def _bars(days: list[dt.date], close0: float) -> pa.Table:
-    """Tiny hand-written daily bars (a made-up series: close0, close0+100, ...)."""
-    opens = [dt.datetime(d.year, d.month, d.day) for d in days]
-    closes = [close0 + 100 * i for i in range(len(days))]
-    return pa.table({"venue": ["cryptoquant"] * len(days), "symbol": ["BTC-USD"] * len(days),
-                     "interval": ["1d"] * len(days), "open_time": opens, "open": closes,
-                     "high": [c + 50 for c in closes], "low": [c - 50 for c in closes], "close": closes,
-                     "volume": [1.0] * len(days), "origin": ["test"] * len(days)})
 
 
 def test_a_stale_materialisation_is_computed_and_says_so(tmp_path):

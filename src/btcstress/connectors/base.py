@@ -191,7 +191,9 @@ class Connector:
 
     def run(self, store: Store, *, since: dt.datetime, until: dt.datetime | None = None,
             progress: Progress = no_progress) -> SourceReport:
-        raise NotImplementedError
+        """The interface's one per-connector step: build this source's requests for [since, until), fetch,
+        parse and store them. Every concrete connector (mempool, farside, edgar, binance) defines it."""
+        raise NotImplementedError(f"{type(self).__name__} is a Connector without its own run()")
 
     def fetch(self, req: Request, *, ok: tuple[int, ...] = (200,)) -> httpx.Response:
         return self.http.get(req.url, params=req.params, headers=req.headers, ok=ok)
