@@ -537,9 +537,11 @@ async function init() {
     const h = await getJSON("/health");
     state.hasScenarioEndpoint = h.endpoints.includes("/scenario");
     if (!start && h.data && h.data.last) start = new Date(h.data.last);
+    // Each event's `instant`: when that day's data are all published (the API's rule: D+1 07:00 UTC
+    // when the store has no daily row of the day), never a guessed hour.
     const events = await getJSON("/events");
     $("#jump").innerHTML = '<option value="">Jump to…</option>' + events.filter((e) => e.date >= "2017")
-      .reverse().map((e) => `<option value="${e.published || e.date.slice(0, 10) + "T23:00:00Z"}">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
+      .reverse().map((e) => `<option value="${e.instant}">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
   } catch (e) { /* the page still works with a typed as-of */ }
   setAsOf(start || new Date(), {immediate: true});
 }
