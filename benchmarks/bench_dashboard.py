@@ -31,9 +31,9 @@ from bench_api_load import start_server  # noqa: E402
 CHROMIUM = os.environ.get("BTCSTRESS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-# Hours' ends in the hourly span around the crash, and day ends further back (all on the grid).
+# Hours' ends in the hourly span around the crash, and day instants (D+1 07:00 UTC) further back (all on the grid).
 STEPS = ["2026-02-05T09:00", "2026-02-05T10:00", "2026-02-05T11:00", "2026-02-06T03:00", "2026-02-06T04:00",
-         "2026-02-06T05:00", "2025-10-11T00:00", "2025-04-08T00:00", "2024-08-06T00:00", "2024-03-15T00:00"]
+         "2026-02-06T05:00", "2025-10-11T07:00", "2025-04-08T07:00", "2024-08-06T07:00", "2024-03-15T07:00"]
 START = "2026-02-06T08:00"
 
 WATCH = """() => {

@@ -9,9 +9,12 @@ answer with. Per area, one of two ways, and the answer says which (`Served.how`,
   question is the plain one (observed price, default parameters, no `derive`). Its findings are the
   stored rows at T (values, units, windows, notes, z-scores equal to the snapshot's: the parity
   tests) with the provenance a stored row has: the finding catalogue's definition as `method`, one
-  source, the `finding_history` row itself (rows=1, code version and watermark in `origin`), and
-  `detail.served` saying so. The row-level derivation (the source tables' rows, the detail dict) is
-  not stored: `--derive` / `?derive=true` computes it.
+  source, the `finding_history` row itself (rows=1, code version and watermark in `origin`, dated by
+  the newest data its window names so the CLI's stale marker reads as computed: `_newest`), and
+  `detail.served` saying so. A cited figure (kind "cited") is served with its citation as the snapshot
+  gives it (method, sources, detail: finding_history's `cite`), never without it (an area with a cited
+  row lacking one is computed). The row-level derivation of the others (the source tables' rows, the
+  detail dict) is not stored: `--derive` / `?derive=true` computes it.
 - **computed**: everything else, with `metrics.compute` itself, for the areas not served plus every
   area they read (`Area.reads`: a later area reads an earlier one's findings, their detail and
   sources, so those are computed too, never stood in for by stored rows); only the asked areas'
