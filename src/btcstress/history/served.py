@@ -182,6 +182,11 @@ AT_PRICE = frozenset({"etf.holders_pnl_pct", "treasury.value_usd", "treasury.unr
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def _naive_iso(v: str | None) -> dt.datetime | None:
+    """A citation's stored ISO time ("...Z") as the snapshot's Source holds it (naive UTC)."""
+    return None if v is None else utc_naive(dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+
+
 def _newest(r: dict, same_instant: list[dict]) -> dt.datetime | None:
     """The newest data a stored row rests on, by the rule above (None: not stale by construction)."""
     if r["id"] in AT_PRICE or (r["window"] or "").startswith("streak:none at"):
@@ -263,7 +268,7 @@ def _finding(r: dict, as_of: dt.datetime, mark: str, same_instant: list[dict]) -
                 window=r["window"] or "", kind=r["kind"] or "computed", note=r["note"], unusual=unusual)
     if cite is not None:
         return Finding(**base, method=cite["method"], params=cite["params"], detail={**cite["detail"], "served": served},
-                       sources=[Source(**s) for s in cite["sources"]])
+                       sources=[Source(**{**s, **{k: _naive_iso(s[k]) for k in ("first", "last")}}) for s in cite["sources"]])
     t = utc_naive(as_of)
     newest = _newest(r, same_instant)
     last = newest if newest is not None and newest < t else t
