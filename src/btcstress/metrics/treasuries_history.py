@@ -121,7 +121,8 @@ def _pnl_unusual(hctx, p: dict, inst: pd.DataFrame) -> pd.DataFrame:
     trailing `unusual_history_days` (closes published by the instant), one range join."""
     q = inst[inst["has_cost"].astype(bool) & inst["unrealized_pnl_pct"].notna()]
     cols = {"as_of": pd.Series(dtype="datetime64[us]"), "entity": pd.Series(dtype=object),
-            "zscore": pd.Series(dtype="float64"), "percentile": pd.Series(dtype="float64")}
+            "zscore": pd.Series(dtype="float64"), "percentile": pd.Series(dtype="float64"),
+            "pnl_short": pd.Series(dtype=object)}
     if q.empty:
         return pd.DataFrame(cols)
     venue, symbol, interval = p["chart_price"].split(":")
@@ -146,8 +147,12 @@ def _pnl_unusual(hctx, p: dict, inst: pd.DataFrame) -> pd.DataFrame:
     ok = (s["n"] >= 30) & (s["n"] >= MIN_HISTORY) & s["sd"].notna() & (s["sd"] != 0)
     s["zscore"] = [round((cur - m) / sd, 2) if o else None for o, cur, m, sd in zip(ok, s["cur"], s["mean"], s["sd"])]
     s["percentile"] = [round(float(b) / int(n) * 100.0, 1) if o else None for o, b, n in zip(ok, s["at_or_below"], s["n"])]
+    # stats.enforce: the snapshot's statistic (30+ days, a spread) on fewer than MIN_HISTORY days is dropped, said so
+    short = (s["n"] >= 30) & (s["n"] < MIN_HISTORY) & s["sd"].notna() & (s["sd"] != 0)
+    s["pnl_short"] = [f"no z-score or percentile: {int(n)} observations of history (the minimum is {MIN_HISTORY})"
+                      if x else None for x, n in zip(short, s["n"])]
     s["as_of"] = pd.to_datetime(s["as_of"]).astype("datetime64[us]")
-    return s[["as_of", "entity", "zscore", "percentile"]]
+    return s[["as_of", "entity", "zscore", "percentile", "pnl_short"]]
 
 
 def _d(v) -> str:
@@ -191,6 +196,7 @@ def _entity_rows(d: pd.DataFrame) -> pd.DataFrame:
     out += [part(priced, "treasury.value_usd", "USD", d["value_usd"]),
             part(cost & priced, "treasury.unrealized_pnl_usd", "USD", d["unrealized_pnl_usd"]),
             part(cost & priced, "treasury.unrealized_pnl_pct", "pct", d["unrealized_pnl_pct"],
+                 d["pnl_short"].astype(object).where(d["pnl_short"].notna(), None),
                  zscore=d["zscore"].astype("float64"), percentile=d["percentile"].astype("float64"))]
     return pd.concat([o for o in out if len(o)], ignore_index=True)
 
