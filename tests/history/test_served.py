@@ -136,7 +136,7 @@ def test_a_stale_value_and_a_short_history_read_as_computed(store):
     assert [s.table for s in m.sources] == ["treasury_valuation_daily"] and m.sources[0].rows == n
     mined = served.findings_at(store, crash, areas=("miners",))
     cost = [f for f in mined.fs if f.id == "miners.published_cost_usd" and f.subject == "CryptoQuant"]
-    row = store.duck.execute("SELECT value, url, window FROM citations WHERE finding_id = 'miners.published_cost_usd' "
+    row = store.duck.execute("SELECT value, url, \"window\" FROM citations WHERE finding_id = 'miners.published_cost_usd' "
                              "AND subject = 'CryptoQuant' AND available_at <= ? ORDER BY as_of DESC", [naive]).fetchone()
     assert cost and cost[0].value == row[0] and cost[0].window == row[2] and row[1] in cost[0].sources[0].origin
     assert cost[0].detail["published"] == row[2].removeprefix("published:") and cost[0].kind == "cited"
