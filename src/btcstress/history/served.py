@@ -234,8 +234,11 @@ def _rows(store, t: dt.datetime, areas: tuple[str, ...]) -> dict[str, list[dict]
     from btcstress.history import COLUMNS
     from btcstress.history import materialize as mat
     cols = ", ".join(f'h."{c}"' for c in ["area", *COLUMNS[1:]])
-    cur = store.duck.execute(f"SELECT {cols}, c.body AS cite FROM {mat.TABLE} h LEFT JOIN {mat.CITATIONS} c "
-                             f"ON c.key = h.cite WHERE h.as_of = ? AND h.area IN ({', '.join('?' * len(areas))}) "
+    # A store materialised before citations were stored has no citation table: its cited rows have none
+    # (and `merge` computes their areas).
+    cite = (f"c.body AS cite FROM {mat.TABLE} h LEFT JOIN {mat.CITATIONS} c ON c.key = h.cite"
+            if mat._exists(store, mat.CITATIONS) else f"NULL AS cite FROM {mat.TABLE} h")
+    cur = store.duck.execute(f"SELECT {cols}, {cite} WHERE h.as_of = ? AND h.area IN ({', '.join('?' * len(areas))}) "
                              "ORDER BY h.rowid", [t, *areas])
     names = [d[0] for d in cur.description]
     out: dict[str, list[dict]] = {}
