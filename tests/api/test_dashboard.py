@@ -25,7 +25,7 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
         pytest.skip(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api  # a declared dev dependency: missing means a broken install, a failure
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield b

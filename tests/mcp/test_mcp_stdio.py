@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import CRASH, SNAPSHOT
 
-mcp = pytest.importorskip("mcp", reason="the mcp SDK is a runtime dependency (pyproject.toml)")
+import mcp  # noqa: E402  a runtime dependency (pyproject.toml): missing is a failure, never a skip
 
 HOUR_US = 3_600_000_000
 
