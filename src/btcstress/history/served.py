@@ -84,13 +84,18 @@ def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str]
     as_of = t.replace(tzinfo=dt.timezone.utc)
     if stored:
         rows = _rows(store, t, tuple(stored))
-        uncited = [a for a in stored if any(r["kind"] == "cited" and not r.get("cite")
-                                            and (r["value"] is not None or r["value_text"] is not None) for r in rows.get(a, []))]
-        if uncited:  # never a cited figure without its citation: those areas are computed
-            stored = {a: m for a, m in stored.items() if a not in uncited}
-            why_not = {**why_not, **{a: "a cited figure's citation is missing from finding_history" for a in uncited}}
+        flags = _flags(store, t)
+        redo = {a: "a data-quality flag known at this instant may mark its findings (the marks are not stored)"
+                for a in stored if _may_be_marked(rows.get(a, []), t, [d for tb, d in flags if tb in TABLES.get(a, ())])}
+        redo.update({a: "a cited figure's citation is missing from finding_history" for a in stored
+                     if any(r["kind"] == "cited" and not r.get("cite") and (r["value"] is not None or
+                                                                            r["value_text"] is not None)
+                            for r in rows.get(a, []))})
+        if redo:  # never a cited figure without its citation, nor a finding without its quality mark
+            stored = {a: m for a, m in stored.items() if a not in redo}
+            why_not = {**why_not, **redo}
             from btcstress import metrics
-            computed = metrics.compute(store, as_of, areas=registry.closure(uncited)) if computed is None else computed
+            computed = metrics.compute(store, as_of, areas=registry.closure(tuple(redo))) if computed is None else computed
         for a, mark in stored.items():
             mine = rows.get(a, [])
             by_area[a] = [_finding(r, as_of, mark, mine) for r in mine]
@@ -180,6 +185,44 @@ def _whole(fid: str) -> bool:
 AT_PRICE = frozenset({"etf.holders_pnl_pct", "treasury.value_usd", "treasury.unrealized_pnl_usd",
                       "treasury.unrealized_pnl_pct"})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# The tables whose rows each stored area's findings cite as sources (what quality.mark matches a flag's
+# table against; candles are left out: the price area applies its flags to its values, in its history too,
+# and mark skips them). tests/history/test_served.py holds this against the computed findings' sources.
+TABLES = {"market": ("indicators_daily", "market_cap_daily"), "miners": ("miner_flows_daily", "network_daily"),
+          "etf": ("etf_aum", "etf_flows"), "leverage": ("liquidations_daily", "derivatives_daily"),
+          "treasuries": ("treasury_holdings", "treasury_valuation_daily"),
+          "stress": ("derivatives_daily", "etf_flows", "liquidations_daily", "market_cap_daily", "miner_flows_daily",
+                     "network_daily", "treasury_valuation_daily", "indicators_daily", "etf_aum", "treasury_holdings")}
+
+
+def _flags(store, t: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """(table, day) of the non-price data-quality flags known at t (those quality.mark applies)."""
+    from btcstress.history import materialize as mat
+    if not mat._exists(store, "quality"):
+        return []
+    return store.duck.execute("SELECT DISTINCT split_part(series, ':', 1), ts FROM quality WHERE NOT "
+                              "starts_with(series, 'candles:') AND available_at <= ?", [t]).fetchall()
+
+
+def _may_be_marked(rows: list[dict], t: dt.datetime, flags: list[dt.datetime]) -> bool:
+    """Whether quality.mark could mark one of these stored rows at t: it marks a finding whose source ends on
+    a flagged day or spans at most 31 days including it. A stored row has no sources; its newest data is
+    the last date its window names (or t), so any flag within 31 days before that counts (a superset)."""
+    if not flags:
+        return False
+    from btcstress.quality.mark import SHORT_SPAN
+    for r in rows:
+        if r["value"] is None and r["value_text"] is None:
+            continue
+        dates = _DATE.findall(r["window"] or "")
+        newest = _newest(r, rows) if r["id"] == "treasury.total_holdings_btc" else (
+            dt.datetime.fromisoformat(max(dates)) if dates else t)
+        newest = newest or t
+        if any(newest - SHORT_SPAN - dt.timedelta(days=1) <= f <= newest for f in flags):
+            return True
+    return False
 
 
 def _naive_iso(v: str | None) -> dt.datetime | None:
