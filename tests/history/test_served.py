@@ -100,10 +100,16 @@ def test_stored_findings_equal_the_computed_ones_on_the_grid(store, t):
     # What a reader sees is the same: each value as the CLI prints it (stale marker included), its note
     # (caveats such as "no z-score or percentile: N observations"), unit, kind, and the JSON value's type.
     _assert_seen_alike(got.fs, want, t)
-    # served.TABLES (which flags can mark a stored area) covers every table the computed findings cite
+    # served.READERS (which findings a flag on a table can mark) covers every table the computed findings
+    # cite, and a "day" reader's source from that table is the window's last day only
     for f in want:
-        cited = {x.table for x in f.sources if not x.table.startswith("package:")} - {"candles", "citations", "events"}
-        assert cited <= set(served.TABLES.get(registry.of_finding(f.id).name, ())), (f.id, cited)
+        for x in f.sources:
+            if x.table.startswith("package:") or x.table in ("candles", "citations", "events"):
+                continue
+            how = served.reach(f.id, x.table)
+            assert how is not None, (f.id, x.table)
+            if how == "day":
+                assert x.first == x.last and f.window.endswith(f"{x.last:%Y-%m-%d}"), (f.id, x)
 
 
 def _assert_seen_alike(got, want, t: dt.datetime) -> None:

@@ -86,7 +86,7 @@ def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str]
         rows = _rows(store, t, tuple(stored))
         flags = _flags(store, t)
         redo = {a: "a data-quality flag known at this instant may mark its findings (the marks are not stored)"
-                for a in stored if _may_be_marked(rows.get(a, []), t, [d for tb, d in flags if tb in TABLES.get(a, ())])}
+                for a in stored if _may_be_marked(rows.get(a, []), t, flags)}
         redo.update({a: "a cited figure's citation is missing from finding_history" for a in stored
                      if any(r["kind"] == "cited" and not r.get("cite") and (r["value"] is not None or
                                                                             r["value_text"] is not None)
@@ -187,14 +187,27 @@ AT_PRICE = frozenset({"etf.holders_pnl_pct", "treasury.value_usd", "treasury.unr
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-# The tables whose rows each stored area's findings cite as sources (what quality.mark matches a flag's
-# table against; candles are left out: the price area applies its flags to its values, in its history too,
-# and mark skips them). tests/history/test_served.py holds this against the computed findings' sources.
-TABLES = {"market": ("indicators_daily", "market_cap_daily"), "miners": ("miner_flows_daily", "network_daily"),
-          "etf": ("etf_aum", "etf_flows"), "leverage": ("liquidations_daily", "derivatives_daily"),
-          "treasuries": ("treasury_holdings", "treasury_valuation_daily"),
-          "stress": ("derivatives_daily", "etf_flows", "liquidations_daily", "market_cap_daily", "miner_flows_daily",
-                     "network_daily", "treasury_valuation_daily", "indicators_daily", "etf_aum", "treasury_holdings")}
+# Which stored findings a flag on a table can mark (quality.mark matches a flag against a finding's
+# sources): table -> ((id prefix, "day" when that table's source of such a finding is the window's last day
+# only, so only a flag on that day marks it; else "span": any flag up to 31 days before it may)). Candles
+# are left out: the price area applies its flags to its values, in its history too, and mark skips them.
+# tests/history/test_served.py holds this against the computed findings' sources at its instants.
+READERS = {
+    "etf_aum": (("etf.aum_usd", "day"),), "etf_flows": (("etf.", "span"), ("stress.", "span")),
+    "treasury_holdings": (("treasury.holdings_btc", "day"), ("treasury.avg_cost_usd", "day"),
+                          ("treasury.cost_usd", "day"), ("treasury.breakeven_price_usd", "day"), ("treasury.", "span")),
+    "treasury_valuation_daily": (("treasury.mnav", "span"), ("stress.", "span")),
+    "derivatives_daily": (("derivatives.", "span"), ("stress.", "span")),
+    "liquidations_daily": (("liquidations.", "span"), ("stress.", "span")),
+    "indicators_daily": (("market.", "span"),), "market_cap_daily": (("market.", "span"), ("stress.", "span")),
+    "miner_flows_daily": (("miners.", "span"), ("stress.", "span")),
+    "network_daily": (("miners.", "span"), ("stress.", "span")),
+}
+
+
+def reach(fid: str, table: str) -> str | None:
+    """How a flag on `table` can mark finding `fid` ("day", "span"), or None when it cannot."""
+    return next((how for prefix, how in READERS.get(table, ()) if fid.startswith(prefix)), None)
 
 
 def _flags(store, t: dt.datetime) -> list[tuple[str, dt.datetime]]:
@@ -206,10 +219,11 @@ def _flags(store, t: dt.datetime) -> list[tuple[str, dt.datetime]]:
                               "starts_with(series, 'candles:') AND available_at <= ?", [t]).fetchall()
 
 
-def _may_be_marked(rows: list[dict], t: dt.datetime, flags: list[dt.datetime]) -> bool:
-    """Whether quality.mark could mark one of these stored rows at t: it marks a finding whose source ends on
-    a flagged day or spans at most 31 days including it. A stored row has no sources; its newest data is
-    the last date its window names (or t), so any flag within 31 days before that counts (a superset)."""
+def _may_be_marked(rows: list[dict], t: dt.datetime, flags: list[tuple[str, dt.datetime]]) -> bool:
+    """Whether quality.mark could mark one of these stored rows at t: it marks a finding whose source (from
+    the flag's table, `READERS`) ends on the flagged day or spans at most 31 days including it. A stored
+    row has no sources; its newest data is the last date its window names (or t), so a flag on that day,
+    or for a "span" reader any flag within 31 days before it, counts (a superset: never a miss)."""
     if not flags:
         return False
     from btcstress.quality.mark import SHORT_SPAN
@@ -220,8 +234,10 @@ def _may_be_marked(rows: list[dict], t: dt.datetime, flags: list[dt.datetime]) -
         newest = _newest(r, rows) if r["id"] == "treasury.total_holdings_btc" else (
             dt.datetime.fromisoformat(max(dates)) if dates else t)
         newest = newest or t
-        if any(newest - SHORT_SPAN - dt.timedelta(days=1) <= f <= newest for f in flags):
-            return True
+        for table, day in flags:
+            how = reach(r["id"], table)
+            if how == "day" and day == newest or how == "span" and newest - SHORT_SPAN - dt.timedelta(days=1) <= day <= newest:
+                return True
     return False
 
 
