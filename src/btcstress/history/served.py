@@ -95,19 +95,23 @@ def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str]
             stored = {a: m for a, m in stored.items() if a not in redo}
             why_not = {**why_not, **redo}
             from btcstress import metrics
-            computed = metrics.compute(store, as_of, areas=registry.closure(tuple(redo))) if computed is None else computed
+            again = metrics.compute(store, as_of, areas=registry.closure(tuple(redo)))
+            for a in redo:
+                prefixes = registry.get(a).prefixes
+                by_area[a] = [f for f in again if f.id.split(".", 1)[0] in prefixes]
+                how[a] = f"computed ({redo[a]})"
         for a, mark in stored.items():
             mine = rows.get(a, [])
             by_area[a] = [_finding(r, as_of, mark, mine) for r in mine]
             how[a] = f"stored (finding_history, fresh through {mark})"
     for a in wanted:
-        if a not in stored:
+        if a not in stored and a not in by_area:
             prefixes = registry.get(a).prefixes
             by_area[a] = [f for f in computed if f.id.split(".", 1)[0] in prefixes]
             how[a] = f"computed ({why_not[a]})"
     out = [f for a in wanted for f in by_area.get(a, [])]
     series, used = (computed.series, computed.params) if computed is not None else ({}, {})
-    return Served(FindingSet(as_of, out, series, used), how)
+    return Served(FindingSet(as_of, out, series, used), {a: how[a] for a in wanted if a in how})
 
 
 def areas_for(ids: list[str] | None) -> tuple[str, ...] | None:
