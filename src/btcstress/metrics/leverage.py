@@ -18,6 +18,7 @@ import datetime as dt
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, FindingSet, Series, Source, not_available
@@ -49,10 +50,11 @@ def one_family(s: ibis.Table) -> tuple[ibis.Table, str, bool]:
 
     An all-exchange series (CryptoQuant) and a single-venue one (Binance, fetched live) measure
     different things; they are never mixed in one day. CryptoQuant wins where it exists."""
-    cq = s.filter(s.origin.contains("cryptoquant"))
-    if cq.count().execute():
-        return cq, DERIV_NOTE, True
-    origins = sorted(s.select("origin").distinct().execute()["origin"])
+    is_cq = s.origin.contains("cryptoquant")
+    found = s.aggregate(cq=s.count(where=is_cq), origins=s.origin.collect(distinct=True)).execute().iloc[0]
+    if found["cq"]:
+        return s.filter(is_cq), DERIV_NOTE, True
+    origins = sorted(found["origins"]) if isinstance(found["origins"], (list, tuple, np.ndarray)) else []
     return s, SINGLE_VENUE_NOTE.format(origin=", ".join(origins) or "-"), False
 
 

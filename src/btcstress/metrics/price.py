@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
@@ -284,8 +285,11 @@ def _lowest_since(ctx: Context, low_f: Finding | None) -> list[Finding]:
     d = bars(ctx, *composite[:3])
     earlier = d.filter(d.open_time < pd.Timestamp(window_start).to_pydatetime())
     hit = earlier.filter(earlier.low <= level).order_by(ibis.desc("open_time")).limit(1).execute()
-    scanned = earlier.aggregate(n=earlier.count(), first=earlier.open_time.min(), last=earlier.open_time.max()).execute().iloc[0]
-    src = Source(table="candles", origin=_origin(earlier), rows=int(scanned["n"]),
+    scanned = earlier.aggregate(n=earlier.count(), first=earlier.open_time.min(), last=earlier.open_time.max(),
+                                origins=earlier.origin.collect(distinct=True)).execute().iloc[0]
+    origins = scanned["origins"]
+    src = Source(table="candles", origin=", ".join(sorted(origins) if isinstance(origins, (list, np.ndarray)) else []),
+                 rows=int(scanned["n"]),
                  first=_py(scanned["first"]), last=_py(scanned["last"]), note="daily lows scanned")
     method = ("the latest day before the trailing-24h window whose daily low was at or below "
               + ("the hypothetical price" if hypothetical else "the trailing-24h low"))
