@@ -43,7 +43,8 @@ def install(backend) -> None:
     """Route `backend.execute` through the active scope's memo (idempotent)."""
     if getattr(backend, "_btcstress_query_memo", False):
         return
-    plain = backend.execute
+    def plain(expr, **kwargs):  # the class's execute, looked up per call
+        return type(backend).execute(backend, expr, **kwargs)
 
     def execute(expr, /, *, params=None, limit=None, **kwargs):
         memo = _SCOPE.get()
