@@ -32,6 +32,12 @@ def day_published(d: dt.date) -> dt.datetime:
     """The instant (naive UTC) at which the daily rows dated d are all published: what `--date d` means."""
     return dt.datetime(d.year, d.month, d.day) + dt.timedelta(days=1) + CRYPTOQUANT_LAG
 
+
+def last_published_day(t: dt.datetime) -> dt.date:
+    """The latest day whose daily rows are all published at instant t (inverse of day_published): the
+    day a brief as of t describes."""
+    return (t - dt.timedelta(days=1) - CRYPTOQUANT_LAG).date()
+
 META_COLUMNS = ("origin", "available_at", "ingested_at")
 
 

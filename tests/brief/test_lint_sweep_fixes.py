@@ -94,3 +94,22 @@ def test_a_fear_and_greed_reading_from_before_a_gap_says_its_day():
     # The day before as-of's day is the latest there can be at 07:00: no date added.
     fresh = fng.model_copy(update={"window": "1d:2018-04-15", "detail": {"date": "2018-04-15", "label": "Fear"}})
     assert "latest reading" not in _text(market.build(FindingSet(t, [fresh])).paragraphs[0])
+
+
+def test_lowest_since_is_news_from_the_day_the_brief_describes_as_the_linter_counts():
+    # 2018-05-18T07:00Z (found by the sweep): the writer counted 30 days from the as-of's own date
+    # (May 18) to "the lowest since April 18", the linter 29 from the day described (May 17).
+    from btcstress.brief.lint import MIN_LOWEST_SINCE_DAYS, day_of
+
+    def since(as_of: dt.datetime, date: str) -> FindingSet:
+        return FindingSet(as_of, [Finding(id="price.lowest_since_date", value=date, unit="date", as_of=as_of,
+                                          window="24h")])
+
+    at = dt.datetime(2018, 5, 18, 7, tzinfo=dt.timezone.utc)
+    day = day_of(since(at, "2018-04-18"))  # FindingSet has as_of, as a Brief does
+    assert day == dt.date(2018, 5, 17) and MIN_LOWEST_SINCE_DAYS == 30
+    assert price.lowest_since(since(at, "2018-04-18")) is None  # 29 days before May 17: not news
+    assert price.lowest_since(since(at, "2018-04-17")).value == "2018-04-17"  # 30 days: news
+    # Intraday, before that day's daily rows are out (06:00 on May 19 still describes May 17).
+    early = dt.datetime(2018, 5, 19, 6, tzinfo=dt.timezone.utc)
+    assert price.lowest_since(since(early, "2018-04-18")) is None

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 from btcstress.brief.model import Brief, Paragraph, Ref
 from btcstress.details import Event, EventsBelow
 from btcstress.findings import Finding
-from btcstress.schema import CRYPTOQUANT_LAG
+from btcstress.schema import last_published_day
 
 # A move smaller than this (percent, close to close) is not a headline by itself.
 QUIET_MOVE_PCT = 1.0
@@ -71,7 +71,7 @@ def day_of(brief: Brief) -> dt.date:
     (day D from D+1 07:00, schema.day_published): a value from that day is as fresh as data can be.
     (It was the as-of's own date before the 07:00 rule, which made every CryptoQuant value look two
     days old between 00:00 and 07:00: the sweep's hourly instants found it.)"""
-    return (brief.as_of - dt.timedelta(days=1) - CRYPTOQUANT_LAG).date()
+    return last_published_day(brief.as_of)
 
 
 def _dates_in(text: str) -> list[dt.date]:

@@ -19,7 +19,8 @@ from btcstress.store import Store
 
 FIRST_DAY = dt.date(2018, 1, 1)
 # Days a sample always contains besides the named events: the quality rules' corrupt days and crashes.
-PINNED = ("2023-06-21", "2023-07-15", "2026-02-05", "2026-02-06", "2022-11-09", "2024-08-05")
+PINNED = ("2023-06-21", "2023-07-15", "2026-02-05", "2026-02-06", "2022-11-09", "2024-08-05",
+          "2018-05-17")  # 2018-05-17: a low 29 days after the one before (the lowest-since span rule)
 
 
 def days(store: Store) -> list[dt.date]:

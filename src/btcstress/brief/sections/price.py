@@ -7,18 +7,21 @@ from btcstress.brief.model import Chart, Paragraph, Ref, Section
 from btcstress.brief.sections.headline import gains_since_event
 from btcstress.findings import Finding, FindingSet
 from btcstress.metrics.stats import past
+from btcstress.schema import last_published_day
 
 # "The lowest since D" is said only when D is at least this far back (brief/lint.py checks it).
 MIN_LOWEST_SINCE_DAYS = 30
 
 
 def lowest_since(fs: FindingSet) -> Finding | None:
-    """price.lowest_since_date when it is news: at least MIN_LOWEST_SINCE_DAYS before the low."""
+    """price.lowest_since_date when it is news: at least MIN_LOWEST_SINCE_DAYS before the day the brief
+    describes (the linter's day: measured from the as-of's own date instead, a 29-day span passed here
+    and failed the lint at every 00:00-07:00 instant and every day instant)."""
     import datetime as dt
     since = fs.get("price.lowest_since_date")
     if since is None or since.value is None:
         return None
-    day = (fs.as_of - dt.timedelta(microseconds=1)).date()
+    day = last_published_day(fs.as_of)
     return since if (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS else None
 
 
