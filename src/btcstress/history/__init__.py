@@ -46,6 +46,9 @@ from btcstress.history.context import HistoryContext, known_max, one_per
 
 COLUMNS = ["as_of", "id", "subject", "value", "value_text", "unit", "window", "kind", "note", "zscore",
            "percentile"]
+# Optional: a cited finding's citation as the snapshot gives it (JSON of method, params, sources, detail,
+# unusual; `history.citations`), which finding_history keeps so a stored cited finding shows its source.
+CITE = "cite"
 
 
 @dataclass
@@ -138,11 +141,11 @@ def empty() -> pd.DataFrame:
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """The protocol's columns and dtypes, nothing else."""
+    """The protocol's columns and dtypes, nothing else (but `CITE`, for finding_history, when given)."""
     missing = [c for c in COLUMNS if c not in df.columns]
     for c in missing:
         df[c] = None
-    df = df[COLUMNS].copy()
+    df = df[COLUMNS + ([CITE] if CITE in df.columns else [])].copy()
     df["as_of"] = pd.to_datetime(df["as_of"]).astype("datetime64[us]")
     for c in ("value", "zscore", "percentile"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
@@ -169,6 +172,16 @@ def row_of(f: Finding, as_of: dt.datetime) -> dict[str, Any]:
             "percentile": u.get("percentile")}
 
 
+def cite_of(f: Finding) -> str | None:
+    """A cited finding's citation (`CITE`): what a stored row needs to show it as the snapshot does."""
+    if f.kind != "cited" or f.value is None:
+        return None
+    extra = {k: v for k, v in (f.unusual or {}).items() if k not in ("zscore", "percentile")}
+    return json.dumps({"method": f.method, "params": f.params, "detail": f.detail,
+                       "sources": [s.model_dump(mode="json") for s in f.sources], **({"unusual": extra} if extra else {})},
+                      default=str)
+
+
 def value_of(row) -> Any:
     """A protocol row's value as a snapshot finding would hold it (float, or the text/list)."""
     if row["value"] is not None and not pd.isna(row["value"]):
@@ -185,5 +198,5 @@ def load(mod_name: str):
     return importlib.import_module(mod_name)
 
 
-__all__ = ["COLUMNS", "HistoryContext", "HistoryResult", "compute", "conform", "known_max", "one_per", "row_of",
-           "value_of"]
+__all__ = ["CITE", "COLUMNS", "HistoryContext", "HistoryResult", "cite_of", "compute", "conform", "known_max", "one_per",
+           "row_of", "value_of"]
