@@ -1,6 +1,7 @@
 """All findings as of an on-grid instant, in a warm process: served (history/served.py) against computed.
 
-At N on-grid instants (hours' ends around the crash and day ends a month apart back from 2026-02-06),
+At N on-grid instants (hours' ends around the crash and day instants, D+1 07:00 UTC, a month apart back
+from 2026-02-06's),
 in one run and one process, the median of:
 
 - `served, materialised areas`: `served.findings_at(store, t, areas=<the areas finding_history holds>)`,
@@ -37,7 +38,8 @@ def main() -> None:
     from btcstress.store import Store
     utc = dt.timezone.utc
     hours = [dt.datetime(2026, 2, 6, 8, tzinfo=utc) - dt.timedelta(hours=5 * i) for i in range(args.n // 2)]
-    days = [dt.datetime(2026, 2, 6, tzinfo=utc) - dt.timedelta(days=30 * i) for i in range(args.n - len(hours))]
+    from btcstress.history.calendar import DAY_END  # a day's instant on the grid: D+1 07:00 UTC
+    days = [dt.datetime(2026, 2, 6, tzinfo=utc) + DAY_END - dt.timedelta(days=30 * i) for i in range(args.n - len(hours))]
     instants = hours + days
     with Store(args.db, read_only=True) as s:
         fresh = materialize.fresh_areas(s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,18 +52,43 @@ def snapshot_dir() -> Path:
     return SNAPSHOT
 
 
-@pytest.fixture(scope="session")
-def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
-    """A store file with the whole snapshot ingested once per test session (per xdist worker)."""
+def _ingest_snapshot(path: Path, snapshot_dir: Path) -> None:
+    """The whole snapshot ingested into `path`, as `btcstress ingest snapshot --allow-quarantine` does."""
     from btcstress import ingest
     from btcstress.parsers import snapshot
     from btcstress.store import Store
 
-    path = tmp_path_factory.mktemp("store") / "snapshot.duckdb"
     jobs, _ = snapshot.plan(snapshot_dir)
     with Store(path) as store:
         ingest.run(store, [ingest.events_job(), *jobs], allow_quarantine=True)
-    return path
+
+
+@pytest.fixture(scope="session")
+def snapshot_db(tmp_path_factory, snapshot_dir, worker_id) -> Path:
+    """A store file with the whole snapshot ingested once per test session.
+
+    Under xdist the workers share one ingest (~1 minute with finding_history's materialisation): the
+    first worker to take the lock builds it in the session's common temporary folder (in a folder of
+    another name, renamed when done, so a half-written store is never seen), the others wait for it; each
+    worker then works on its own copy (with the read copy beside it, as an ingest leaves it), so no
+    worker's test can touch another's file."""
+    own = tmp_path_factory.mktemp("store") / "snapshot.duckdb"
+    if worker_id == "master":  # not under xdist: the basetemp's parent is shared by other pytest runs
+        _ingest_snapshot(own, snapshot_dir)
+        return own
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent
+    common = root / "shared-store"
+    with FileLock(f"{common}.lock"):
+        if not common.is_dir():
+            partial = root / f"shared-store.{worker_id}.partial"
+            partial.mkdir()
+            _ingest_snapshot(partial / own.name, snapshot_dir)
+            partial.rename(common)
+    for f in common.iterdir():  # the store and its read copy (store_files), modification times kept
+        shutil.copy2(f, own.parent / f.name)
+    return own
 
 
 @pytest.fixture(scope="session")

@@ -194,6 +194,35 @@ def test_health_says_what_the_store_covers(client):
     from btcstress.parsers import etf_funds
     ibit = next(f for f in etf_funds.packaged() if f.ticker == "IBIT").published(dt.date(2024, 11, 5))
     assert election["published"] >= f"{ibit:%Y-%m-%dT%H:%M:%S}Z"
+    # Where a jump lands: when the day's rows are all out, or, with none stored, the day's instant on the
+    # grid (D+1 07:00 UTC, as --date D and the daily histories), never a guessed hour of the day itself.
+    for e in ev:
+        day = dt.date.fromisoformat(e["date"])
+        assert e["instant"] == (e["published"] or f"{day + dt.timedelta(days=1)}T07:00:00Z"), e
+
+
+def test_an_event_without_daily_rows_lands_on_its_day_instant(tmp_path):
+    """An event on a day the store has no daily row of: its jump instant is D+1 07:00 UTC (the grid's day
+    instant, calendar.DAY_END), not 23:00 of D as the dashboard once guessed."""
+    import datetime as dt
+    import warnings
+
+    import pyarrow as pa
+
+    from btcstress.api import create_app
+    from btcstress.store import Store
+    with Store(tmp_path / "s.duckdb") as s:
+        s.upsert("events", pa.table({"date": [dt.date(2020, 3, 12)], "id": ["covid-crash"], "title": ["COVID crash"],
+                                     "category": ["macro"], "reference": [None],
+                                     "available_at": [dt.datetime(2020, 3, 12)], "origin": ["test"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    with TestClient(create_app(tmp_path / "s.duckdb", config={}, cache_size=4, token=None),
+                    base_url="http://127.0.0.1") as c:
+        ev = c.get("/events").json()
+    assert ev == [{"date": "2020-03-12", "id": "covid-crash", "title": "COVID crash", "category": "macro",
+                   "published": None, "instant": "2020-03-13T07:00:00Z"}]
 
 
 # -- writes with a token (on a copy of the store) ----------------------------------------------------

@@ -146,6 +146,8 @@ def test_jump_to_an_event_lands_when_that_day_is_published(browser, live_server)
     shows that day's flow, read here from the raw Farside row."""
     import csv
 
+    import httpx
+
     from tests.conftest import SNAPSHOT
     with open(SNAPSHOT / "etf" / "farside_btc_etf_flows_daily.csv") as fh:
         total = float(next(r for r in csv.DictReader(fh) if r["date"] == "2024-11-05")["Total"])
@@ -155,6 +157,8 @@ def test_jump_to_an_event_lands_when_that_day_is_published(browser, live_server)
     value = page.eval_on_selector(
         "#jump", "el => [...el.options].find(o => o.textContent.includes('2024 US presidential election')).value")
     assert value >= "2024-11-06T18:00:00Z"  # not 23:00Z of the event day: its rows are not out yet
+    events = httpx.get(live_server + "/events", timeout=60).json()
+    assert value == next(e for e in events if e["id"] == "us-election-2024")["instant"]  # the API's one rule
     page.select_option("#jump", value)
     page.wait_for_selector(f"body[data-as-of='{value}'][data-state=ready]", timeout=90_000)
     sign = "-" if total < 0 else ""

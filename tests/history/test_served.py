@@ -33,7 +33,7 @@ def _stored_areas(store, t: dt.datetime | None = None) -> tuple[str, ...]:
     """The materialised areas (holding instant t, when given: an area stored daily has no hours' ends)."""
     st = materialize.state(store).set_index("area")
     naive = t.replace(tzinfo=None) if t else None
-    return tuple(a for a in registry.names() if a in st.index and not served.cites(a)
+    return tuple(a for a in registry.names() if a in st.index
                  and (t is None or materialize.covers(st.loc[a], [naive])))
 
 
@@ -80,11 +80,66 @@ def test_stored_findings_equal_the_computed_ones_on_the_grid(store, t):
     want = [f for f in want if registry.of_finding(f.id).name in stored]
     assert len(want) > 0
     _assert_equal(list(got.fs), want, t.isoformat())
-    # Provenance: a stored value cites the stored row and says so, never source rows it does not have.
+    # Provenance: a stored value cites the stored row and says so, never source rows it does not have;
+    # a cited figure keeps its citation (the same sources, method and detail as computed).
+    cited = {_key(f): f for f in want if f.kind == "cited" and f.value is not None}
     for f in got.fs:
-        assert [s.table for s in f.sources] == ["finding_history"] and f.sources[0].rows == 1
         assert f.detail["served"].startswith("stored (finding_history, fresh through")
+        if _key(f) in cited:
+            w = cited[_key(f)]
+            assert f.sources == w.sources and f.method == w.method
+            assert {k: v for k, v in f.detail.items() if k != "served"} == json.loads(json.dumps(w.detail, default=str))
+            continue
+        assert [s.table for s in f.sources] == ["finding_history"] and f.sources[0].rows == 1
         assert f.method == registry.finding(f.id).definition
+    # What a reader sees is the same: each value as the CLI prints it (stale marker included), its note
+    # (caveats such as "no z-score or percentile: N observations"), unit, kind, and the JSON value's type.
+    _assert_seen_alike(got.fs, want, t)
+
+
+def _assert_seen_alike(got, want, t: dt.datetime) -> None:
+    from btcstress.cli.findings import _cells
+    seen = lambda fs: {_key(f): ({c: v for c, v in _cells(f, t).items() if c not in ("sources", "as_of")},  # noqa: E731
+                                 type(f.value).__name__) for f in fs}
+    a, b = seen(got), seen(want)
+    diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    assert not diff, f"{t:%Y-%m-%dT%H:%MZ}: stored and computed read differently: {list(diff.items())[:5]}"
+
+
+def test_a_stale_value_and_a_short_history_read_as_computed(store):
+    """On Monday 2 February 2026 at 07:00 UTC (Sunday's day instant) the newest ETF day is Friday 30 January:
+    more than 3 days old, so the CLI marks the ETF values stale ("@01-30"), stored as computed. Twenty One
+    Capital's mNAV history is short at the crash: the note says how many observations (counted here from
+    the raw valuation rows known by then) and that there is no z-score; the cited figures keep their source."""
+    t = dt.datetime(2026, 2, 2, tzinfo=UTC) + DAY_END
+    from btcstress.cli.findings import _cells
+    got = served.findings_at(store, t)
+    assert got.how["etf"].startswith("stored") and got.how["treasuries"].startswith("stored")
+    assert got.how["miners"].startswith("stored")
+    flow = got.fs.get("etf.net_flow_usd")
+    assert flow.window == "1d:2026-01-30" and _cells(flow, t)["value"].endswith(" @01-30")
+    assert _cells(flow, t)["note"].startswith("stale: newest data 2026-01-30")
+    want = metrics.compute(store, t)
+    _assert_seen_alike([f for f in got.fs if f.id.split(".")[0] != "scenario"],
+                       [f for f in want if f.id.split(".")[0] != "scenario"], t)
+    crash = dt.datetime(2026, 2, 6, tzinfo=UTC) + DAY_END
+    naive = crash.replace(tzinfo=None)
+    at = served.findings_at(store, crash, areas=("treasuries",))
+    assert at.how["treasuries"].startswith("stored")
+    m = at.fs.get("treasury.mnav", "Twenty One Capital")
+    day = dt.date.fromisoformat(m.window.removeprefix("1d:"))
+    n = store.duck.execute(
+        "SELECT count(*) FROM treasury_valuation_daily WHERE entity = 'Twenty One Capital' AND measure = 'fd_ev_nav' "
+        "AND available_at <= ? AND date <= ? AND date > ?", [naive, day, day - dt.timedelta(days=365)]).fetchone()[0]
+    assert 30 <= n < 180  # a short base: the snapshot drops the z-score and says so
+    assert m.unusual is None and m.note == f"no z-score or percentile: {n} observations of history (the minimum is 180)"
+    assert [s.table for s in m.sources] == ["treasury_valuation_daily"] and m.sources[0].rows == n
+    mined = served.findings_at(store, crash, areas=("miners",))
+    cost = [f for f in mined.fs if f.id == "miners.published_cost_usd" and f.subject == "CryptoQuant"]
+    row = store.duck.execute("SELECT value, url, \"window\" FROM citations WHERE finding_id = 'miners.published_cost_usd' "
+                             "AND subject = 'CryptoQuant' AND available_at <= ? ORDER BY as_of DESC", [naive]).fetchone()
+    assert cost and cost[0].value == row[0] and cost[0].window == row[2] and row[1] in cost[0].sources[0].origin
+    assert cost[0].detail["published"] == row[2].removeprefix("published:") and cost[0].kind == "cited"
 
 
 def test_all_findings_merge_stored_and_computed_areas(store):
@@ -96,9 +151,7 @@ def test_all_findings_merge_stored_and_computed_areas(store):
         store) else set()
     for a, how in got.how.items():
         assert how.startswith("stored") == (a in stored and a not in daily_only), (a, how)  # 08:00: an hour's end
-        if a not in stored and served.cites(a):
-            assert how.startswith("computed (it cites published figures")
-        elif a not in stored:
+        if a not in stored:
             assert how == "computed (not materialised)"
         elif a in daily_only:
             assert how == "computed (stored at day ends only)"

@@ -1,6 +1,6 @@
-"""The miners and stress areas in finding_history (refreshed by the snapshot fixture's ingest): miners
-on the whole grid (day ends and, where the data is hourly, hours), stress at day ends only; a stored
-answer equals the engine's computed rows, and an hourly stress question is computed, saying so."""
+"""The miners and stress areas in finding_history (refreshed by the snapshot fixture's ingest): both on
+the whole grid (day ends and, where the data is hourly, hours; stress hourly since session 4); a stored
+answer equals the engine's computed rows."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-12)
 
 
-def test_miners_are_stored_hourly_and_stress_at_day_ends(store):
+def test_miners_and_stress_are_stored_on_the_whole_grid(store):
     st = materialize.state(store).set_index("area")
-    assert st.loc["miners", "grid"] == "daily+hourly" and st.loc["stress", "grid"] == "daily"
+    assert st.loc["miners", "grid"] == "daily+hourly" and st.loc["stress", "grid"] == "daily+hourly"
     t0, t1 = dt.datetime(2026, 2, 5, 12), dt.datetime(2026, 2, 6, 8)
     ids = ["miners.margin_pct", "miners.hashprice_usd_per_ph_day", "miners.production_cost_usd"]
     hourly = serve.answer(store, ids, t0, t1, "1h")
@@ -43,4 +43,6 @@ def test_miners_are_stored_hourly_and_stress_at_day_ends(store):
                                                                             dt.datetime(2026, 2, 6, 7)),
                                           areas=("stress",)).rows.query("id == 'stress.index'"))
     hours = serve.answer(store, ["stress.index"], t0, t1, "1h")
-    assert hours.how == {"stress": "computed (series)"} and len(hours.rows) == 21
+    assert hours.how == {"stress": "stored (finding_history)"} and len(hours.rows) == 21
+    _same_rows(hours.rows, history.compute(store, instants(t0, t1, "1h"), areas=("stress",))
+               .rows.query("id == 'stress.index'"))

@@ -212,14 +212,25 @@ class Service:
 
     def events(self) -> list[dict[str, Any]]:
         """Named dates, each with `published`: the first instant at which every daily row dated that day
-        is published (the latest available_at over the daily tables' rows of the day), so a jump lands
+        is published (the latest available_at over the daily tables' rows of the day; None when the store
+        has no daily row of that day), and `instant`, where a jump to the day lands: `published`, or, with
+        none, the day's instant on the grid (D+1 07:00 UTC, `calendar.DAY_END`: when a day's daily rows
+        are published by rule), the one rule `--date`, histories and finding_history use. So a jump lands
         where the day's data are all known, not before (ETF flows and Artemis rows arrive the next day)."""
+        from btcstress.history.calendar import DAY_END
+
         def make():
             with self.store() as s:
                 e = s.table("events").order_by("date").execute()
                 published = dict(s.duck.execute(_PUBLISHED_SQL).fetchall())
-            return [{"date": str(r.date)[:10], "id": r.id, "title": r.title, "category": r.category,
-                     "published": _iso_z(published.get(pd.Timestamp(r.date).date()))} for r in e.itertuples()]
+            out = []
+            for r in e.itertuples():
+                day = pd.Timestamp(r.date).date()
+                pub = _iso_z(published.get(day))
+                grid = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) + DAY_END
+                out.append({"date": str(r.date)[:10], "id": r.id, "title": r.title, "category": r.category,
+                            "published": pub, "instant": pub or _iso_z(grid)})
+            return out
         return self.cached_response(("events",), make)
 
     def clear(self) -> None:

@@ -46,6 +46,9 @@ from btcstress.history.context import HistoryContext, known_max, one_per
 
 COLUMNS = ["as_of", "id", "subject", "value", "value_text", "unit", "window", "kind", "note", "zscore",
            "percentile"]
+# Optional: a cited finding's citation as the snapshot gives it (JSON of method, params, sources, detail,
+# unusual; `history.citations`), which finding_history keeps so a stored cited finding shows its source.
+CITE = "cite"
 
 
 @dataclass
@@ -71,9 +74,15 @@ def series_first(mod) -> bool:
 
 
 def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None = None,
-            params: dict[str, dict[str, Any]] | None = None, fallback: bool = True) -> HistoryResult:
+            params: dict[str, dict[str, Any]] | None = None, fallback: bool = True,
+            reuse: dict | None = None) -> HistoryResult:
     """Every finding of `areas` (default all) at every instant. Areas with a `history` run set-based;
-    the others are evaluated per instant (`fallback`), or left out when fallback is False."""
+    the others are evaluated per instant (`fallback`), or left out when fallback is False.
+
+    `reuse`: a dict the caller keeps across calls over the *same store state* (one `materialize.refresh`):
+    an area's rows computed for one call are kept in it under (area, instants, params) and taken from
+    it by a later call that needs the same area at the same instants, so the price area an incremental
+    refresh reads for etf, treasuries and miners is computed once, not once per area."""
     from btcstress.history import fallback as fb
     from btcstress.history.calendar import data_range
     rng = data_range(store)
@@ -88,7 +97,10 @@ def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None
         area = area_name(mod)
         if needed is not None and area not in needed:
             continue
-        if series_first(mod):
+        key = (area, tuple(hctx.instants), repr(sorted((params or {}).items())))
+        if reuse is not None and key in reuse:
+            df, paths[area] = reuse[key]
+        elif series_first(mod):
             df = conform(mod.history(hctx))
             paths[area] = "series"
         elif fallback:
@@ -97,6 +109,8 @@ def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None
         else:
             paths[area] = "skipped (no series-first path)"
             continue
+        if reuse is not None:
+            reuse[key] = (df, paths[area])
         hctx.rows.append(df)
         if wanted is None or area in wanted:
             out.append(df)
@@ -127,11 +141,11 @@ def empty() -> pd.DataFrame:
 
 
 def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """The protocol's columns and dtypes, nothing else."""
+    """The protocol's columns and dtypes, nothing else (but `CITE`, for finding_history, when given)."""
     missing = [c for c in COLUMNS if c not in df.columns]
     for c in missing:
         df[c] = None
-    df = df[COLUMNS].copy()
+    df = df[COLUMNS + ([CITE] if CITE in df.columns else [])].copy()
     df["as_of"] = pd.to_datetime(df["as_of"]).astype("datetime64[us]")
     for c in ("value", "zscore", "percentile"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
@@ -158,6 +172,16 @@ def row_of(f: Finding, as_of: dt.datetime) -> dict[str, Any]:
             "percentile": u.get("percentile")}
 
 
+def cite_of(f: Finding) -> str | None:
+    """A cited finding's citation (`CITE`): what a stored row needs to show it as the snapshot does."""
+    if f.kind != "cited" or f.value is None:
+        return None
+    extra = {k: v for k, v in (f.unusual or {}).items() if k not in ("zscore", "percentile")}
+    return json.dumps({"method": f.method, "params": f.params, "detail": f.detail,
+                       "sources": [s.model_dump(mode="json") for s in f.sources], **({"unusual": extra} if extra else {})},
+                      default=str)
+
+
 def value_of(row) -> Any:
     """A protocol row's value as a snapshot finding would hold it (float, or the text/list)."""
     if row["value"] is not None and not pd.isna(row["value"]):
@@ -174,5 +198,5 @@ def load(mod_name: str):
     return importlib.import_module(mod_name)
 
 
-__all__ = ["COLUMNS", "HistoryContext", "HistoryResult", "compute", "conform", "known_max", "one_per", "row_of",
-           "value_of"]
+__all__ = ["CITE", "COLUMNS", "HistoryContext", "HistoryResult", "cite_of", "compute", "conform", "known_max", "one_per",
+           "row_of", "value_of"]

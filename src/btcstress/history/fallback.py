@@ -17,7 +17,7 @@ from btcstress.errors import NoDataError
 
 def snapshot_rows(store, area: str, instants: list[dt.datetime], *, params: dict[str, dict[str, Any]] | None = None
                   ) -> pd.DataFrame:
-    from btcstress.history import area_modules, area_name, conform, empty, row_of
+    from btcstress.history import CITE, area_modules, area_name, cite_of, conform, empty, row_of
     from btcstress.metrics import stats
     from btcstress.metrics.context import Context
     mods = [m for m in area_modules() if area_name(m) in ("price", area)]
@@ -34,5 +34,5 @@ def snapshot_rows(store, area: str, instants: list[dt.datetime], *, params: dict
             if area_name(mod) == area:
                 mine = ctx.findings[before:]
                 stats.enforce(mine)  # as metrics.compute does: no statistic on a short history
-                rows += [row_of(f, t) for f in mine]
+                rows += [{**row_of(f, t), CITE: cite_of(f)} for f in mine]
     return conform(pd.DataFrame(rows)) if rows else empty()

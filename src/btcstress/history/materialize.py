@@ -22,20 +22,21 @@ import time
 import pandas as pd
 
 from btcstress import schema
-from btcstress.history import COLUMNS, area_modules, area_name, compute, series_first
+from btcstress.history import CITE, COLUMNS, area_modules, area_name, compute, series_first
 from btcstress.history.calendar import grid, is_day_instant
 
 log = logging.getLogger(__name__)
 TABLE = "finding_history"
 STATE = "finding_history_state"
 FLAGS = "finding_history_flags"
+CITATIONS = "finding_history_citations"
 DERIVED = {"quality", "quarantine", "ingest_log", "checkpoints", "stream_gaps"}
 # Areas stored on the grid (daily, plus hourly where the data is hourly).
 MATERIALISED = ("price", "market", "leverage", "etf", "treasuries", "miners", "stress")
-# Areas stored at the day ends only: the stress index's query over the hourly grid (~17k more
-# instants) takes minutes; its day ends take seconds. Its hourly instants are computed on request
-# (`covers` says which instants a stored area holds).
-DAILY_ONLY = ("stress",)
+# Areas stored at the day ends only (`covers` says which instants a stored area holds; the others are
+# computed on request). None since session 4: the stress history over the whole grid (22,875 instants)
+# now takes ~8 s (2 s CPU), so stress is stored hourly too (docs/PERFORMANCE.md).
+DAILY_ONLY: tuple[str, ...] = ()
 
 
 def _ddl(store) -> None:
@@ -46,6 +47,9 @@ def _ddl(store) -> None:
         area VARCHAR PRIMARY KEY, version VARCHAR, watermark TIMESTAMP, first TIMESTAMP, last TIMESTAMP,
         instants BIGINT, refreshed_at TIMESTAMP, seconds DOUBLE, grid VARCHAR)""")
     store.duck.execute(f"ALTER TABLE {STATE} ADD COLUMN IF NOT EXISTS grid VARCHAR")  # stores from before
+    # A cited finding's citation (history.CITE), stored once per distinct text and keyed from the rows.
+    store.duck.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS cite VARCHAR")
+    store.duck.execute(f"CREATE TABLE IF NOT EXISTS {CITATIONS} (key VARCHAR PRIMARY KEY, body VARCHAR)")
     store.duck.execute(f"""CREATE TABLE IF NOT EXISTS {FLAGS} (
         series VARCHAR, ts TIMESTAMP, field VARCHAR, rule VARCHAR, available_at TIMESTAMP)""")
 
@@ -139,13 +143,15 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
     st = state(store).set_index("area") if not state(store).empty else pd.DataFrame()
     every = grid(store)
     done = {}
+    reuse: dict = {}  # one store state for the whole refresh: the price rows are computed once
     mods = [m for m in area_modules() if series_first(m) and area_name(m) in (areas or MATERIALISED)]
     for mod in mods:
         area = area_name(mod)
         ver = version(mod)
         instants = [t for t in every if is_day_instant(t)] if area in DAILY_ONLY else every
         prev = st.loc[area] if area in st.index else None
-        if full or prev is None or prev["version"] != ver:
+        kind = "daily" if area in DAILY_ONLY else "daily+hourly"
+        if full or prev is None or prev["version"] != ver or prev.get("grid") != kind:  # a new grid: rebuilt
             start = None
         else:
             changed = _changed_since(store, prev["watermark"] if pd.notna(prev["watermark"]) else None)
@@ -158,33 +164,49 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
                 continue
         todo = [t for t in instants if start is None or t >= start]
         t0 = time.perf_counter()
-        rows = compute(store, todo, areas=(area,), fallback=False).rows if todo else None
+        rows = compute(store, todo, areas=(area,), fallback=False, reuse=reuse).rows if todo else None
         with store.transaction():
             if start is None:
                 store.duck.execute(f"DELETE FROM {TABLE} WHERE area = ?", [area])
             else:
                 store.duck.execute(f"DELETE FROM {TABLE} WHERE area = ? AND as_of >= ?", [area, start])
             if rows is not None and len(rows):
-                rows = rows.copy()
-                rows.insert(1, "area", area)
-                store.duck.register("_fh_rows", rows[["as_of", "area", *COLUMNS[1:]]])
-                store.duck.execute(f"INSERT INTO {TABLE} SELECT * FROM _fh_rows")
-                store.duck.unregister("_fh_rows")
+                _insert(store, area, rows)
             secs = time.perf_counter() - t0
             store.duck.execute(f"DELETE FROM {STATE} WHERE area = ?", [area])
             store.duck.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                [area, ver, mark, instants[0] if instants else None,
                                 instants[-1] if instants else None, len(instants),
                                 dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), secs,
-                                "daily" if area in DAILY_ONLY else "daily+hourly"])
+                                kind])
         done[area] = {"instants": len(todo), "seconds": secs, "from": start}
         log.info("finding_history %s: %d instants %s in %.1f s", area, len(todo),
                  "rebuilt" if start is None else f"from {start:%Y-%m-%dT%H:%MZ}", secs)
+    with store.transaction():  # citations no stored row points to any more
+        store.duck.execute(f"DELETE FROM {CITATIONS} WHERE key NOT IN (SELECT cite FROM {TABLE} WHERE cite IS NOT NULL)")
     if _exists(store, "quality"):
         with store.transaction():
             store.duck.execute(f"DELETE FROM {FLAGS}")
             store.duck.execute(f"INSERT INTO {FLAGS} SELECT series, ts, field, rule, available_at FROM quality")
     return done
+
+
+def _insert(store, area: str, rows: pd.DataFrame) -> None:
+    """Write an area's rows; each distinct citation text once in CITATIONS, the rows keyed to it."""
+    rows = rows.copy()
+    rows.insert(1, "area", area)
+    bodies = rows[CITE] if CITE in rows.columns else pd.Series(None, index=rows.index, dtype=object)
+    bodies = bodies.where(bodies.notna(), None)
+    keys = {b: hashlib.sha256(b.encode()).hexdigest()[:20] for b in bodies.dropna().unique()}
+    rows[CITE] = bodies.map(keys)
+    if keys:
+        store.duck.register("_fh_cites", pd.DataFrame({"key": list(keys.values()), "body": list(keys)}))
+        store.duck.execute(f"INSERT INTO {CITATIONS} SELECT * FROM _fh_cites ON CONFLICT DO NOTHING")
+        store.duck.unregister("_fh_cites")
+    cols = ["as_of", "area", *COLUMNS[1:], CITE]
+    store.duck.register("_fh_rows", rows[cols])
+    store.duck.execute(f"INSERT INTO {TABLE} ({', '.join(_q(c) for c in cols)}) SELECT * FROM _fh_rows")
+    store.duck.unregister("_fh_rows")
 
 
 def covers(state_row, ts: list[dt.datetime]) -> bool:

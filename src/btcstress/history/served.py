@@ -9,9 +9,12 @@ answer with. Per area, one of two ways, and the answer says which (`Served.how`,
   question is the plain one (observed price, default parameters, no `derive`). Its findings are the
   stored rows at T (values, units, windows, notes, z-scores equal to the snapshot's: the parity
   tests) with the provenance a stored row has: the finding catalogue's definition as `method`, one
-  source, the `finding_history` row itself (rows=1, code version and watermark in `origin`), and
-  `detail.served` saying so. The row-level derivation (the source tables' rows, the detail dict) is
-  not stored: `--derive` / `?derive=true` computes it.
+  source, the `finding_history` row itself (rows=1, code version and watermark in `origin`, dated by
+  the newest data its window names so the CLI's stale marker reads as computed: `_newest`), and
+  `detail.served` saying so. A cited figure (kind "cited") is served with its citation as the snapshot
+  gives it (method, sources, detail: finding_history's `cite`), never without it (an area with a cited
+  row lacking one is computed). The row-level derivation of the others (the source tables' rows, the
+  detail dict) is not stored: `--derive` / `?derive=true` computes it.
 - **computed**: everything else, with `metrics.compute` itself, for the areas not served plus every
   area they read (`Area.reads`: a later area reads an earlier one's findings, their detail and
   sources, so those are computed too, never stood in for by stored rows); only the asked areas'
@@ -24,7 +27,9 @@ Chart series and the brief's detail dicts are not in `finding_history`: a questi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +84,16 @@ def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str]
     as_of = t.replace(tzinfo=dt.timezone.utc)
     if stored:
         rows = _rows(store, t, tuple(stored))
+        uncited = [a for a in stored if any(r["kind"] == "cited" and not r.get("cite")
+                                            and (r["value"] is not None or r["value_text"] is not None) for r in rows.get(a, []))]
+        if uncited:  # never a cited figure without its citation: those areas are computed
+            stored = {a: m for a, m in stored.items() if a not in uncited}
+            why_not = {**why_not, **{a: "a cited figure's citation is missing from finding_history" for a in uncited}}
+            from btcstress import metrics
+            computed = metrics.compute(store, as_of, areas=registry.closure(uncited)) if computed is None else computed
         for a, mark in stored.items():
-            by_area[a] = [_finding(r, as_of, mark) for r in rows.get(a, [])]
+            mine = rows.get(a, [])
+            by_area[a] = [_finding(r, as_of, mark, mine) for r in mine]
             how[a] = f"stored (finding_history, fresh through {mark})"
     for a in wanted:
         if a not in stored:
@@ -131,8 +144,6 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
     for a in wanted:
         if a not in st.index:
             why[a] = "not materialised"
-        elif cites(a):
-            why[a] = "it cites published figures: their citation (publisher, date, definition) is not stored"
         elif a not in fresh:
             why[a] = "finding_history stale: ingested or code changed since it was built"
         elif not grid_ok:
@@ -146,9 +157,46 @@ def _servable(store, t: dt.datetime, wanted: tuple[str, ...]) -> tuple[dict[str,
 
 
 def cites(area: str) -> bool:
-    """Whether the area's catalogue declares cited findings (a figure someone else published): a cited
-    value without its citation, which lives in `detail` and finding_history does not hold, is not served."""
+    """Whether the area's catalogue declares cited findings (a figure someone else published): served only
+    with their citation (finding_history's `cite`: publisher, date, definition, source), never without."""
     return any("cited" in f.kind for f in registry.get(area).findings)
+
+
+# Findings whose value the snapshot holds as a Python int (finding_history stores every number as a
+# double): the served value is an int again, so `2` is not shown as `2.00`.
+WHOLE = frozenset({"etf.outflow_streak_days", "liquidations.count", "scenario.entities_underwater"})
+
+
+def _whole(fid: str) -> bool:
+    spec = registry.finding(fid)
+    return fid in WHOLE or (fid.startswith("market.") and spec is not None and spec.unit == "index")
+
+
+# The CLI marks a value stale when its newest source row is over 3 days old (cli.findings.stale_since).
+# A stored row has no source rows; its newest data is the last date its window names ("1d:2026-01-30",
+# "since:2024-01-11..2026-01-30", "holdings as of 2026-01-25"), except where the snapshot's sources say
+# otherwise: a value at the observed price reads the latest bars too (never stale while there are bars),
+# a streak that is "none at" a day cites no rows, and the treasuries' total reads each entity's report.
+AT_PRICE = frozenset({"etf.holders_pnl_pct", "treasury.value_usd", "treasury.unrealized_pnl_usd",
+                      "treasury.unrealized_pnl_pct"})
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _naive_iso(v: str | None) -> dt.datetime | None:
+    """A citation's stored ISO time ("...Z") as the snapshot's Source holds it (naive UTC)."""
+    return None if v is None else utc_naive(dt.datetime.fromisoformat(v.replace("Z", "+00:00")))
+
+
+def _newest(r: dict, same_instant: list[dict]) -> dt.datetime | None:
+    """The newest data a stored row rests on, by the rule above (None: not stale by construction)."""
+    if r["id"] in AT_PRICE or (r["window"] or "").startswith("streak:none at"):
+        return None
+    if r["id"] == "treasury.total_holdings_btc":
+        dates = [d for x in same_instant if x["id"] == "treasury.avg_cost_usd" and x["value"] is not None
+                 for d in _DATE.findall(x["window"] or "")]
+    else:
+        dates = _DATE.findall(r["window"] or "")
+    return dt.datetime.fromisoformat(max(dates)) if dates else None
 
 
 def _candles(store) -> tuple:
@@ -185,9 +233,13 @@ def _rows(store, t: dt.datetime, areas: tuple[str, ...]) -> dict[str, list[dict]
     """The stored rows at t of `areas`, in the order they were written (the snapshot's emission order)."""
     from btcstress.history import COLUMNS
     from btcstress.history import materialize as mat
-    cols = ", ".join(f'"{c}"' for c in ["area", *COLUMNS[1:]])
-    cur = store.duck.execute(f"SELECT {cols} FROM {mat.TABLE} WHERE as_of = ? AND area IN "
-                             f"({', '.join('?' * len(areas))}) ORDER BY rowid", [t, *areas])
+    cols = ", ".join(f'h."{c}"' for c in ["area", *COLUMNS[1:]])
+    # A store materialised before citations were stored has no citation table: its cited rows have none
+    # (and `merge` computes their areas).
+    cite = (f"c.body AS cite FROM {mat.TABLE} h LEFT JOIN {mat.CITATIONS} c ON c.key = h.cite"
+            if mat._exists(store, mat.CITATIONS) else f"NULL AS cite FROM {mat.TABLE} h")
+    cur = store.duck.execute(f"SELECT {cols}, {cite} WHERE h.as_of = ? AND h.area IN ({', '.join('?' * len(areas))}) "
+                             "ORDER BY h.rowid", [t, *areas])
     names = [d[0] for d in cur.description]
     out: dict[str, list[dict]] = {}
     for row in cur.fetchall():  # plain tuples: NULL is None, no NaN to clean
@@ -199,19 +251,31 @@ def _rows(store, t: dt.datetime, areas: tuple[str, ...]) -> dict[str, list[dict]
     return out
 
 
-def _finding(r: dict, as_of: dt.datetime, mark: str) -> Finding:
-    """A stored row as a Finding, with the provenance a stored row has (and no more)."""
+def _finding(r: dict, as_of: dt.datetime, mark: str, same_instant: list[dict]) -> Finding:
+    """A stored row as a Finding, with the provenance a stored row has (and no more): a cited one with
+    its citation as the snapshot gives it; any other with finding_history as its source, dated by the
+    newest data its window names (so a stale value is marked as the computed one is)."""
     from btcstress.history import value_of
     spec = registry.finding(r["id"])
     z, p = r["zscore"], r["percentile"]
+    cite = json.loads(r["cite"]) if r.get("cite") else None
     unusual = None
     if z is not None or p is not None:
-        unusual = {"zscore": None if z is None else float(z), "percentile": None if p is None else float(p)}
+        unusual = {"zscore": None if z is None else float(z), "percentile": None if p is None else float(p),
+                   **((cite or {}).get("unusual") or {})}
+    value = value_of(r)
+    if isinstance(value, float) and value.is_integer() and _whole(r["id"]):
+        value = int(value)
+    served = f"stored (finding_history, fresh through {mark})"
+    base = dict(id=r["id"], subject=r["subject"], value=value, unit=r["unit"] or "", as_of=as_of,
+                window=r["window"] or "", kind=r["kind"] or "computed", note=r["note"], unusual=unusual)
+    if cite is not None:
+        return Finding(**base, method=cite["method"], params=cite["params"], detail={**cite["detail"], "served": served},
+                       sources=[Source(**{**s, **{k: _naive_iso(s[k]) for k in ("first", "last")}}) for s in cite["sources"]])
     t = utc_naive(as_of)
+    newest = _newest(r, same_instant)
+    last = newest if newest is not None and newest < t else t
     src = Source(table="finding_history", origin=f"finding_history (materialised by ingest; fresh through {mark})",
-                 rows=1, first=t, last=t, note="the stored value; " + DERIVE_HINT)
-    return Finding(id=r["id"], subject=r["subject"], value=value_of(r), unit=r["unit"] or "", as_of=as_of,
-                   window=r["window"] or "", kind=r["kind"] or "computed",
-                   method=spec.definition if spec else "", sources=[src], note=r["note"], unusual=unusual,
-                   detail={"served": f"stored (finding_history, fresh through {mark})",
-                           "definition": spec.definition if spec else None, "derive": DERIVE_HINT})
+                 rows=1, first=last, last=last, note="the stored value; " + DERIVE_HINT)
+    return Finding(**base, method=spec.definition if spec else "", sources=[src],
+                   detail={"served": served, "definition": spec.definition if spec else None, "derive": DERIVE_HINT})

@@ -162,11 +162,20 @@ def _per_fund(hctx, d: ibis.Table, per: pd.DataFrame, p: dict) -> pd.DataFrame:
     ok = df["net_flow_usd"].notna()
     z = [round(float((v - m) / s), 2) if o and pd.notna(n) and n >= 20 and n >= MIN_HISTORY and s and pd.notna(s)
          else None for o, v, m, s, n in zip(ok, df["net_flow_usd"], df["mean"], df["std"], df["n"])]
+    short = [_short(n, s) if o else None for o, s, n in zip(ok, df["std"], df["n"])]
     return pd.DataFrame({
         "E": df["E"], "id": "etf.flow_usd", "subject": df["fund"], "value": df["net_flow_usd"].where(ok),
         "unit": "USD", "window": [f"1d:{x}" for x in day], "kind": "computed", "zscore": z,
-        "note": [None if o else f"not available: {f} had not reported {x} in the vintage published "
-                 f"{pd.Timestamp(v):%Y-%m-%dT%H:%MZ}" for o, f, x, v in zip(ok, df["fund"], day, vint)]})
+        "note": [w if o else f"not available: {f} had not reported {x} in the vintage published "
+                 f"{pd.Timestamp(v):%Y-%m-%dT%H:%MZ}" for o, f, x, v, w in zip(ok, df["fund"], day, vint, short)]})
+
+
+def _short(n, std) -> str | None:
+    """metrics.stats.enforce's note when the snapshot had a statistic (20+ days, a spread) on fewer than
+    MIN_HISTORY observations, which it then drops: said in the note."""
+    if pd.notna(n) and MIN_HISTORY > n >= 20 and std and pd.notna(std):
+        return f"no z-score or percentile: {int(n)} observations of history (the minimum is {MIN_HISTORY})"
+    return None
 
 
 def _aum(hctx, cal: ibis.Table, traded: pd.Series) -> pd.DataFrame:
@@ -219,6 +228,9 @@ def _at(r) -> list[dict]:
     if r.preliminary:
         note = (f"preliminary: {', '.join(missing)} had not reported in the vintage published "
                 f"{_iso(r.vintage)}; the total covers the funds that had")  # as the snapshot writes it
+    short = _short(r.h_n, r.h_std)
+    if short:
+        note = f"{note}; {short}" if note else short
     monday = day - dt.timedelta(days=day.weekday())
     n = int(r.run_n)
     streak = f"streak:{r.run_first}..{day}" if n else f"streak:none at {day}"

@@ -302,5 +302,27 @@ def _cited_rows(hctx, inst: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     cites = pd.DataFrame(recs, columns=["known", "_o", "subject", "value", "window", "unit", "id"])
     x = inst[["as_of"]].merge(cites, how="cross")
-    x = x[x["known"] <= x["as_of"]].drop(columns="known")
-    return x.assign(kind="cited", note=CITED_NOTE)
+    x = x[x["known"] <= x["as_of"]]
+    x = x.assign(cite=_cites(hctx, x))
+    return x.drop(columns="known").assign(kind="cited", note=CITED_NOTE)
+
+
+def _cites(hctx, x: pd.DataFrame) -> list:
+    """Each cited row's citation as the snapshot gives it (`miners_cited`'s findings: publisher, date,
+    definition, URL), for finding_history (`history.CITE`). A published estimate's classification reads the
+    estimates known by then, so it is taken from the snapshot at each state of knowledge (the instants one
+    more estimate became known: a handful); Cambridge's figures do not depend on the instant."""
+    from btcstress.history import cite_of as body
+    from btcstress.metrics.context import Context
+
+    pub = (x["id"] == miners_cited.PUBLISHED_ID).to_numpy()
+    states = np.array(sorted(set(x.loc[pub, "known"])), dtype="datetime64[us]")
+    at = np.searchsorted(states, x["as_of"].to_numpy().astype("datetime64[us]"), side="right") - 1
+    by_state = {}
+    for i in sorted(set(at[pub])):
+        ctx = Context(store=hctx.store, as_of=pd.Timestamp(states[i]).to_pydatetime())
+        by_state[i] = {(f.subject, f.window): body(f) for f in miners_cited.published_findings(ctx)}
+    late = Context(store=hctx.store, as_of=dt.datetime(9999, 1, 1))
+    cam = {(f.id, f.subject, f.window): body(f) for f in miners_cited.cambridge_findings(late)}
+    return [by_state[a].get((sj, w)) if p else cam.get((i, sj, w))
+            for p, a, i, sj, w in zip(pub, at, x["id"], x["subject"], x["window"])]

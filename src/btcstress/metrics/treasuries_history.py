@@ -121,7 +121,8 @@ def _pnl_unusual(hctx, p: dict, inst: pd.DataFrame) -> pd.DataFrame:
     trailing `unusual_history_days` (closes published by the instant), one range join."""
     q = inst[inst["has_cost"].astype(bool) & inst["unrealized_pnl_pct"].notna()]
     cols = {"as_of": pd.Series(dtype="datetime64[us]"), "entity": pd.Series(dtype=object),
-            "zscore": pd.Series(dtype="float64"), "percentile": pd.Series(dtype="float64")}
+            "zscore": pd.Series(dtype="float64"), "percentile": pd.Series(dtype="float64"),
+            "pnl_short": pd.Series(dtype=object)}
     if q.empty:
         return pd.DataFrame(cols)
     venue, symbol, interval = p["chart_price"].split(":")
@@ -146,8 +147,12 @@ def _pnl_unusual(hctx, p: dict, inst: pd.DataFrame) -> pd.DataFrame:
     ok = (s["n"] >= 30) & (s["n"] >= MIN_HISTORY) & s["sd"].notna() & (s["sd"] != 0)
     s["zscore"] = [round((cur - m) / sd, 2) if o else None for o, cur, m, sd in zip(ok, s["cur"], s["mean"], s["sd"])]
     s["percentile"] = [round(float(b) / int(n) * 100.0, 1) if o else None for o, b, n in zip(ok, s["at_or_below"], s["n"])]
+    # stats.enforce: the snapshot's statistic (30+ days, a spread) on fewer than MIN_HISTORY days is dropped, said so
+    short = (s["n"] >= 30) & (s["n"] < MIN_HISTORY) & s["sd"].notna() & (s["sd"] != 0)
+    s["pnl_short"] = [f"no z-score or percentile: {int(n)} observations of history (the minimum is {MIN_HISTORY})"
+                      if x else None for x, n in zip(short, s["n"])]
     s["as_of"] = pd.to_datetime(s["as_of"]).astype("datetime64[us]")
-    return s[["as_of", "entity", "zscore", "percentile"]]
+    return s[["as_of", "entity", "zscore", "percentile", "pnl_short"]]
 
 
 def _d(v) -> str:
@@ -191,6 +196,7 @@ def _entity_rows(d: pd.DataFrame) -> pd.DataFrame:
     out += [part(priced, "treasury.value_usd", "USD", d["value_usd"]),
             part(cost & priced, "treasury.unrealized_pnl_usd", "USD", d["unrealized_pnl_usd"]),
             part(cost & priced, "treasury.unrealized_pnl_pct", "pct", d["unrealized_pnl_pct"],
+                 d["pnl_short"].astype(object).where(d["pnl_short"].notna(), None),
                  zscore=d["zscore"].astype("float64"), percentile=d["percentile"].astype("float64"))]
     return pd.concat([o for o in out if len(o)], ignore_index=True)
 
@@ -226,16 +232,17 @@ def _mnav(hctx, p: dict, cal: ibis.Table, ents: pd.DataFrame) -> pd.DataFrame:
     v = hctx.table("treasury_valuation_daily")
     v = v.filter(v.measure == p["mnav_measure"])
     at = _latest_event(cal, v)
-    m = pd.DataFrame(columns=["E", "entity", "cur_date", "cur", "n", "zscore", "percentile"])
+    m = pd.DataFrame(columns=["E", "entity", "cur_date", "cur", "cur_origin", "n", "first", "zscore", "percentile"])
     if at["E"].notna().any():
         left = _events(at["E"]).cross_join(v.select("entity").distinct())
         cur = _best(left, "E", v, valuation_order(v))
-        cur = cur.select(cE="E", centity="entity", cur_date="date", cur="value")
+        cur = cur.select(cE="E", centity="entity", cur_date="date", cur="value", cur_origin="origin")
         days = int(p["unusual_history_days"])
         j = cur.join(v, [v.entity == cur.centity, v.available_at <= cur.cE, v.date <= cur.cur_date,
                          v.date > cur.cur_date - ibis.interval(days=days)])
-        st = j.group_by(["cE", "centity", "cur_date", "cur"]).aggregate(
-            n=j.count(), mean=j.value.mean(), sd=j.value.std(), at_or_below=(j.value <= j.cur).cast("int64").sum())
+        st = j.group_by(["cE", "centity", "cur_date", "cur", "cur_origin"]).aggregate(
+            n=j.count(), mean=j.value.mean(), sd=j.value.std(), at_or_below=(j.value <= j.cur).cast("int64").sum(),
+            first=j.date.min())
         st = st.mutate(zscore=(st.cur - st.mean) / st.sd,
                        percentile=st.at_or_below.cast("float64") / st.n * 100.0)
         m = st.rename(E="cE", entity="centity").execute()
@@ -243,11 +250,43 @@ def _mnav(hctx, p: dict, cal: ibis.Table, ents: pd.DataFrame) -> pd.DataFrame:
     d = ents.merge(at, on="as_of", how="left").merge(m, on=["E", "entity"], how="left")
     ok = d["cur"].notna()
     stat = ok & (d["n"] >= 30) & (d["n"] >= MIN_HISTORY) & d["zscore"].notna()
+    short = ok & (d["n"] >= 30) & (d["n"] < MIN_HISTORY) & d["zscore"].notna()  # stats.enforce drops it, saying so
     reason = f"not available: no {p['mnav_measure']} published for " + d["entity"].astype(str) + " by as-of"
+    note = pd.Series(np.where(ok, np.where(d["cur"].fillna(1.0) <= 0, NEGATIVE_MNAV, None), reason), dtype=object)
+    why = "no z-score or percentile: " + d["n"].fillna(0).astype("int64").astype(str) + \
+        f" observations of history (the minimum is {MIN_HISTORY})"
+    note = note.where(~short, np.where(note.notna(), note.fillna("") + "; " + why, why))
     return pd.DataFrame({
         "as_of": d["as_of"], "id": "treasury.mnav", "subject": d["entity"], "unit": "ratio", "kind": "cited",
         "value": d["cur"].where(ok).astype("float64"),
         "window": ["1d:" + _d(x) if o else "" for o, x in zip(ok, d["cur_date"])],
         "zscore": [round(float(z), 2) if s else None for s, z in zip(stat, d["zscore"])],
         "percentile": [round(float(x), 1) if s else None for s, x in zip(stat, d["percentile"])],
-        "note": np.where(ok, np.where(d["cur"].fillna(1.0) <= 0, NEGATIVE_MNAV, None), reason)})
+        "note": note, "cite": _mnav_cites(p, d, ok, stat)})
+
+
+def _mnav_cites(p: dict, d: pd.DataFrame, ok: pd.Series, stat: pd.Series) -> list:
+    """Each available mNAV's citation as `treasuries_mnav.finding` gives it (method, params, sources, detail,
+    the z-score's base), for finding_history (`history.CITE`)."""
+    import json
+
+    from btcstress.findings import iso
+    from btcstress.metrics.treasuries_mnav import _measure_label
+    measure = p["mnav_measure"]
+    method = (f"{_measure_label(measure)} as published by the source (its share count, debt and cash are not in "
+              "the store, so it is cited, not recomputed); observed, never re-valued at a hypothetical price")
+    params = json.dumps(p, default=str)
+    out = []
+    for o, s, day, first, n, origin in zip(ok, stat, d["cur_date"], d["first"], d["n"], d["cur_origin"]):
+        if not o:
+            out.append(None)
+            continue
+        day, first = pd.Timestamp(day), pd.Timestamp(first)
+        body = {"method": method, "params": "@params", "detail": {"date": _d(day), "measure": measure},
+                "sources": [{"table": "treasury_valuation_daily", "origin": origin, "rows": int(n),
+                             "first": iso(first.to_pydatetime()), "last": iso(day.to_pydatetime()),
+                             "note": f"measure {measure}"}]}
+        if s:
+            body["unusual"] = {"history": f"{int(n)} daily values since {_d(first)}", "n": int(n)}
+        out.append(json.dumps(body).replace('"@params"', params))
+    return out

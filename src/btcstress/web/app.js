@@ -184,6 +184,10 @@ const ENGINE_LABELS = {
   "scenario.entities_underwater": "Treasury companies under water",
 };
 const SCENARIO_IDS = [...new Set(SCENARIO.map((s) => s[1]))];
+// What an as-of step asks for: every area the cards and the observed panel show. Not the scenario ladder
+// (the page never shows it; the scenario engine's findings come from /scenario when a price is set), so
+// on the grid the whole answer is read from finding_history and nothing is computed for the cards.
+const SHOWN = ["price.", "market.", "miners.", "etf.", "liquidations.", "derivatives.", "treasury.", "stress."];
 
 function renderScenario(observed, hypo, price) {
   const cards = SCENARIO.map(([label, id, sub, style]) => {
@@ -228,7 +232,8 @@ function drawStress(el) {
     traces.push({type: "scatter", mode: "markers+text", x: [now.as_of], y: [now.value], text: [`now ${now.value.toFixed(1)}`],
                  textposition: "top left", marker: {color: "#c0392b", size: 9}, textfont: {color: "#c0392b"}, name: "now"});
   }
-  for (const ep of state.findings.filter((f) => f.id === "stress.episode" && f.value)) {
+  // The episodes come with the chart series (GET /episodes: the same computation as /series).
+  for (const ep of (state.episodes || []).filter((f) => f.id === "stress.episode" && f.value)) {
     traces.push({type: "scatter", mode: "markers", x: [ep.detail.instant], y: [ep.detail.index], name: `episode ${ep.value}`,
                  marker: {color: "#7b8794", size: 8, symbol: "circle-open"}});
   }
@@ -352,7 +357,7 @@ async function load() {
   setStatus("busy", `computing as of ${t.replace("T", " ")}`);
   let data;
   try {
-    data = await getJSON(`/findings?as_of=${encodeURIComponent(t)}`, signal);
+    data = await getJSON(`/findings?as_of=${encodeURIComponent(t)}&ids=${SHOWN.join(",")}`, signal);
   } catch (e) {
     if (e.name === "AbortError") return;
     setStatus("error", e.message);
@@ -383,7 +388,10 @@ async function load() {
   // Sparklines and the chart (series), all from the same computation on the server
   const names = [...new Set([...CARDS.map((c) => c.spark.series), "price.hourly_48h", "price.daily_180d"])];
   state.series = {};
-  await Promise.all(names.map(async (name) => {
+  state.episodes = [];
+  const episodes = getJSON(`/episodes?as_of=${encodeURIComponent(t)}`, signal)
+    .then((r) => { if (gen === state.gen) state.episodes = r.findings; }).catch(() => {});
+  await Promise.all([episodes, ...names.map(async (name) => {
     try {
       const s = (await getJSON(`/series/${name}?as_of=${encodeURIComponent(t)}`, signal)).series;
       if (gen !== state.gen) return;
@@ -394,7 +402,7 @@ async function load() {
         sparkline($(`#spark-${c.key}`), xs, ys, c.spark);
       }
     } catch (e) { /* a series not available as of T: the card keeps no sparkline */ }
-  }));
+  })]);
   if (gen === state.gen) { drawChart(state.chart); document.body.dataset.charts = "ready"; }
 }
 
@@ -537,9 +545,11 @@ async function init() {
     const h = await getJSON("/health");
     state.hasScenarioEndpoint = h.endpoints.includes("/scenario");
     if (!start && h.data && h.data.last) start = new Date(h.data.last);
+    // Each event's `instant`: when that day's data are all published (the API's rule: D+1 07:00 UTC
+    // when the store has no daily row of the day), never a guessed hour.
     const events = await getJSON("/events");
     $("#jump").innerHTML = '<option value="">Jump to…</option>' + events.filter((e) => e.date >= "2017")
-      .reverse().map((e) => `<option value="${e.published || e.date.slice(0, 10) + "T23:00:00Z"}">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
+      .reverse().map((e) => `<option value="${e.instant}">${esc(e.date.slice(0, 10))} · ${esc(e.title)}</option>`).join("");
   } catch (e) { /* the page still works with a typed as-of */ }
   setAsOf(start || new Date(), {immediate: true});
 }
