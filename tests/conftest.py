@@ -52,6 +52,15 @@ def snapshot_dir() -> Path:
     return SNAPSHOT
 
 
+def snapshot_subset(tmp_path: Path, files: list[str]) -> Path:
+    """A snapshot folder of symlinks to some of the shared files (read in place, not copied)."""
+    root = tmp_path / "snap"
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).symlink_to(SNAPSHOT / rel)
+    return root
+
+
 def _ingest_snapshot(path: Path, snapshot_dir: Path) -> None:
     """The whole snapshot ingested into `path`, as `btcstress ingest snapshot --allow-quarantine` does."""
     from btcstress import ingest
