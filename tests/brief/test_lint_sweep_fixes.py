@@ -135,7 +135,7 @@ def test_a_force_whose_values_are_all_flagged_is_not_ranked_and_not_called_not_a
     text = _text(sec.paragraphs[0])
     assert "flagged as suspect by the data-quality checks (`btcstress quality`): Leverage." in text
     missing = re.search(r"Not available on this date: ([^.]*)\.", text)
-    assert missing and missing.group(1) == "ETF flows, Corporate treasuries"
+    assert missing and missing.group(1) == "Miners, ETF flows, Corporate treasuries"  # no findings given
     row = next(r for r in sec.tables[0].rows if r[1] == "Leverage")
     assert row[2:] == ["flagged as suspect (data-quality checks)", "not ranked", "not ranked"]
     leverage = Section(id="leverage", title="Leverage and liquidations",
