@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from btcstress import history, metrics, quality, schema
+from btcstress import history, metrics, quality, schema, sqlcache
 from btcstress.history import fallback, materialize
 from btcstress.history.calendar import instants
 from btcstress.store import Store
@@ -44,6 +45,13 @@ def timed(fn, *a, **k):
     t = time.perf_counter()
     out = fn(*a, **k)
     return out, time.perf_counter() - t
+
+
+def timed_cpu(fn, *a, **k):
+    """(result, wall seconds, CPU seconds of this process and its threads: steadier on a shared machine)."""
+    c = time.process_time()
+    out, wall = timed(fn, *a, **k)
+    return out, wall, time.process_time() - c
 
 
 def pandas_history(db: Path, ts: list[dt.datetime]) -> pd.DataFrame:
@@ -158,9 +166,28 @@ def bench_refresh(db: Path, day: dt.datetime) -> dict:
                            "WHERE available_at < ?", [now, day + dt.timedelta(days=1)])
             added += n
         quality.refresh(s)
-        done, secs = timed(materialize.refresh, s)
+        s.duck.execute("CHECKPOINT")
+    before = db.with_name("before_" + db.name)
+    shutil.copy(db, before)
+    # Both refreshes start with an empty compile cache, as `ingest` does in a new process.
+    sqlcache.CACHE.clear()
+    with Store(db) as s:
+        done, secs, cpu = timed_cpu(materialize.refresh, s)
+    # The same refresh with each area's dependencies (the price area) recomputed per area, as before
+    # the refresh shared one store state's rows between areas (history.compute's `reuse`).
+    plain = history.compute
+    materialize.compute = lambda *a, reuse=None, **k: plain(*a, **k)
+    sqlcache.CACHE.clear()
+    try:
+        with Store(before) as s:
+            _, secs_before, cpu_before = timed_cpu(materialize.refresh, s)
+    finally:
+        materialize.compute = plain
     return {"day": str(day.date()), "rows_ingested": int(added), "refresh_s": round(secs, 2),
-            "recomputed": {a: {"instants": d["instants"], "from": str(d["from"])} for a, d in done.items()}}
+            "refresh_cpu_s": round(cpu, 2), "refresh_without_reuse_s": round(secs_before, 2),
+            "refresh_without_reuse_cpu_s": round(cpu_before, 2), "load_avg": [round(x, 1) for x in os.getloadavg()],
+            "recomputed": {a: {"instants": d["instants"], "from": str(d["from"]), "seconds": round(d["seconds"], 2)}
+                           for a, d in done.items()}}
 
 
 def bench_instant(db: Path) -> dict:

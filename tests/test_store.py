@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from btcstress.store import Store, interval_length
-from tests.conftest import SNAPSHOT
+from tests.conftest import snapshot_subset
 
 
 def _caps(rows):
@@ -69,15 +69,6 @@ def test_a_failed_transaction_leaves_nothing(tmp_path):
         assert s.counts()["market_cap_daily"] == 0
 
 
-def _snapshot_subset(tmp_path, files):
-    """A snapshot folder of symlinks to some of the shared files (read in place, not copied)."""
-    root = tmp_path / "snap"
-    for rel in files:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).symlink_to(SNAPSHOT / rel)
-    return root
-
-
 def _cli(db, *args, env=None):
     return subprocess.Popen([sys.executable, "-m", "btcstress.cli", "--db", str(db), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -85,16 +76,25 @@ def _cli(db, *args, env=None):
 
 def test_sigkill_mid_run_leaves_the_store_as_before_then_a_rerun_completes(tmp_path, snapshot_dir):
     db = tmp_path / "kill.duckdb"
-    small = _snapshot_subset(tmp_path, ["price/binance_spot_btcusdt_1h_2026-01_2026-02.csv"])
+    small = snapshot_subset(tmp_path, ["price/binance_spot_btcusdt_1h_2026-01_2026-02.csv"])
     assert _cli(db, "ingest", "snapshot", str(small)).wait(timeout=120) == 0
     with Store(db, read_only=True) as s:
         before = s.counts()
 
     # Pause inside the transaction after the 4th file, then SIGKILL the process. With -v the ingest logs
     # one line per file once it is written (inside the transaction); the 4th is followed by the pause.
+    # Seven files of five sources (not the whole snapshot: the rerun below is a complete ingest of them,
+    # and the whole snapshot's ingest is the session store's, tests/conftest.py).
+    run = snapshot_subset(tmp_path / "run", ["etf/artemis_crypto_etf_flows_weekly.csv",
+                                             "etf/farside_btc_etf_flows_daily.csv",
+                                             "liquidations/cryptoquant_btc_funding_rates_daily.csv",
+                                             "marketcap/cryptoquant_btc_market_cap_daily.csv",
+                                             "miners/published_production_cost_estimates.csv",
+                                             "price/binance_spot_btcusdt_1h_2026-01_2026-02.csv",
+                                             "price/cryptoquant_btc_usd_ohlcv_daily.csv"])
     env = {**os.environ, "BTCSTRESS_TEST_PAUSE_AFTER_FILE": "4:60"}
     p = subprocess.Popen([sys.executable, "-m", "btcstress.cli", "-v", "--db", str(db), "ingest", "snapshot",
-                          str(snapshot_dir), "--allow-quarantine"],
+                          str(run), "--allow-quarantine"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = 0
     deadline = time.time() + 120
@@ -112,7 +112,7 @@ def test_sigkill_mid_run_leaves_the_store_as_before_then_a_rerun_completes(tmp_p
     with Store(db, read_only=True) as s:
         assert s.counts() == before, "a killed run must leave the store exactly as it was"
 
-    assert _cli(db, "ingest", "snapshot", str(snapshot_dir), "--allow-quarantine").wait(timeout=300) == 0
+    assert _cli(db, "ingest", "snapshot", str(run), "--allow-quarantine").wait(timeout=300) == 0
     with Store(db, read_only=True) as s:
         after = s.counts()
     assert after["candles"] > before["candles"] and after["market_cap_daily"] > 0

@@ -249,7 +249,10 @@ CACHE = CompileCache()
 
 
 def install(backend, cache: CompileCache = CACHE) -> None:
-    """Route an Ibis SQL backend's `compile` through `cache` (idempotent; the mode is read per call)."""
+    """Route an Ibis SQL backend's `compile` through `cache` (idempotent; the mode is read per call),
+    and its `execute` through btcstress.querymemo (a query repeated within one computation runs once)."""
+    from btcstress import querymemo
+    querymemo.install(backend)
     if getattr(backend, "_btcstress_compile_cache", None) is cache or not hasattr(backend, "compiler"):
         return
     plain = type(backend).compile.__get__(backend)

@@ -4,6 +4,7 @@ each fixed where the brief is written and pinned here on hand-made findings."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from btcstress.brief import fmt
 from btcstress.brief.lint import EMPTY
@@ -113,3 +114,35 @@ def test_lowest_since_is_news_from_the_day_the_brief_describes_as_the_linter_cou
     # Intraday, before that day's daily rows are out (06:00 on May 19 still describes May 17).
     early = dt.datetime(2018, 5, 19, 6, tzinfo=dt.timezone.utc)
     assert price.lowest_since(since(early, "2018-04-18")) is None
+
+
+def test_a_force_whose_values_are_all_flagged_is_not_ranked_and_not_called_not_available():
+    # 2019-02-20T07:00Z (found by the sweep): BTC short liquidations on 2019-02-19 are flagged
+    # (liquidation_spike_on_quiet_day), so Leverage did not rank, and "Why it fell" called it "not
+    # available" while the leverage section printed the (flagged) total.
+    from btcstress.brief import why
+    from btcstress.brief.lint import lint
+    from btcstress.brief.model import Brief, Paragraph, Ref, Section
+    at = dt.datetime(2019, 2, 20, 7, tzinfo=dt.timezone.utc)
+    window = "1d:2019-02-19"
+    liq = Finding(id="liquidations.total_usd", subject="BTC+ETH", value=2_481_540.0, unit="USD", as_of=at,
+                  window=window, detail={"suspect": "BTC/short_usd on 2019-02-19 (liquidation_spike_on_quiet_day)"})
+    cap = Finding(id="market.total_cap_change_usd", subject="crypto", value=7.341e8, unit="USD", as_of=at,
+                  window=window, detail={"date": "2019-02-19"},
+                  unusual={"zscore": 0.1, "percentile": 55.0, "n": 365, "window_days": 365})
+    fs = FindingSet(at, [liq, cap])
+    sec = why.section(fs)
+    text = _text(sec.paragraphs[0])
+    assert "flagged as suspect by the data-quality checks (`btcstress quality`): Leverage." in text
+    missing = re.search(r"Not available on this date: ([^.]*)\.", text)
+    assert missing and missing.group(1) == "Miners, ETF flows, Corporate treasuries"  # no findings given
+    row = next(r for r in sec.tables[0].rows if r[1] == "Leverage")
+    assert row[2:] == ["flagged as suspect (data-quality checks)", "not ranked", "not ranked"]
+    leverage = Section(id="leverage", title="Leverage and liquidations",
+                       paragraphs=[Paragraph.of("Liquidated: ", Ref(text="$2,481,540", finding=liq), ".")])
+    brief = Brief(title="t", as_of=at, headline=Paragraph.of("Bitcoin is quiet."), highlights=[],
+                  sections=[sec, leverage], datasets=[], findings=[liq, cap])
+    assert [f for f in lint(brief) if f.rule == "contradiction"] == []
+    # Unflagged and unscored, the same value is "reported but with too little history to rank".
+    plain = liq.model_copy(update={"detail": {}})
+    assert "too little history to rank: leverage" in _text(why.section(FindingSet(at, [plain, cap])).paragraphs[0])

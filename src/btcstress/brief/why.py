@@ -36,6 +36,7 @@ class Force:
     evidence: Finding | None = None
     score: float | None = None
     others: list[Finding] = field(default_factory=list)
+    flagged: bool = False  # it has values, but every one is flagged by the quality checks: not ranked
 
 
 def forces_spec() -> list[Force]:
@@ -48,8 +49,9 @@ def forces(fs: FindingSet) -> list[Force]:
     """Every area that is a force (its `force` and `pressure` in the area registry), most abnormal first."""
     out = forces_spec()
     for force in out:
-        found = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None
-                 and not Flagged.of(f).suspect]  # a value the quality checks flagged never ranks a force
+        valued = [f for f in (_get(fs, i, s) for i, s in force.keys) if f is not None and f.value is not None]
+        found = [f for f in valued if not Flagged.of(f).suspect]  # a flagged value never ranks a force
+        force.flagged = bool(valued) and not found
         scored = [f for f in found if _z(f) is not None]
         if scored:
             force.evidence = max(scored, key=lambda f: abs(_z(f)))
@@ -154,7 +156,11 @@ def section(fs: FindingSet) -> Section | None:
         for i, force in enumerate(unranked):
             parts += (["; "] if i else []) + [force.name[0].lower() + force.name[1:], " — ", *_evidence(force)]
         parts.append(". ")
-    missing = [f.name for f in ranked if f.evidence is None]
+    flagged = [f.name for f in ranked if f.evidence is None and f.flagged]
+    if flagged:  # its section reports the value with the flag: "not available" would contradict it
+        parts.append(f"Not ranked, their values flagged as suspect by the data-quality checks "
+                     f"(`btcstress quality`): {', '.join(flagged)}. ")
+    missing = [f.name for f in ranked if f.evidence is None and not f.flagged]
     if missing:
         parts.append(f"Not available on this date: {', '.join(missing)}. ")
     parts.append("Forces are ranked by the largest z-score among their key findings, each against its own "
@@ -162,6 +168,9 @@ def section(fs: FindingSet) -> Section | None:
     rows = []
     for n, force in enumerate(ranked, start=1):
         f = force.evidence
+        if f is None and force.flagged:
+            rows.append([str(n), force.name, "flagged as suspect (data-quality checks)", "not ranked", "not ranked"])
+            continue
         if f is None:
             rows.append([str(n), force.name, fmt.NA, fmt.NA, fmt.NA])
             continue

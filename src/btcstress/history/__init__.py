@@ -74,9 +74,15 @@ def series_first(mod) -> bool:
 
 
 def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None = None,
-            params: dict[str, dict[str, Any]] | None = None, fallback: bool = True) -> HistoryResult:
+            params: dict[str, dict[str, Any]] | None = None, fallback: bool = True,
+            reuse: dict | None = None) -> HistoryResult:
     """Every finding of `areas` (default all) at every instant. Areas with a `history` run set-based;
-    the others are evaluated per instant (`fallback`), or left out when fallback is False."""
+    the others are evaluated per instant (`fallback`), or left out when fallback is False.
+
+    `reuse`: a dict the caller keeps across calls over the *same store state* (one `materialize.refresh`):
+    an area's rows computed for one call are kept in it under (area, instants, params) and taken from
+    it by a later call that needs the same area at the same instants, so the price area an incremental
+    refresh reads for etf, treasuries and miners is computed once, not once per area."""
     from btcstress.history import fallback as fb
     from btcstress.history.calendar import data_range
     rng = data_range(store)
@@ -91,7 +97,10 @@ def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None
         area = area_name(mod)
         if needed is not None and area not in needed:
             continue
-        if series_first(mod):
+        key = (area, tuple(hctx.instants), repr(sorted((params or {}).items())))
+        if reuse is not None and key in reuse:
+            df, paths[area] = reuse[key]
+        elif series_first(mod):
             df = conform(mod.history(hctx))
             paths[area] = "series"
         elif fallback:
@@ -100,6 +109,8 @@ def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None
         else:
             paths[area] = "skipped (no series-first path)"
             continue
+        if reuse is not None:
+            reuse[key] = (df, paths[area])
         hctx.rows.append(df)
         if wanted is None or area in wanted:
             out.append(df)

@@ -143,6 +143,7 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
     st = state(store).set_index("area") if not state(store).empty else pd.DataFrame()
     every = grid(store)
     done = {}
+    reuse: dict = {}  # one store state for the whole refresh: the price rows are computed once
     mods = [m for m in area_modules() if series_first(m) and area_name(m) in (areas or MATERIALISED)]
     for mod in mods:
         area = area_name(mod)
@@ -163,7 +164,7 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
                 continue
         todo = [t for t in instants if start is None or t >= start]
         t0 = time.perf_counter()
-        rows = compute(store, todo, areas=(area,), fallback=False).rows if todo else None
+        rows = compute(store, todo, areas=(area,), fallback=False, reuse=reuse).rows if todo else None
         with store.transaction():
             if start is None:
                 store.duck.execute(f"DELETE FROM {TABLE} WHERE area = ?", [area])

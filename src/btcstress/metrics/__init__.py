@@ -30,7 +30,13 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
             with_series: bool = False) -> FindingSet:
     """All findings as of `as_of` (aware or naive UTC). `price` re-values price-dependent findings
     at a hypothetical price. Raises NoDataError when the store has no price data by then."""
-    ctx = Context(store=store, as_of=as_of, params=params or {}, price_override=price)
+    from btcstress import querymemo
+    with querymemo.scope():  # the store does not change during one computation: a repeated query runs once
+        return _compute(Context(store=store, as_of=as_of, params=params or {}, price_override=price), areas,
+                        with_series)
+
+
+def _compute(ctx: Context, areas: tuple[str, ...] | None, with_series: bool) -> FindingSet:
     ctx.require_data()
     series = {}
     for area in registry.all():

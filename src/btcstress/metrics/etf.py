@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, iso, not_available
@@ -61,10 +62,13 @@ def daily(ctx: Context) -> ibis.Table:
 
 def _source(expr: ibis.Table, table: str, time_col: str, note: str | None = None, rows_col: str | None = None
             ) -> Source:
-    """Provenance of the rows behind `expr`, aggregated in the backend."""
+    """Provenance of the rows behind `expr`, aggregated in the backend (one query; the distinct
+    origins collected without nulls)."""
     agg = expr.aggregate(rows=(expr[rows_col].sum() if rows_col else expr.count()),
-                         first=expr[time_col].min(), last=expr[time_col].max()).execute().iloc[0]
-    origins = sorted(expr.select("origin").distinct().execute()["origin"].dropna())
+                         first=expr[time_col].min(), last=expr[time_col].max(),
+                         origins=expr.origin.collect(distinct=True)).execute().iloc[0]
+    found = agg["origins"]
+    origins = sorted(found) if isinstance(found, (list, tuple, np.ndarray)) else []
     return Source(table=table, origin=", ".join(origins) or "-", rows=int(agg["rows"] or 0),
                   first=_ts(agg["first"]), last=_ts(agg["last"]), note=note)
 

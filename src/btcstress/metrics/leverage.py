@@ -18,6 +18,7 @@ import datetime as dt
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, FindingSet, Series, Source, not_available
@@ -49,10 +50,11 @@ def one_family(s: ibis.Table) -> tuple[ibis.Table, str, bool]:
 
     An all-exchange series (CryptoQuant) and a single-venue one (Binance, fetched live) measure
     different things; they are never mixed in one day. CryptoQuant wins where it exists."""
-    cq = s.filter(s.origin.contains("cryptoquant"))
-    if cq.count().execute():
-        return cq, DERIV_NOTE, True
-    origins = sorted(s.select("origin").distinct().execute()["origin"])
+    is_cq = s.origin.contains("cryptoquant")
+    found = s.aggregate(cq=s.count(where=is_cq), origins=s.origin.collect(distinct=True)).execute().iloc[0]
+    if found["cq"]:
+        return s.filter(is_cq), DERIV_NOTE, True
+    origins = sorted(found["origins"]) if isinstance(found["origins"], (list, tuple, np.ndarray)) else []
     return s, SINGLE_VENUE_NOTE.format(origin=", ".join(origins) or "-"), False
 
 
@@ -165,6 +167,29 @@ def _raw_rows(ctx: Context, table: str, assets: list[str], first: dt.date, last:
     return t.select("date", "asset", "origin").execute()
 
 
+def _raw_frame(ctx: Context, table: str, assets: list[str], first: dt.date, last: dt.date,
+               columns: tuple[str, ...], cryptoquant: bool | None = None) -> pd.DataFrame:
+    """`_raw_rows` for several provenance questions at once: the rows carrying any of `columns` in
+    [first, last], with a `has_<column>` flag each; `_pick` cuts out one question's rows (one query
+    instead of one per finding)."""
+    t = ctx.table(table)
+    t = t.filter(t.asset.isin(assets) & (t.date >= first) & (t.date <= last))
+    if cryptoquant is not None:
+        t = t.filter(t.origin.contains("cryptoquant") == cryptoquant)
+    cond = t[columns[0]].notnull()
+    for c in columns[1:]:
+        cond = cond | t[c].notnull()
+    df = t.filter(cond).select("date", "asset", "origin", **{f"has_{c}": t[c].notnull() for c in columns}).execute()
+    df["_day"] = df["date"].map(_day)
+    return df
+
+
+def _pick(raw: pd.DataFrame, first: dt.date, last: dt.date, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The rows `_raw_rows(..., first, last, columns=columns)` returns, from a `_raw_frame`."""
+    keep = (raw["_day"] >= first) & (raw["_day"] <= last) & raw[[f"has_{c}" for c in columns]].any(axis=1)
+    return raw.loc[keep, ["date", "asset", "origin"]].reset_index(drop=True)
+
+
 def _day(v: Any) -> dt.date:
     return pd.Timestamp(v).date()
 
@@ -193,22 +218,23 @@ def _subject_liquidations(ctx: Context, p: dict[str, Any], params: dict, subject
     """The latest day's long, short and total liquidations of one subject (an asset or BTC+ETH), the
     long share and the total's z-score against the trailing history."""
     out: list[Finding] = []
-    last = frame.date.max().execute()
-    if last is None or pd.isna(last):
+    last_rows = frame.filter(frame.date == frame.date.max()).execute()  # the latest day's row (dates unique)
+    if not len(last_rows):
         reason = f"no daily liquidations for {subject} published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}"
         return [not_available(i, ctx.as_of, reason, subject=subject, unit=_UNITS[i]) for i in ids]
-    day = _day(last)
-    row = frame.filter(frame.date == day).execute().iloc[0]
+    row = last_rows.iloc[0]
+    day = _day(row["date"])
     long_usd, short_usd, total = float(row["long_usd"]), float(row["short_usd"]), float(row["total_usd"])
     stats = _history_stats(frame, day, {"long_usd": long_usd, "short_usd": short_usd, "total_usd": total},
                            p["history_days"])
     window = f"1d:{day}"
+    first = day - dt.timedelta(days=p["history_days"])
+    raw = _raw_frame(ctx, "liquidations_daily", sub_assets, first, day,
+                     ("long_usd", "short_usd", "long_qty", "short_qty"))
     def src_for(*cols: str) -> list[Source]:
-        rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day, day, columns=cols)
-        return [source("liquidations_daily", rows, time_col="date", note=DAILY_NOTE)]
+        return [source("liquidations_daily", _pick(raw, day, day, cols), time_col="date", note=DAILY_NOTE)]
     src = src_for("long_usd", "short_usd")
-    hist_rows = _raw_rows(ctx, "liquidations_daily", sub_assets, day - dt.timedelta(days=p["history_days"]), day,
-                          columns=("long_usd", "short_usd"))
+    hist_rows = _pick(raw, first, day, ("long_usd", "short_usd"))
     hist_src = [source("liquidations_daily", hist_rows, time_col="date", note=DAILY_NOTE)]
     note = _staleness(ctx, day)
     per = "summed over " + ", ".join(sub_assets) + " (days where each is published)" if len(sub_assets) > 1 else ""
@@ -277,8 +303,10 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
         for fid, (col, method) in _DERIV.items():
             s, note, cq = one_family(a.filter(a[col].notnull()))
             daily = s.group_by("date").aggregate(v=s[col].max())
-            last = daily.date.max().execute()
-            if last is None or pd.isna(last):
+            # The last day and the days 1 and 7 before it, in one query.
+            m = daily.date.max()
+            near = daily.filter(daily.date.isin([m, m - ibis.interval(days=1), m - ibis.interval(days=7)])).execute()
+            if not len(near):
                 reason = f"no {col} series for {asset} published by {ctx.as_of_naive:%Y-%m-%dT%H:%MZ}"
                 if fid == "derivatives.open_interest_usd":
                     for w in ("1d", "7d"):
@@ -286,12 +314,14 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
                                                  subject=asset, unit="pct", window=w))
                 out.append(not_available(fid, ctx.as_of, reason, subject=asset, unit=_UNITS[fid]))
                 continue
-            day = _day(last)
-            lookback = [day - dt.timedelta(days=k) for k in (0, 1, 7)]
-            vals = {_day(r.date): float(r.v) for r in daily.filter(daily.date.isin(lookback)).execute().itertuples()}
+            vals = {_day(r.date): float(r.v) for r in near.itertuples()}
+            day = max(vals)
             x = vals[day]
             stats = _history_stats(daily, day, {"v": x}, p["history_days"])["v"]
-            rows = _raw_rows(ctx, "derivatives_daily", [asset], day, day, column=col, cryptoquant=cq)
+            oi = fid == "derivatives.open_interest_usd"
+            raw = _raw_frame(ctx, "derivatives_daily", [asset], day - dt.timedelta(days=7 if oi else 0), day,
+                             (col,), cryptoquant=cq)
+            rows = _pick(raw, day, day, (col,))
             common = dict(subject=asset, as_of=ctx.as_of, params=params, note=_staleness(ctx, day))
             if fid == "derivatives.open_interest_usd":
                 for k in (1, 7):  # 1 d first: the primary window that FindingSet.get returns
@@ -302,7 +332,7 @@ def _derivatives(ctx: Context, p: dict[str, Any]) -> list[Finding]:
                                                  f"no open interest for {asset} on {prev}", subject=asset,
                                                  unit="pct", window=window))
                         continue
-                    ch_rows = _raw_rows(ctx, "derivatives_daily", [asset], prev, day, column=col, cryptoquant=cq)
+                    ch_rows = _pick(raw, prev, day, (col,))
                     ch_rows = ch_rows[ch_rows["date"].map(_day).isin([prev, day])]
                     out.append(Finding(
                         id="derivatives.open_interest_change_pct", value=round(100.0 * (x / vals[prev] - 1.0), 2),

@@ -36,15 +36,15 @@ def _total_cap(ctx: Context) -> list[Finding]:
     order = ibis.window(order_by=t.date)
     t = t.mutate(prev=t.cap_usd.lag().over(order), prev_date=t.date.lag().over(order))
     t = t.mutate(change=t.cap_usd - t.prev)
-    last_date = t.date.max().execute()
-    if last_date is None or pd.isna(last_date):
+    rows = t.filter(t.date == t.date.max()).order_by("origin").execute()  # the last day's rows, in one query
+    if not len(rows):
         reason = "no total market cap published by as-of (the derived series starts 2017-07-14)"
         return [not_available("market.total_cap_usd", ctx.as_of, reason, subject="crypto", unit="USD", window="1d"),
                 not_available("market.total_cap_change_usd", ctx.as_of, reason, subject="crypto", unit="USD",
                               window="1d")]
-    rows = t.filter(t.date == last_date).order_by("origin").execute()
     row = rows.iloc[0]
     day = pd.Timestamp(row.date).date()
+    last_date = day
     window = f"1d:{day}"
     src = source("market_cap_daily", rows, time_col="date",
                  note="derived: TOTAL3 / (1 - (BTC.D + ETH.D) / 100) from TradingView CRYPTOCAP indices")

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
@@ -173,20 +174,26 @@ def daily(ctx: Context, market: tuple[str, str, str, str] | None = None) -> ibis
 def _last_day(ctx: Context) -> list[Finding]:
     composite = daily_market(ctx)
     d = daily(ctx, composite)
-    last_day = d.open_time.max().execute()
-    if last_day is None or pd.isna(last_day):
+    # The last day and the day before it, in one query.
+    m = d.open_time.max()
+    near = d.filter((d.open_time == m) | (d.open_time == m - ibis.interval(days=1))).execute()
+    if not len(near):
         return [not_available(i, ctx.as_of, "no complete day of daily bars by as-of", unit=u, window="1d")
                 for i, u in (("price.close_usd", "USD"), ("price.low_usd", "USD"), ("price.high_usd", "USD"),
                              ("price.change_1d_pct", "pct"))]
-    last_day = pd.Timestamp(last_day).to_pydatetime()
-    rows = d.filter(d.open_time == last_day).execute()
+    last_day = pd.Timestamp(near.open_time.max()).to_pydatetime()
+    rows = near[near.open_time == last_day].reset_index(drop=True)
     row = rows.iloc[0]
-    # How unusual the day's return is: z-score against the trailing 365 days and percentile over history.
+    # How unusual the day's return is: z-score against the trailing 365 days and percentile over
+    # history, in one query (each statistic over its own rows, as FILTER clauses).
     hist = d.filter(d.ret.notnull() & (d.open_time < last_day))
-    year = hist.filter(hist.open_time >= last_day - 365 * DAY)
-    stats = year.aggregate(mean=year.ret.mean(), std=year.ret.std(), n=year.count()).execute().iloc[0]
-    below = hist.filter(hist.ret <= float(row.ret) if pd.notna(row.ret) else False).count().execute()
-    total = hist.count().execute()
+    in_year = hist.open_time >= last_day - 365 * DAY
+    agg = hist.aggregate(mean=hist.ret.mean(where=in_year), std=hist.ret.std(where=in_year),
+                         n=hist.count(where=in_year), total=hist.count(), first=hist.open_time.min(),
+                         below=hist.count(where=hist.ret <= float(row.ret)) if pd.notna(row.ret) else ibis.literal(0)
+                         ).execute().iloc[0]
+    stats = agg[["mean", "std", "n"]]
+    below, total = int(agg["below"]), int(agg["total"])
     window = f"1d:{last_day.date()}"
     src = source("candles", rows, time_col="open_time", note=composite[3])
     note = suspect_note(row.to_dict())
@@ -201,7 +208,7 @@ def _last_day(ctx: Context) -> list[Finding]:
                                **marked(common, note if bool(row[f"q_{field}"]) else None)))
     if pd.notna(row.ret):
         z = (float(row.ret) - stats["mean"]) / stats["std"] if stats["std"] else None
-        prev = d.filter(d.open_time == last_day - DAY).execute()
+        prev = near[near.open_time == last_day - DAY]
         close_note = "; ".join(n for n in [note if bool(row.q_close) else None]
                                + [suspect_note(p) for p in prev.to_dict("records") if bool(p["q_close"])] if n)
         out.append(Finding(
@@ -211,7 +218,7 @@ def _last_day(ctx: Context) -> list[Finding]:
                      "percentile": round(100 * below / total, 2) if total else None,
                      "n": int(stats["n"]), "percentile_n": int(total),
                      "history": f"daily returns: z vs trailing 365 days ({int(stats['n'])}), percentile vs all "
-                                f"{total} days since {str(hist.open_time.min().execute())[:10]}"}))
+                                f"{total} days since {str(agg['first'])[:10]}"}))
     else:
         out.append(not_available("price.change_1d_pct", ctx.as_of, "no previous day", unit="pct", window=window))
     return out
@@ -227,14 +234,15 @@ def _ath(ctx: Context, market: Market | None) -> list[Finding]:
         return [not_available(i, ctx.as_of, "no daily price history by as-of", unit=u, window="all")
                 for i, u in (("price.ath_usd", "USD"), ("price.ath_date", "date"), ("price.drawdown_from_ath_pct", "pct"))]
     ath, ath_time = float(top.high.iloc[0]), pd.Timestamp(top.open_time.iloc[0]).to_pydatetime()
-    sources = [Source(table="candles", origin=str(top.origin.iloc[0]), rows=int(d.count().execute()),
-                      first=pd.Timestamp(d.open_time.min().execute()).to_pydatetime(),
-                      last=pd.Timestamp(d.open_time.max().execute()).to_pydatetime(), note=composite[3])]
+    span = d.aggregate(n=d.count(), first=d.open_time.min(), last=d.open_time.max()).execute().iloc[0]
+    sources = [Source(table="candles", origin=str(top.origin.iloc[0]), rows=int(span["n"]),
+                      first=pd.Timestamp(span["first"]).to_pydatetime(),
+                      last=pd.Timestamp(span["last"]).to_pydatetime(), note=composite[3])]
     # Bars of the primary market after the composite's last day may have set a newer high.
     if market is not None and market.interval != "1d":
         # The composite's last bar ends a day after it opens; its publication (D+1 07:00 for CryptoQuant)
         # is later, and the primary market's bars in between count too.
-        since = pd.Timestamp(d.open_time.max().execute()).to_pydatetime() + DAY
+        since = pd.Timestamp(span["last"]).to_pydatetime() + DAY
         p = bars(ctx, market.venue, market.symbol, market.interval)
         p = p.filter(p.open_time >= since)
         recent = p.order_by([ibis.desc("high"), "open_time"]).limit(1).execute()
@@ -277,8 +285,11 @@ def _lowest_since(ctx: Context, low_f: Finding | None) -> list[Finding]:
     d = bars(ctx, *composite[:3])
     earlier = d.filter(d.open_time < pd.Timestamp(window_start).to_pydatetime())
     hit = earlier.filter(earlier.low <= level).order_by(ibis.desc("open_time")).limit(1).execute()
-    scanned = earlier.aggregate(n=earlier.count(), first=earlier.open_time.min(), last=earlier.open_time.max()).execute().iloc[0]
-    src = Source(table="candles", origin=_origin(earlier), rows=int(scanned["n"]),
+    scanned = earlier.aggregate(n=earlier.count(), first=earlier.open_time.min(), last=earlier.open_time.max(),
+                                origins=earlier.origin.collect(distinct=True)).execute().iloc[0]
+    origins = scanned["origins"]
+    src = Source(table="candles", origin=", ".join(sorted(origins) if isinstance(origins, (list, np.ndarray)) else []),
+                 rows=int(scanned["n"]),
                  first=_py(scanned["first"]), last=_py(scanned["last"]), note="daily lows scanned")
     method = ("the latest day before the trailing-24h window whose daily low was at or below "
               + ("the hypothetical price" if hypothetical else "the trailing-24h low"))
