@@ -73,7 +73,7 @@ def _ingest_snapshot(path: Path, snapshot_dir: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def snapshot_db(tmp_path_factory, snapshot_dir, worker_id) -> Path:
+def snapshot_db(tmp_path_factory, snapshot_dir) -> Path:
     """A store file with the whole snapshot ingested once per test session.
 
     Under xdist the workers share one ingest (~1 minute with finding_history's materialisation): the
@@ -82,7 +82,8 @@ def snapshot_db(tmp_path_factory, snapshot_dir, worker_id) -> Path:
     worker then works on its own copy (with the read copy beside it, as an ingest leaves it), so no
     worker's test can touch another's file."""
     own = tmp_path_factory.mktemp("store") / "snapshot.duckdb"
-    if worker_id == "master":  # not under xdist: the basetemp's parent is shared by other pytest runs
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... (set by pytest-xdist in its workers)
+    if not worker_id:  # not under xdist: the basetemp's parent is shared by other pytest runs
         _ingest_snapshot(own, snapshot_dir)
         return own
     from filelock import FileLock

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from btcstress.cli import app
 from btcstress.store import Store
+from tests.conftest import snapshot_subset
 
 runner = CliRunner()
 
@@ -34,19 +35,28 @@ def test_ingest_twice_adds_nothing(tmp_path, snapshot_db, snapshot_dir):
     assert counts["candles"] > 20000 and counts["events"] > 10
 
 
-def test_quarantined_rows_make_ingest_exit_nonzero_with_a_summary(tmp_path, snapshot_dir):
+def test_quarantined_rows_make_ingest_exit_nonzero_with_a_summary(tmp_path, snapshot_dir, snapshot_db):
+    """The CLI run reads the two snapshot files that have bad rows (a folder of links to them); that no
+    other file of the snapshot has any is checked on the session's store, the whole snapshot ingested
+    by the same jobs (tests/conftest.py): one full ingest less in the suite."""
+    expected = {("snapshot/price/cryptoquant_btc_usd_ohlcv_daily.csv", 5437),
+                ("snapshot/price/cryptoquant_btc_usd_ohlcv_daily.csv", 5438),
+                # treasuries: GNS and HIVE with negative bitcoin holdings in the DefiLlama snapshot
+                ("snapshot/treasury/defillama_dat_institutions_snapshot_2026-04.csv", 86),
+                ("snapshot/treasury/defillama_dat_institutions_snapshot_2026-04.csv", 87)}
+    folder = snapshot_subset(tmp_path, sorted({f.removeprefix("snapshot/") for f, _ in expected}))
     db = tmp_path / "s.duckdb"
-    r = runner.invoke(app, ["--db", str(db), "ingest", "snapshot", str(snapshot_dir)])
+    r = runner.invoke(app, ["--db", str(db), "ingest", "snapshot", str(folder)])
     assert r.exit_code == 1
     assert "quarantined" in r.output and "rows in" in r.output
     with Store(db, read_only=True) as s:  # the good rows are kept, the bad ones are inspectable
         q = s.table("quarantine").execute()
-    got = {(f, int(line)) for f, line in zip(q.file, q.line)}
-    assert got == {("snapshot/price/cryptoquant_btc_usd_ohlcv_daily.csv", 5437),
-                   ("snapshot/price/cryptoquant_btc_usd_ohlcv_daily.csv", 5438),
-                   # treasuries: GNS and HIVE with negative bitcoin holdings in the DefiLlama snapshot
-                   ("snapshot/treasury/defillama_dat_institutions_snapshot_2026-04.csv", 86),
-                   ("snapshot/treasury/defillama_dat_institutions_snapshot_2026-04.csv", 87)}
+        counts = s.counts()
+    assert {(f, int(line)) for f, line in zip(q.file, q.line)} == expected
+    assert counts["candles"] > 5000 and counts["treasury_holdings"] > 0
+    with Store(snapshot_db, read_only=True) as s:  # the whole snapshot: no other bad row anywhere
+        whole = s.table("quarantine").execute()
+    assert {(f, int(line)) for f, line in zip(whole.file, whole.line)} == expected
 
 
 def test_findings_json_has_the_provenance_fields(snapshot_db):

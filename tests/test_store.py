@@ -85,7 +85,8 @@ def test_sigkill_mid_run_leaves_the_store_as_before_then_a_rerun_completes(tmp_p
     # one line per file once it is written (inside the transaction); the 4th is followed by the pause.
     # Seven files of five sources (not the whole snapshot: the rerun below is a complete ingest of them,
     # and the whole snapshot's ingest is the session store's, tests/conftest.py).
-    run = snapshot_subset(tmp_path / "run", ["etf/artemis_crypto_etf_flows_weekly.csv", "etf/farside_btc_etf_flows_daily.csv",
+    run = snapshot_subset(tmp_path / "run", ["etf/artemis_crypto_etf_flows_weekly.csv",
+                                             "etf/farside_btc_etf_flows_daily.csv",
                                              "liquidations/cryptoquant_btc_funding_rates_daily.csv",
                                              "marketcap/cryptoquant_btc_market_cap_daily.csv",
                                              "miners/published_production_cost_estimates.csv",
