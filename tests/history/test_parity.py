@@ -163,8 +163,9 @@ def test_a_history_never_sees_a_later_row(store):
         def __init__(self, s):
             self.s = s
 
-        def table(self, name, as_of=None):
-            return self.s.table(name, min(as_of, t) if as_of else t)
+        def table(self, name, as_of=None):  # as Store.table, an aware or a naive UTC instant (a Context's is aware)
+            from btcstress.store import utc_naive
+            return self.s.table(name, min(utc_naive(as_of), t) if as_of else t)
 
     cut = history.compute(Cut(store), [t], areas=areas, fallback=False).rows
     pd.testing.assert_frame_equal(whole.reset_index(drop=True), cut.reset_index(drop=True))
