@@ -37,6 +37,9 @@ def _stored_areas(store, t: dt.datetime | None = None) -> tuple[str, ...]:
                  and (t is None or materialize.covers(st.loc[a], [naive])))
 
 
+FLAGGED = "computed (a data-quality flag known at this instant"
+
+
 def _key(f):
     return (f.id, f.subject, f.window, f.kind)
 
@@ -75,7 +78,9 @@ def test_stored_findings_equal_the_computed_ones_on_the_grid(store, t):
     assert {"price", "market", "etf", "leverage"} <= set(_stored_areas(store))  # ingest stores them
     stored = _stored_areas(store, t)
     got = served.findings_at(store, t, areas=stored)
-    assert all(got.how[a].startswith("stored (finding_history") for a in stored), got.how
+    # stored, unless a quality flag known at t may mark the area's findings (then computed, with the mark)
+    assert all(got.how[a].startswith(("stored (finding_history", FLAGGED)) for a in stored), got.how
+    assert got.how["price"].startswith("stored") and got.how["market"].startswith("stored")
     want = metrics.compute(store, t, areas=registry.closure(stored))
     want = [f for f in want if registry.of_finding(f.id).name in stored]
     assert len(want) > 0
@@ -95,6 +100,16 @@ def test_stored_findings_equal_the_computed_ones_on_the_grid(store, t):
     # What a reader sees is the same: each value as the CLI prints it (stale marker included), its note
     # (caveats such as "no z-score or percentile: N observations"), unit, kind, and the JSON value's type.
     _assert_seen_alike(got.fs, want, t)
+    # served.READERS (which findings a flag on a table can mark) covers every table the computed findings
+    # cite, and a "day" reader's source from that table is the window's last day only
+    for f in want:
+        for x in f.sources:
+            if x.table.startswith("package:") or x.table in ("candles", "citations", "events"):
+                continue
+            how = served.reach(f.id, x.table)
+            assert how is not None, (f.id, x.table)
+            if how == "day":
+                assert x.first == x.last and f.window.endswith(f"{x.last:%Y-%m-%d}"), (f.id, x)
 
 
 def _assert_seen_alike(got, want, t: dt.datetime) -> None:
@@ -107,18 +122,18 @@ def _assert_seen_alike(got, want, t: dt.datetime) -> None:
 
 
 def test_a_stale_value_and_a_short_history_read_as_computed(store):
-    """On Monday 2 February 2026 at 07:00 UTC (Sunday's day instant) the newest ETF day is Friday 30 January:
-    more than 3 days old, so the CLI marks the ETF values stale ("@01-30"), stored as computed. Twenty One
+    """On Monday 1 December 2025 at 07:00 UTC (Sunday's day instant) the newest ETF day is Friday 28 November:
+    more than 3 days old, so the CLI marks the ETF values stale ("@11-28"), stored as computed. Twenty One
     Capital's mNAV history is short at the crash: the note says how many observations (counted here from
     the raw valuation rows known by then) and that there is no z-score; the cited figures keep their source."""
-    t = dt.datetime(2026, 2, 2, tzinfo=UTC) + DAY_END
+    t = dt.datetime(2025, 12, 1, tzinfo=UTC) + DAY_END
     from btcstress.cli.findings import _cells
     got = served.findings_at(store, t)
     assert got.how["etf"].startswith("stored") and got.how["treasuries"].startswith("stored")
     assert got.how["miners"].startswith("stored")
     flow = got.fs.get("etf.net_flow_usd")
-    assert flow.window == "1d:2026-01-30" and _cells(flow, t)["value"].endswith(" @01-30")
-    assert _cells(flow, t)["note"].startswith("stale: newest data 2026-01-30")
+    assert flow.window == "1d:2025-11-28" and _cells(flow, t)["value"].endswith(" @11-28")
+    assert _cells(flow, t)["note"].startswith("stale: newest data 2025-11-28")
     want = metrics.compute(store, t)
     _assert_seen_alike([f for f in got.fs if f.id.split(".")[0] != "scenario"],
                        [f for f in want if f.id.split(".")[0] != "scenario"], t)
@@ -142,6 +157,23 @@ def test_a_stale_value_and_a_short_history_read_as_computed(store):
     assert cost[0].detail["published"] == row[2].removeprefix("published:") and cost[0].kind == "cited"
 
 
+def test_a_finding_a_quality_flag_marks_is_never_served_without_the_mark(store):
+    """BTC's short liquidations of 8 November 2025 are flagged (a spike on a quiet day): at that day's
+    instant the leverage findings of the day carry the mark ("suspect BTC/short_usd on 2025-11-08 ..."),
+    which finding_history does not hold, so the area is computed and says why; the mark reads as computed."""
+    t = dt.datetime(2025, 11, 9, tzinfo=UTC) + DAY_END
+    flag = store.duck.execute("SELECT series FROM quality WHERE series LIKE 'liquidations_daily:BTC/%' AND "
+                              "ts = '2025-11-08' AND available_at <= ?", [t.replace(tzinfo=None)]).fetchone()
+    assert flag is not None  # the flag the test is about (the quality rules run by ingest)
+    got = served.findings_at(store, t, areas=("leverage",))
+    assert got.how["leverage"].startswith(FLAGGED)
+    total = got.fs.get("liquidations.total_usd", "BTC")
+    assert total.window == "1d:2025-11-08" and f"suspect {flag[0].split(':', 1)[1]} on 2025-11-08" in total.note
+    _assert_seen_alike(got.fs, metrics.compute(store, t, areas=("leverage",)), t)
+    # An area whose tables carry no flag near the instant is still read from finding_history.
+    assert served.findings_at(store, t, areas=("market",)).how["market"].startswith("stored")
+
+
 def test_all_findings_merge_stored_and_computed_areas(store):
     t = dt.datetime(2026, 2, 6, 8, tzinfo=UTC)
     got = served.findings_at(store, t)
@@ -150,6 +182,8 @@ def test_all_findings_merge_stored_and_computed_areas(store):
     daily_only = set(materialize.state(store).query("grid == 'daily'")["area"]) if "grid" in materialize.state(
         store) else set()
     for a, how in got.how.items():
+        if how.startswith(FLAGGED):
+            continue  # a quality flag known then may mark its findings: computed with the mark
         assert how.startswith("stored") == (a in stored and a not in daily_only), (a, how)  # 08:00: an hour's end
         if a not in stored:
             assert how == "computed (not materialised)"

@@ -84,25 +84,34 @@ def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str]
     as_of = t.replace(tzinfo=dt.timezone.utc)
     if stored:
         rows = _rows(store, t, tuple(stored))
-        uncited = [a for a in stored if any(r["kind"] == "cited" and not r.get("cite")
-                                            and (r["value"] is not None or r["value_text"] is not None) for r in rows.get(a, []))]
-        if uncited:  # never a cited figure without its citation: those areas are computed
-            stored = {a: m for a, m in stored.items() if a not in uncited}
-            why_not = {**why_not, **{a: "a cited figure's citation is missing from finding_history" for a in uncited}}
+        flags = _flags(store, t)
+        redo = {a: "a data-quality flag known at this instant may mark its findings (the marks are not stored)"
+                for a in stored if _may_be_marked(rows.get(a, []), t, flags)}
+        redo.update({a: "a cited figure's citation is missing from finding_history" for a in stored
+                     if any(r["kind"] == "cited" and not r.get("cite") and (r["value"] is not None or
+                                                                            r["value_text"] is not None)
+                            for r in rows.get(a, []))})
+        if redo:  # never a cited figure without its citation, nor a finding without its quality mark
+            stored = {a: m for a, m in stored.items() if a not in redo}
+            why_not = {**why_not, **redo}
             from btcstress import metrics
-            computed = metrics.compute(store, as_of, areas=registry.closure(uncited)) if computed is None else computed
+            again = metrics.compute(store, as_of, areas=registry.closure(tuple(redo)))
+            for a in redo:
+                prefixes = registry.get(a).prefixes
+                by_area[a] = [f for f in again if f.id.split(".", 1)[0] in prefixes]
+                how[a] = f"computed ({redo[a]})"
         for a, mark in stored.items():
             mine = rows.get(a, [])
             by_area[a] = [_finding(r, as_of, mark, mine) for r in mine]
             how[a] = f"stored (finding_history, fresh through {mark})"
     for a in wanted:
-        if a not in stored:
+        if a not in stored and a not in by_area:
             prefixes = registry.get(a).prefixes
             by_area[a] = [f for f in computed if f.id.split(".", 1)[0] in prefixes]
             how[a] = f"computed ({why_not[a]})"
     out = [f for a in wanted for f in by_area.get(a, [])]
     series, used = (computed.series, computed.params) if computed is not None else ({}, {})
-    return Served(FindingSet(as_of, out, series, used), how)
+    return Served(FindingSet(as_of, out, series, used), {a: how[a] for a in wanted if a in how})
 
 
 def areas_for(ids: list[str] | None) -> tuple[str, ...] | None:
@@ -180,6 +189,60 @@ def _whole(fid: str) -> bool:
 AT_PRICE = frozenset({"etf.holders_pnl_pct", "treasury.value_usd", "treasury.unrealized_pnl_usd",
                       "treasury.unrealized_pnl_pct"})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# Which stored findings a flag on a table can mark (quality.mark matches a flag against a finding's
+# sources): table -> ((id prefix, "day" when that table's source of such a finding is the window's last day
+# only, so only a flag on that day marks it; else "span": any flag up to 31 days before it may)). Candles
+# are left out: the price area applies its flags to its values, in its history too, and mark skips them.
+# tests/history/test_served.py holds this against the computed findings' sources at its instants.
+READERS = {
+    "etf_aum": (("etf.aum_usd", "day"),), "etf_flows": (("etf.", "span"), ("stress.", "span")),
+    "treasury_holdings": (("treasury.holdings_btc", "day"), ("treasury.avg_cost_usd", "day"),
+                          ("treasury.cost_usd", "day"), ("treasury.breakeven_price_usd", "day"), ("treasury.", "span")),
+    "treasury_valuation_daily": (("treasury.mnav", "span"), ("stress.", "span")),
+    "derivatives_daily": (("derivatives.", "span"), ("stress.", "span")),
+    "liquidations_daily": (("liquidations.", "span"), ("stress.", "span")),
+    "indicators_daily": (("market.", "span"),), "market_cap_daily": (("market.", "span"), ("stress.", "span")),
+    "miner_flows_daily": (("miners.", "span"), ("stress.", "span")),
+    "network_daily": (("miners.", "span"), ("stress.", "span")),
+}
+
+
+def reach(fid: str, table: str) -> str | None:
+    """How a flag on `table` can mark finding `fid` ("day", "span"), or None when it cannot."""
+    return next((how for prefix, how in READERS.get(table, ()) if fid.startswith(prefix)), None)
+
+
+def _flags(store, t: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """(table, day) of the non-price data-quality flags known at t (those quality.mark applies)."""
+    from btcstress.history import materialize as mat
+    if not mat._exists(store, "quality"):
+        return []
+    return store.duck.execute("SELECT DISTINCT split_part(series, ':', 1), ts FROM quality WHERE NOT "
+                              "starts_with(series, 'candles:') AND available_at <= ?", [t]).fetchall()
+
+
+def _may_be_marked(rows: list[dict], t: dt.datetime, flags: list[tuple[str, dt.datetime]]) -> bool:
+    """Whether quality.mark could mark one of these stored rows at t: it marks a finding whose source (from
+    the flag's table, `READERS`) ends on the flagged day or spans at most 31 days including it. A stored
+    row has no sources; its newest data is the last date its window names (or t), so a flag on that day,
+    or for a "span" reader any flag within 31 days before it, counts (a superset: never a miss)."""
+    if not flags:
+        return False
+    from btcstress.quality.mark import SHORT_SPAN
+    for r in rows:
+        if r["value"] is None and r["value_text"] is None:
+            continue
+        dates = _DATE.findall(r["window"] or "")
+        newest = _newest(r, rows) if r["id"] == "treasury.total_holdings_btc" else (
+            dt.datetime.fromisoformat(max(dates)) if dates else t)
+        newest = newest or t
+        for table, day in flags:
+            how = reach(r["id"], table)
+            if how == "day" and day == newest or how == "span" and newest - SHORT_SPAN - dt.timedelta(days=1) <= day <= newest:
+                return True
+    return False
 
 
 def _naive_iso(v: str | None) -> dt.datetime | None:
