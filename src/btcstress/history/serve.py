@@ -88,7 +88,7 @@ def _stored_areas(store, ts: list[dt.datetime]) -> set[str]:
         return set()
     ok = set()
     for r in st.itertuples():
-        if r.area in fresh and mat.covers(r, ts):  # stress is stored at day ends only
+        if r.area in fresh and mat.covers(r, ts):  # an area stored at day ends only has no hours' ends
             ok.add(r.area)
     return ok
 
