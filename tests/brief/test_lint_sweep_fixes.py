@@ -146,3 +146,27 @@ def test_a_force_whose_values_are_all_flagged_is_not_ranked_and_not_called_not_a
     # Unflagged and unscored, the same value is "reported but with too little history to rank".
     plain = liq.model_copy(update={"detail": {}})
     assert "too little history to rank: leverage" in _text(why.section(FindingSet(at, [plain, cap])).paragraphs[0])
+
+
+def test_normal_range_goes_by_where_a_number_stands_not_by_its_text():
+    # 2020-01-23T07:00Z (found by the sweep): open interest "$1.34B" (98th percentile) stood before
+    # "Within their normal range", market value "-$1.34B" after it; the linter found "$1.34B" in the
+    # tail by text and failed the brief.
+    from btcstress.brief.lint import normal_range
+    from btcstress.brief.model import Brief, Paragraph, Ref, Section
+    at = dt.datetime(2020, 1, 23, 7, tzinfo=dt.timezone.utc)
+    oi = Finding(id="derivatives.open_interest_usd", subject="BTC", value=1.34e9, unit="USD", as_of=at,
+                 window="1d:2020-01-22", unusual={"zscore": 1.7, "percentile": 98.0})
+    cap = Finding(id="market.total_cap_change_usd", subject="crypto", value=-1.34e9, unit="USD", as_of=at,
+                  window="1d:2020-01-22", unusual={"zscore": -0.2, "percentile": 40.0})
+
+    def brief(*parts) -> Brief:
+        return Brief(title="t", as_of=at, headline=Paragraph.of("Bitcoin is quiet."), highlights=[],
+                     sections=[Section(id="why", title="What moved", paragraphs=[Paragraph(parts=list(parts))])],
+                     datasets=[], findings=[oi, cap])
+
+    ok = brief("In the outer 5%: open interest at ", Ref(text="$1.34B", finding=oi),
+               ". Within their normal range: market-wide selling — ", Ref(text="-$1.34B", finding=cap), ".")
+    assert normal_range(ok) == []
+    bad = brief("Within their normal range: open interest at ", Ref(text="$1.34B", finding=oi), ".")
+    assert [f.reason for f in normal_range(bad)] == ["derivatives.open_interest_usd at percentile 98.0 called normal"]

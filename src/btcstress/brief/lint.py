@@ -45,13 +45,19 @@ class Block:
     where: str
     text: str
     refs: list[Ref]
+    starts: list[int]  # where each ref's text begins in `text` (a number can occur twice: "-$1.34B", "$1.34B")
 
 
 def blocks(brief: Brief) -> Iterator[Block]:
     """Every piece of text a reader sees, with the findings its numbers point at."""
     def of(where: str, p: Paragraph) -> Block:
-        refs = [x for x in p.parts if isinstance(x, Ref)]
-        return Block(where, "".join(x.text if isinstance(x, Ref) else x for x in p.parts), refs)
+        refs, starts, at = [], [], 0
+        for x in p.parts:
+            if isinstance(x, Ref):
+                refs.append(x)
+                starts.append(at)
+            at += len(x.text if isinstance(x, Ref) else x)
+        return Block(where, "".join(x.text if isinstance(x, Ref) else x for x in p.parts), refs, starts)
 
     yield of("headline", brief.headline)
     for i, h in enumerate(brief.highlights):
@@ -255,10 +261,9 @@ def normal_range(brief: Brief) -> list[Failure]:
         i = b.text.find("Within their normal range")
         if i < 0:
             continue
-        tail = b.text[i:]
-        for r in b.refs:
+        for r, start in zip(b.refs, b.starts):  # by position: the same number may also stand earlier
             p = (r.finding.unusual or {}).get("percentile")
-            if r.text in tail and p is not None and (p <= 5 or p >= 95):
+            if start >= i and p is not None and (p <= 5 or p >= 95):
                 out.append(Failure("normal_range", b.where, b.text,
                                    f"{r.finding.id} at percentile {p} called normal"))
     return out
