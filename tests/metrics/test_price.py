@@ -110,3 +110,29 @@ def test_all_time_high_counts_hourly_bars_from_the_end_of_the_composites_last_da
     assert fs.value("price.ath_usd") == pytest.approx(max(daily_high, hourly_high), rel=1e-12)
     hourly = next(s for s in fs.get("price.ath_usd").sources if "since the composite" in (s.note or ""))
     assert hourly.first == since and hourly.rows == hours
+
+
+def test_a_gap_in_the_primary_markets_bars_is_not_available_in_both_paths_not_a_crash(store):
+    # The composite has no daily bars for 2023-11-21 and 11-22 (found by the every-day sweep: the
+    # snapshot crashed). At 11-22 07:00 and 11-23 07:00 its last bar (11-20) was published 24-48 h
+    # before: the market is still current (stale_after: 2 days) but no bar closed in the 24 h to T.
+    from btcstress import history
+    from btcstress.metrics.price import NO_BAR_24H
+    ids = ("price.last_usd", "price.low_24h_usd", "price.high_24h_usd", "price.change_24h_pct",
+           "price.max_drop_24h_pct")
+    for t in (utc(2023, 11, 22, 7), utc(2023, 11, 23, 7)):
+        naive = t.replace(tzinfo=None)
+        in_24h, last = store.duck.execute(
+            "SELECT count(*) FILTER (WHERE available_at > ? AND available_at <= ?), max(available_at) "
+            "FILTER (WHERE available_at <= ?) FROM candles WHERE venue = 'cryptoquant' AND interval = '1d'",
+            [naive - dt.timedelta(days=1), naive, naive]).fetchone()
+        assert in_24h == 0 and dt.timedelta(days=1) <= naive - last <= dt.timedelta(days=2)  # the gap, from raw rows
+        fs = metrics.compute(store, t, areas=["price"])
+        for i in ids:
+            f = fs.get(i)
+            assert f.value is None and f.note == f"not available: {NO_BAR_24H}", (t, i, f.note)
+        assert fs.get("price.close_usd").window == "1d:2023-11-20"  # the last day is still the last one there is
+        rows = history.compute(store, [t], areas=("price",), fallback=False).rows
+        got = rows[rows["id"].isin(ids)]
+        assert len(got) == len(ids) and got["value"].isna().all()
+        assert set(got["note"]) == {f"not available: {NO_BAR_24H}"}

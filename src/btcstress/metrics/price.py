@@ -91,6 +91,11 @@ def findings(ctx: Context) -> list[Finding]:
 
 # -- trailing 24 h --------------------------------------------------------------------------------
 
+# A gap in the primary market's bars (the composite has no rows for 2023-11-21..22): none closed in the
+# 24 h to T although the market still counts as current (stale_after), so nothing is "the last 24 h".
+NO_BAR_24H = "no bar of the primary market closed in the 24 h to as-of (a gap in its data)"
+
+
 def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
     ids = ("price.last_usd", "price.low_24h_usd", "price.high_24h_usd", "price.change_24h_pct",
            "price.max_drop_24h_pct")
@@ -103,6 +108,9 @@ def _trailing_24h(ctx: Context, market: Market | None) -> list[Finding]:
     running_high = w.high.max().over(ibis.window(order_by=w.open_time, preceding=None, following=0))
     w = w.mutate(drop=w.low / running_high - 1).order_by("open_time")
     win = w.execute()
+    if not len(win):  # the market is current (a bar within stale_after) but its last day is missing
+        return [not_available(i, ctx.as_of, NO_BAR_24H, unit="USD" if i.endswith("usd") else "pct", window="24h")
+                for i in ids]
     last = win.iloc[-1]
     window = "24h" if market.interval != "1d" else f"1d:{pd.Timestamp(last.open_time).date()}"
     src = source("candles", win, time_col="open_time", note=market.label)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from btcstress.history import conform
 from btcstress.history.context import known_max, one_per
-from btcstress.metrics.price import DAILY_MARKETS, MARKETS, stale_after
+from btcstress.metrics.price import DAILY_MARKETS, MARKETS, NO_BAR_24H, stale_after
 from btcstress.metrics.stats import MIN_HISTORY
 from btcstress.store import interval_length
 
@@ -139,7 +139,9 @@ def _trailing(hctx, c, prim: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     window = ["24h" if i != "1d" else f"1d:{pd.Timestamp(o).date()}" if pd.notna(o) else "24h"
               for i, o in zip(df["interval"], df["open_time"])]
     no_market = "not available: no market has a bar closed in the last two days before as-of"
-    miss = [None if o else no_market for o in ok]
+    # A current market without a bar in the 24 h (a gap in its data) is not "no market".
+    miss = [None if o else (f"not available: {NO_BAR_24H}" if pd.notna(i) else no_market)
+            for o, i in zip(ok, df["interval"])]
     units = {"price.last_usd": "USD", "price.low_24h_usd": "USD", "price.high_24h_usd": "USD",
              "price.max_drop_24h_pct": "pct", "price.change_24h_pct": "pct"}
     vals = {"price.last_usd": df["close"], "price.low_24h_usd": df["low"], "price.high_24h_usd": df["high"],
@@ -149,12 +151,12 @@ def _trailing(hctx, c, prim: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = [_frame(df["as_of"], "price.last_usd", vals["price.last_usd"].where(ok), unit="USD", window=window,
                   note=miss)]
     out += [_frame(df["as_of"], i, vals[i].where(whole), unit=units[i], window=window,
-                   note=[None if w else (hole if o else no_market) for w, o in zip(whole, ok)]) for i in ids[1:4]]
+                   note=[None if w else (hole if o else m) for w, o, m in zip(whole, ok, miss)]) for i in ids[1:4]]
     has_ref = ok & df["ref_close"].notna()
     out.append(_frame(df["as_of"], "price.change_24h_pct", ((df["close"] / df["ref_close"] - 1) * 100).where(has_ref),
                       unit="pct", window=window,
-                      note=[None if r else ("not available: no bar 24 h before the last one" if o else no_market)
-                            for r, o in zip(has_ref, ok)]))
+                      note=[None if r else ("not available: no bar 24 h before the last one" if o else m)
+                            for r, o, m in zip(has_ref, ok, miss)]))
     low = pd.DataFrame({"as_of": df["as_of"], "level": df["low"].where(whole)})
     return pd.concat(out, ignore_index=True), low
 

@@ -63,7 +63,8 @@ def build(fs: FindingSet) -> Section:
         p.append(".")
         paras.append(Paragraph(parts=p))
     else:
-        paras.append(Paragraph.of("The latest price is ", fmt.ref(last), f" ({last.note if last else 'no price finding'})."))
+        why = (last.note or "").removeprefix("not available: ") if last else "no price finding"
+        paras.append(Paragraph.of("The latest price is ", fmt.ref(last), f" ({why or 'no reason given'})."))
     close, chg = g("price.close_usd"), g("price.change_1d_pct")
     if close is not None and close.value is not None:
         p = [f"On {fmt.long_date(close.detail['date'])} it closed at ", fmt.ref(close), ", ",
