@@ -170,3 +170,28 @@ def test_normal_range_goes_by_where_a_number_stands_not_by_its_text():
     assert normal_range(ok) == []
     bad = brief("Within their normal range: open interest at ", Ref(text="$1.34B", finding=oi), ".")
     assert [f.reason for f in normal_range(bad)] == ["derivatives.open_interest_usd at percentile 98.0 called normal"]
+
+
+def test_a_force_with_a_key_finding_in_the_outer_5_percent_states_that_one_not_as_normal():
+    # 2025-07-20T07:00Z (found by the sweep): miners ranked by outflow (+1.5σ, 80th percentile) were
+    # listed "within their normal range" with "2,784 BTC of it to exchanges" at the 4.4th percentile.
+    from btcstress.brief import why
+    from btcstress.brief.lint import normal_range
+    from btcstress.brief.model import Brief, Paragraph
+    at = dt.datetime(2025, 7, 20, 7, tzinfo=dt.timezone.utc)
+    w, d = "1d:2025-07-19", {"date": "2025-07-19"}
+    out = Finding(id="miners.outflow_btc_1d", value=9_000.0, unit="BTC", as_of=at, window=w, detail=d,
+                  unusual={"zscore": 1.5, "percentile": 80.0})
+    toex = Finding(id="miners.to_exchange_btc_1d", value=2_784.0, unit="BTC", as_of=at, window=w, detail=d,
+                   unusual={"zscore": -1.3, "percentile": 4.4})
+    cap = Finding(id="market.total_cap_change_usd", subject="crypto", value=1.17e10, unit="USD", as_of=at,
+                  window=w, detail=d, unusual={"zscore": 0.1, "percentile": 55.0})
+    sec = why.section(FindingSet(at, [out, toex, cap]))
+    text = _text(sec.paragraphs[0])
+    outer, normal = text.split("Within their normal range")
+    assert "miners — 2,784 BTC sent by miners to exchanges on July 19, 2025 (-1.3σ, bottom 4.4%" in outer
+    assert "miners" not in normal
+    brief = Brief(title="t", as_of=at, headline=Paragraph.of("Bitcoin is quiet."), highlights=[],
+                  sections=[sec], datasets=[], findings=[out, toex, cap])
+    assert normal_range(brief) == []
+    assert [f.name for f in why.forces(FindingSet(at, [out, toex, cap]))][0] == "Miners"  # still ranked by 1.5σ

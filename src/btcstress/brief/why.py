@@ -54,8 +54,14 @@ def forces(fs: FindingSet) -> list[Force]:
         force.flagged = bool(valued) and not found
         scored = [f for f in found if _z(f) is not None]
         if scored:
-            force.evidence = max(scored, key=lambda f: abs(_z(f)))
-            force.score = abs(_z(force.evidence))
+            top = max(scored, key=lambda f: abs(_z(f)))
+            force.score = abs(_z(top))  # ranked by the largest z-score among its key findings
+            force.evidence = top
+            outer = [f for f in scored if _extreme(f)]
+            if force.score < ABNORMAL and not _extreme(top) and outer:
+                # A key finding in the outer 5% makes the force notable, and is the one stated: listed as
+                # "normal" by its top z-score, it printed an extreme number in the normal list.
+                force.evidence = max(outer, key=lambda f: abs(_z(f)))
         elif found:
             force.evidence = found[0]  # reported, but too little history to rank it
         force.others = [f for f in found if f is not force.evidence]
