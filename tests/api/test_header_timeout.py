@@ -121,3 +121,21 @@ def test_a_body_trickled_a_byte_at_a_time_is_cut_at_its_total_deadline(server):
         out, sent = _trickle(s, body, 0.1)
     assert out.startswith(b"HTTP/1.1 408"), out[:200]
     assert sent < len(body)
+
+
+def test_a_body_byte_arriving_after_the_408_does_not_keep_the_connection_open(server):
+    # The race CI hit: the 408 for an unfinished body goes out, then one more body byte arrives. That byte
+    # cancels uvicorn's keep-alive timer, so unless the 408 closes the connection it stays open for good.
+    head = (b"POST /check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+            b"Content-Length: 100\r\n\r\nclaim_id")
+    with socket.create_connection(("127.0.0.1", server), timeout=20) as s:
+        s.sendall(head)
+        first = s.recv(65536)  # the 408, after the 1.5 s body deadline
+        try:
+            s.sendall(b",")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        rest = _read_all(s)  # a socket.timeout here (20 s) means the server kept the connection
+    out = first + rest
+    assert out.startswith(b"HTTP/1.1 408"), out[:200]
+    assert b"connection: close" in out.lower()

@@ -124,8 +124,12 @@ class Guard:
 
 
 async def _reply(send, status: int, error: str, message: str, headers: dict | None = None) -> None:
+    """An error answered before the request body was read (or while reading it), so the connection is
+    closed after it: the rest of the body cannot be told from a next request, and a body byte arriving
+    after the answer would cancel uvicorn's keep-alive timer and leave the connection open for good."""
     body = json.dumps({"error": error, "message": message}).encode()
-    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]
     hdrs += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": hdrs})
     await send({"type": "http.response.body", "body": body})
