@@ -59,6 +59,9 @@ def test_every_shape_type_and_null_pattern_is_ibis_s_result(con):
     for e in exprs(t):
         mine = con.execute(e)
         duckexec._same(mine, ibis_result(con, e), str(e), exact=True)
+        if isinstance(mine, pd.DataFrame) and len(mine):  # writable, as Ibis's frames are
+            for c in mine.columns:
+                mine.loc[mine.index[0], c] = mine[c].iloc[-1]
     assert duckexec.STATS["routed"] - before["routed"] == len(exprs(t))
 
 
