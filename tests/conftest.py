@@ -23,6 +23,68 @@ def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.timezone.utc)
 
 
+# The suite's longest items, longest first (seconds on one idle core: the CI log of main 11b66d7,
+# 2026-12-02 01:03Z, docs/PERFORMANCE.md). `make test` runs xdist's loadgroup: each worker takes the next
+# item in collection order when it runs low, so an item collected late and long is the run's tail (the
+# Spark group, collected near the end, ran alone for ~5 minutes while the other worker had finished).
+# pytest_collection_modifyitems puts these first (longest-first scheduling): the Spark group, then the
+# long items that do not need the session store (they keep the second worker busy while the first
+# builds it), then the long items that do. Ordering only: a stale entry costs balance, never a result.
+LONGEST = (
+    "tests/test_spark_parity.py",  # one xdist group (one JVM): ~420 s
+    "tests/history/test_parity.py",  # the >= 100-instant parity parts: ~340 s in all
+    "tests/test_crash_soak.py",  # 88 s, store-free
+    "tests/test_store.py::test_sigkill_mid_run",  # 39 s, store-free
+    "tests/connectors/test_ingest_live.py",  # 36 + 33 s, store-free
+    "tests/metrics/test_leverage.py::test_single_venue_derivatives",  # 33 s, store-free (its own ingest)
+    "tests/test_monitor_chaos.py",  # 32 + 31 s, store-free
+    "tests/connectors/test_binance.py",  # ~20 s each under load, store-free
+    "tests/metrics/test_leverage.py::test_cited_figures",  # 38 s
+    "tests/api/test_dashboard.py",  # 30 + 20 s setup
+    "tests/api/test_api.py::test_cite_needs_the_bearer_token",  # 28 s
+    "tests/history/test_flow_areas_history.py",
+    "tests/history/test_miners_history.py",
+    "tests/history/test_leverage_history.py",
+    "tests/history/test_notebook.py",
+    "tests/mcp/test_mcp_stdio.py",  # 21 s
+)
+
+
+# Files whose tests run on one xdist worker (their module fixtures are too dear to build twice): the
+# Spark module starts a JVM, exports a warehouse and caches its tables. Its `xdist_group` mark says the
+# same, but under pytest 9 xdist's loadgroup no longer sees the mark (xdist 3.8 tags the group onto
+# `item._nodeid`, which pytest 9's nodeid no longer reads), so the scheduler below groups by file here.
+ONE_WORKER = {"tests/test_spark_parity.py": "spark"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """loadgroup, with the files in ONE_WORKER each one work unit (see there)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Scheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return ONE_WORKER.get(nodeid.split("::", 1)[0]) or super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Longest first (LONGEST), the rest in collection order; a stable sort, so the items of a module
+    stay together (module fixtures are built once per worker as before)."""
+    def rank(item):
+        for i, prefix in enumerate(LONGEST):
+            if item.nodeid.startswith(prefix):
+                if i == 0:
+                    return (0, 0)
+                return (1 if "snapshot_db" not in getattr(item, "fixturenames", ()) else 2, i)
+        return (3, 0)
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_internet():
     """No test, and no Python subprocess a test starts, may reach a host other than the loopback

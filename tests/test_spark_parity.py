@@ -2,8 +2,9 @@
 read back through Ibis's PySpark backend (Spark local[2]), and every finding is compared with the
 DuckDB store's, finding by finding (ids, subjects, values to 1e-9 relative, sources and row counts).
 
-One Spark session serves the whole module (its start is the slow part); all tests that need it are
-in one xdist group so a parallel run starts one JVM, not one per worker. Without Java (and when
+One Spark session serves the whole module (its start is the slow part); the whole module is one xdist
+group, so a parallel run starts one JVM and exports one warehouse, not one per worker (and
+tests/conftest.py schedules the group first: it is the suite's longest unit). Without Java (and when
 scripts/ensure-java.sh cannot install it) the Spark tests skip and say why; the export and
 settings tests here run regardless.
 """
@@ -33,7 +34,7 @@ from btcstress.parsers import binance_force_order, bybit_liquidation, citations,
 from btcstress.store import Store
 from tests.conftest import CRASH, FIXTURES, ROOT, missing, utc
 
-SPARK = pytest.mark.xdist_group("spark")
+pytestmark = pytest.mark.xdist_group("spark")  # the whole module on one worker: one JVM, one warehouse
 REL = 1e-9
 
 # The instants the issue names, plus a quiet day (2025-09-18: a 1.6 % daily range, an ETF trading day).
@@ -72,12 +73,19 @@ def spark():
     # Small local settings: the tables are megabytes and each finding is a tiny query, so one shuffle
     # partition, no adaptive re-planning and no whole-stage code generation (Java compiled for every
     # query; interpreted is enough for a few thousand rows). On the shared test machine a price+market
-    # snapshot took ~40 s instead of ~50 s. None of these changes what a query returns.
+    # snapshot took ~40 s instead of ~50 s. The JVM compiles with C1 only and collects with the serial
+    # GC: the tests' JVM lives minutes and runs thousands of small, different plans, so C2's compile
+    # threads cost CPU they never pay back (measured 2026-12-02, price+market+leverage at two instants,
+    # load ~9 on 2 cores: JVM CPU 97 s -> 57 s, JVM start 10.5 s -> 5.6 s). None of these changes what a
+    # query returns.
     session = backends.spark_session("local[2]", {"spark.sql.shuffle.partitions": "1",
                                                   "spark.default.parallelism": "2",
                                                   "spark.sql.adaptive.enabled": "false",
                                                   "spark.sql.codegen.wholeStage": "false",
-                                                  "spark.driver.memory": "1g"}, app="btcstress-tests")
+                                                  "spark.driver.memory": "1g",
+                                                  "spark.driver.extraJavaOptions":
+                                                      "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"},
+                                     app="btcstress-tests")
     yield session
     session.stop()
 
@@ -197,7 +205,6 @@ def test_cli_rejects_an_unknown_backend_and_names_the_missing_warehouse(snapshot
 
 # -- parity on Spark -----------------------------------------------------------------------------
 
-@SPARK
 def test_cli_findings_on_spark_equal_duckdb_at_the_crash_moment(snapshot_db, warehouse, spark, monkeypatch):
     """The issue's "done when": `findings --as-of 2026-02-06T08:00Z --backend spark --json`."""
     monkeypatch.setenv("BTCSTRESS_WAREHOUSE", str(warehouse))
@@ -223,7 +230,6 @@ def test_cli_findings_on_spark_equal_duckdb_at_the_crash_moment(snapshot_db, war
     assert low["value"] == 60_000.0 and low["sources"][0]["rows"] == 24
 
 
-@SPARK
 @pytest.mark.parametrize("label", FULL_SNAPSHOT)
 def test_findings_and_series_on_spark_equal_duckdb(label, store, spark_store):
     """Every finding and every chart series, at the named instants FULL_SNAPSHOT lists (the crash moment
@@ -238,7 +244,6 @@ def test_findings_and_series_on_spark_equal_duckdb(label, store, spark_store):
         assert not d, "\n".join(d[:20])
 
 
-@SPARK
 def test_a_short_history_on_spark_equals_duckdb(store, spark_store):
     """A history is Ibis expressions over a calendar of instants, so it runs on Spark too: the
     series-first price, market and leverage areas over three days around the crash (every 6 hours,
@@ -262,7 +267,6 @@ def test_a_short_history_on_spark_equals_duckdb(store, spark_store):
     assert not problems, "\n".join(problems[:40])
 
 
-@SPARK
 def test_spark_store_counts_and_as_of_cut_equal_duckdb(store, spark_store):
     assert spark_store.counts() == store.counts()
     t = utc(2026, 2, 5, 12)
@@ -270,14 +274,12 @@ def test_spark_store_counts_and_as_of_cut_equal_duckdb(store, spark_store):
         assert spark_store.table(name, t).count().execute() == store.table(name, t).count().execute(), name
 
 
-@SPARK
 def test_spark_does_not_see_the_crash_low_before_it_was_published(spark_store):
     fs = metrics.compute(spark_store, utc(2026, 2, 5, 12), areas=("price",))
     assert fs.value("price.low_24h_usd") > 60_000
     assert all(s.last is None or s.last < dt.datetime(2026, 2, 5, 12) for f in fs for s in f.sources)
 
 
-@SPARK
 def test_event_level_liquidations_and_citations_equal_on_spark(tmp_path, spark):
     """The snapshot has no event-level liquidations or cited figures: check those paths on the
     recorded venue payloads and one citation."""
