@@ -1,5 +1,5 @@
 """Benchmark: all findings as of one off-grid instant (`metrics.compute(store, T)`), with the compile
-cache (btcstress.sqlcache) off and on, in one run.
+cache (btcstress.sqlcache, and with it btcstress.duckexec's DuckDB route) off and on, in one run.
 
 For each mode: a fresh store connection and an empty cache, a *cold* first call at one instant, then
 *warm* calls at other off-grid instants never asked before in the process (their expressions are
@@ -64,10 +64,14 @@ QUERIES = [0]  # Ibis queries the engine ran (a load-independent measure of per-
 
 @contextmanager
 def counting():
-    """Count DuckDB executions of Ibis expressions (the class method: a repeat answered by
-    btcstress.querymemo is not run, so not counted; the stress area's one raw query is not Ibis)."""
+    """Count DuckDB executions of Ibis expressions (the class method, and those btcstress.duckexec runs
+    beside it; a repeat answered by btcstress.querymemo is not run, so not counted; the stress area's
+    one raw query is not Ibis)."""
     from ibis.backends.duckdb import Backend
+
+    from btcstress import duckexec
     plain = Backend.execute
+    routed = duckexec.STATS["routed"]
 
     def execute(self, *a, **k):
         QUERIES[0] += 1
@@ -77,6 +81,7 @@ def counting():
         yield
     finally:
         Backend.execute = plain
+        QUERIES[0] += duckexec.STATS["routed"] - routed
 
 
 def run(store, at, mode: str) -> tuple[dict, float, float, dict]:

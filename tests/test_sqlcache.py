@@ -172,17 +172,21 @@ def test_off_compiles_as_ibis_does(monkeypatch):
 
 
 def test_every_area_at_two_instants_compiles_exactly_as_ibis(snapshot_db, monkeypatch):
-    """Verify mode compiles each query both ways and raises on any difference: all findings at two
-    off-grid instants (the second mostly from the cache)."""
+    """Verify mode compiles each query both ways and raises on any difference, and checks each result
+    of the DuckDB route (btcstress.duckexec) against Ibis's `execute`: all findings at two off-grid
+    instants (the second mostly from the cache)."""
     from btcstress import metrics
     from btcstress.store import Store
 
+    from btcstress import duckexec
     monkeypatch.setenv(sqlcache.ENV, "verify")
     before = sqlcache.Stats(**vars(sqlcache.CACHE.stats))
+    routed = duckexec.STATS["routed"]
     with Store(snapshot_db, read_only=True) as s:
         for at in (dt.datetime(2025, 11, 3, 14, 17, tzinfo=dt.timezone.utc),
                    dt.datetime(2025, 11, 4, 9, 41, tzinfo=dt.timezone.utc)):
             fs = metrics.compute(s, at)
             assert len(fs.findings) > 100
     assert sqlcache.CACHE.stats.hits - before.hits > 100
+    assert duckexec.STATS["routed"] - routed > 200  # each result also checked against Ibis's execute
     assert not math.isnan(float(len(sqlcache.CACHE)))

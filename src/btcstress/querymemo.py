@@ -43,7 +43,12 @@ def install(backend) -> None:
     """Route `backend.execute` through the active scope's memo (idempotent)."""
     if getattr(backend, "_btcstress_query_memo", False):
         return
-    def plain(expr, **kwargs):  # the class's execute, looked up per call
+    def plain(expr, **kwargs):  # the class's execute (or the DuckDB route beside it), looked up per call
+        fast = getattr(backend, "_btcstress_execute", None)
+        if fast is not None and not kwargs.get("params") and set(kwargs) <= {"params", "limit"}:
+            result = fast(expr, limit=kwargs.get("limit"))
+            if result is not NotImplemented:
+                return result
         return type(backend).execute(backend, expr, **kwargs)
 
     def execute(expr, /, *, params=None, limit=None, **kwargs):

@@ -43,6 +43,8 @@ import ibis.expr.operations as ops
 import sqlglot as sg
 from ibis import options
 
+from btcstress.duckexec import _HOOKED
+
 MAXSIZE = 2048  # shapes; a snapshot of every area uses ~150-200
 ENV = "BTCSTRESS_COMPILE_CACHE"  # on (default) | off | verify
 _SENTINEL_TS = dt.datetime(1001, 1, 1)
@@ -116,7 +118,8 @@ _REF, _SEQ, _MAP, _VAR, _TABLE = (object() for _ in range(5))  # tags no argumen
 
 def shape(root) -> tuple[tuple, list[ops.Literal]] | None:
     """The expression graph as a hashable value, and its variable literals in slot order (None for
-    a graph over an in-memory table).
+    a graph over an in-memory table or with an operation Ibis's pre-execute hooks act on: a UDF, a
+    geospatial operation; btcstress.duckexec relies on a cached text meaning neither is there).
 
     Nodes are numbered in a depth-first post-order over their arguments, which depends only on the
     structure; equal nodes are one node, as in Ibis's own graph."""
@@ -149,7 +152,7 @@ def shape(root) -> tuple[tuple, list[ops.Literal]] | None:
             row = (_TABLE, node.name, node.schema, node.namespace)
         elif isinstance(node, ops.Literal) and isinstance(node.value, (float, dt.datetime)):
             row = (ops.Literal, node.dtype, type(node.value), repr(node.value))  # -0.0 is not 0.0 here
-        elif isinstance(node, ops.InMemoryTable):
+        elif isinstance(node, _HOOKED):  # an in-memory table (a unique name), a UDF, a geospatial op
             return None
         else:
             row = (type(node), *map(enc, node.__args__))
@@ -272,3 +275,28 @@ def install(backend, cache: CompileCache = CACHE) -> None:
 
     backend.compile = compile
     backend._btcstress_compile_cache = cache
+    from btcstress import duckexec
+    if duckexec.supported(backend):
+        backend._btcstress_execute = lambda expr, limit=None: _execute(backend, cache, expr, limit)
+
+
+def _execute(backend, cache: CompileCache, expr, limit):
+    """A DuckDB query whose SQL is cached, run by btcstress.duckexec (NotImplemented: run it through
+    Ibis). Under verify the result is checked against Ibis's `execute`."""
+    from btcstress import duckexec
+    how = mode()
+    if how == "off" or backend._record_batch_readers_consumed:  # (Ibis's hook for a registered reader)
+        return NotImplemented
+    sql = cache.compile(backend, expr, limit=limit)
+    if sql is None:  # not cached: an in-memory table, a UDF, an untemplatable shape
+        return NotImplemented
+    if how == "verify":
+        want = type(backend).compile(backend, expr.as_table(), limit=limit)
+        if sql != want:
+            raise CacheMismatch(f"cached SQL differs from Ibis's:\n{sql}\n--- Ibis:\n{want}")
+    else:
+        backend._log(sql)
+    result = duckexec.execute(backend, expr, limit=limit, sql=sql)
+    if how == "verify":
+        duckexec.verify(backend, expr, limit, sql, result)
+    return result

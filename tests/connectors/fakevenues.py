@@ -28,13 +28,16 @@ def _day(d: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day)
 
 
-def answer(path: str, q: dict[str, str], today: dt.date) -> tuple[int, str, bytes]:
+def answer(path: str, q: dict[str, str], now: dt.datetime) -> tuple[int, str, bytes]:
+    """The venue's answer at `now`: bars closed by then (the open bar is left out, so a world frozen at
+    `now` looks the same to a second run an hour later), days up to `now`'s date."""
     js = lambda o: (200, "application/json", json.dumps(o).encode())  # noqa: E731
+    today, now_ms = now.date(), int(now.timestamp() * 1000)
     if path.startswith("/data/"):
         return 404, "text/plain", b"not archived"
     if path in ("/api/v3/klines", "/fapi/v1/klines"):
         step = {"1h": H, "1d": 24 * H}[q["interval"]]
-        start, end = int(q["startTime"]), int(q["endTime"])
+        start, end = int(q["startTime"]), min(int(q["endTime"]), now_ms - step)
         t = (start + step - 1) // step * step
         rows = []
         while t <= end and len(rows) < int(q["limit"]):
@@ -44,7 +47,7 @@ def answer(path: str, q: dict[str, str], today: dt.date) -> tuple[int, str, byte
             t += step
         return js(rows)
     if path == "/fapi/v1/fundingRate":
-        start, end = int(q["startTime"]), int(q["endTime"])
+        start, end = int(q["startTime"]), min(int(q["endTime"]), now_ms)
         t = (start + 8 * H - 1) // (8 * H) * 8 * H
         out = []
         while t <= end:
@@ -88,7 +91,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         u = urlsplit(self.path)
         q = {k: v[0] for k, v in parse_qs(u.query).items()}
         self.server.seen.append(u.path)
-        status, ctype, body = answer(u.path, q, dt.datetime.now(dt.timezone.utc).date())
+        # The venue's clock: frozen when the server started (start()), so two runs of a test see one world.
+        now = getattr(self.server, "now", None) or dt.datetime.now(dt.timezone.utc)
+        status, ctype, body = answer(u.path, q, now)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -101,7 +106,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def start() -> tuple[http.server.ThreadingHTTPServer, str]:
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.seen = []
+    srv.seen, srv.now = [], dt.datetime.now(dt.timezone.utc)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv, f"http://127.0.0.1:{srv.server_address[1]}"
 

@@ -166,3 +166,21 @@ def test_the_history_rows_are_the_snapshot_findings(store):
         for f, (_, r) in zip(alone, mine.iterrows()):
             assert (r.window, r.note, r.unit, r.subject) == (f.window, f.note, f.unit, f.subject), f.id
             assert (f.value is None and np.isnan(r.value)) or r.value == f.value, f.id
+
+
+def test_the_exact_path_gives_the_fast_path_s_rows(store, monkeypatch):
+    """A short calendar (a snapshot) takes the exact per-instant history join for every instant
+    (index.EXACT_BELOW); a long one mostly the window over every day. Both give the same rows, at
+    instants just before and after an ETF preliminary vintage and a revision, on quiet and crash days."""
+    import pandas as pd
+
+    from btcstress.stress import index
+    instants = [utc(2018, 1, 2), utc(2020, 3, 13), utc(2024, 1, 12, 1), utc(2024, 1, 12, 23), utc(2024, 8, 5, 12),
+                utc(2025, 3, 14, 13, 17), utc(2026, 2, 5, 16, 47), CRASH, utc(2026, 2, 6, 23, 59)]
+    frames = []
+    for below in (0, 10**6):  # every instant on the fast path's query; every instant on the exact join
+        monkeypatch.setattr(index, "EXACT_BELOW", below)
+        frames.append(index.measures_frame(store, instants, stress.DEFAULTS))
+    fast, exact = frames
+    assert len(fast) > 8 * len(instants) // 2 and set(fast.t) == {t.replace(tzinfo=None) for t in instants}
+    pd.testing.assert_frame_equal(exact, fast, check_exact=False, rtol=1e-12, atol=0.0)

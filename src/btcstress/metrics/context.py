@@ -26,6 +26,7 @@ class Context:
     # later area value things at the same observed price.
     observed_price: Finding | None = None
     _tables: dict[str, ibis.Table] = field(default_factory=dict, repr=False)
+    _exprs: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -45,6 +46,13 @@ class Context:
         if t is None:
             t = self._tables[name] = self.store.table(name, self.as_of)
         return t
+
+    def reuse(self, key: tuple, build) -> Any:
+        """`build()` once per computation for `key` (an expression several findings or areas read, such
+        as a market's quality-cleaned bars): cheaper to build once, and its queries share the node."""
+        if key not in self._exprs:
+            self._exprs[key] = build()
+        return self._exprs[key]
 
     def area_params(self, area: str, defaults: dict[str, Any]) -> dict[str, Any]:
         """Defaults overridden by config/CLI; unknown names are an error, not ignored."""

@@ -18,7 +18,12 @@ def bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
     """The bars known by T, with suspect values (quality flags known by T) handled: a flagged high
     or low is replaced by the day's Binance hourly envelope where all 24 bars exist, else set null
     (nothing clean to say); a flagged close is kept (no second close to prefer) and marked. Columns
-    q_high / q_low / q_close say what was flagged, q_rules the rules, q_fallback what replaced it."""
+    q_high / q_low / q_close say what was flagged, q_rules the rules, q_fallback what replaced it.
+    One expression per market and computation (the price and scenario areas read it ~9 times)."""
+    return ctx.reuse(("price_bars.bars", venue, symbol, interval), lambda: _bars(ctx, venue, symbol, interval))
+
+
+def _bars(ctx: Context, venue: str, symbol: str, interval: str) -> ibis.Table:
     b = raw_bars(ctx, venue, symbol, interval)
     q = ctx.table("quality")
     q = q.filter(q.series == f"candles:{venue}/{symbol}/{interval}")

@@ -52,7 +52,12 @@ def mark(ctx, findings: list[Finding]) -> int:
     flags = flags.assign(ts=pd.to_datetime(flags.ts))
     parts = flags.series.map(_split)
     flags = flags.assign(table=[p[0] for p in parts], subject=[p[1] for p in parts])
-    by_source = {k: g for k, g in flags.groupby(["table", "origin"])}
+    # The flags by (table, origin), each in the table's order: a few dozen rows, read per source in
+    # plain Python (a pandas filter per finding's source cost ~0.1 s per computation).
+    by_source: dict[tuple, list] = {}
+    for r in flags.itertuples():
+        if not pd.isna(r.origin):
+            by_source.setdefault((r.table, r.origin), []).append(r)
     subjects: dict[str, set[str]] = {}
     marked = 0
     for f in findings:
@@ -60,15 +65,14 @@ def mark(ctx, findings: list[Finding]) -> int:
             continue
         hits = []
         for s in f.sources:
-            found = [by_source[(s.table, o)] for o in s.origin.split(", ") if (s.table, o) in by_source]
+            found = [r for o in s.origin.split(", ") for r in by_source.get((s.table, o), ())]
             if not found or s.last is None:
                 continue
-            g = pd.concat(found)
             first, last = _naive(s.first or s.last), _naive(s.last)
-            inside = g[(g.ts >= first) & (g.ts <= last)]
+            inside = [r for r in found if first <= r.ts <= last]
             if last - first > SHORT_SPAN:
-                inside = inside[inside.ts == last]
-            for r in inside.itertuples():
+                inside = [r for r in inside if r.ts == last]
+            for r in inside:
                 if r.subject not in (None, "all") and r.subject != f.subject:
                     if s.table not in subjects:
                         subjects[s.table] = _subjects(ctx, s.table)

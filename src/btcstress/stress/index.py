@@ -76,14 +76,20 @@ def _history_per_instant(s: ibis.Table, cur: ibis.Table, off: ibis.Table, hd: in
     return cur.left_join(g, cur.t == g.gt).drop("gt")  # a value with no history at all is kept (n = 0)
 
 
-def _measure_stats(m: Measure, store, cal: ibis.Table, off: ibis.Table, p: dict) -> ibis.Table:
+def _measure_stats(m: Measure, store, cal: ibis.Table, off: ibis.Table, p: dict, exact: bool) -> ibis.Table:
     """Per instant: the measure's value and its trailing history's median, quartiles and size, as known
     at T. Most instants take the fast path (the window as finally known equals the window known at T
     when every row in it was published by T and no superseded row in it was still valid at T); the
-    others, e.g. just after an ETF day's preliminary vintage, take the exact per-instant join."""
+    others, e.g. just after an ETF day's preliminary vintage, take the exact per-instant join. With
+    `exact` (a short calendar: a snapshot) every instant takes the exact join: the fast path's window
+    over every day of the measure costs more than a few instants' joins, and both give the same rows."""
     hd = int(p["history_days"])
     s = m.build(store)
     cur = _current(m, s, cal, off)
+    if exact:
+        slow = _history_per_instant(s, cur, off, hd)
+        slow = slow.select("t", "cdate", "cval", "corigin", "cavail", "n", "hfirst", "hlast", "q25", "median", "q75")
+        return slow.mutate(measure=ibis.literal(m.name))
     ws = _history_per_day(s, hd)
     # superseded rows that were valid for a while (revised vintages); a flagged value never was
     sup = s.filter(s.valid_until.notnull() & (s.valid_until > s.available_at))
@@ -101,14 +107,17 @@ def _measure_stats(m: Measure, store, cal: ibis.Table, off: ibis.Table, p: dict)
     return ibis.union(fast, slow).mutate(measure=ibis.literal(m.name))
 
 
-def _frame_expr(store, cal: ibis.Table, off: ibis.Table, p: dict) -> ibis.Table:
+def _frame_expr(store, cal: ibis.Table, off: ibis.Table, p: dict, exact: bool) -> ibis.Table:
     # A day's rows are published at its end (next day 00:00), so `day` includes T's own date only when
     # a source published it intraday; the join condition `available_at <= T` decides.
     cal = cal.mutate(day=cal.t.cast("date"))
-    return ibis.union(*[_measure_stats(m, store, cal, off, p) for m in MEASURES])
+    return ibis.union(*[_measure_stats(m, store, cal, off, p, exact) for m in MEASURES])
 
 
 _SQL: dict[tuple, str] = {}  # compiled query per parameter set (DuckDB): compiling costs more than running
+# Calendars shorter than this take the exact per-instant path for every instant (`_measure_stats`).
+# Measured for one instant (a snapshot), 2026-12-02: 0.13 s CPU against 0.35 s with the fast path.
+EXACT_BELOW = 8
 
 
 def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
@@ -117,12 +126,13 @@ def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
     expression runs with in-memory tables."""
     kmax = max(int(p["history_days"]), *(m.stale_days for m in MEASURES))
     off_df = pd.DataFrame({"k": np.arange(kmax + 1, dtype="int64")})
+    exact = len(cal_df) < EXACT_BELOW
     con = getattr(store.ibis, "con", None)
     if not hasattr(con, "register"):
-        return store.ibis.execute(_frame_expr(store, ibis.memtable(cal_df), ibis.memtable(off_df), p))
-    key = repr(sorted((k, repr(v)) for k, v in p.items()))
+        return store.ibis.execute(_frame_expr(store, ibis.memtable(cal_df), ibis.memtable(off_df), p, exact))
+    key = repr(sorted((k, repr(v)) for k, v in p.items())) + ("|exact" if exact else "")
     if key not in _SQL:
-        _SQL[key] = _compiled(store, p, key)
+        _SQL[key] = _compiled(store, p, key, exact)
     con.register("_stress_calendar", cal_df)
     con.register("_stress_offsets", off_df)
     try:
@@ -132,7 +142,7 @@ def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
         con.unregister("_stress_offsets")
 
 
-def _compiled(store, p: dict, key: str) -> str:
+def _compiled(store, p: dict, key: str, exact: bool) -> str:
     """The DuckDB SQL of the query for parameters `p`. Compiling it takes Ibis ~1.5 s of CPU, more than
     running it, so it is also kept on disk (BTCSTRESS_CACHE, else $XDG_CACHE_HOME/btcstress), named by a
     hash of everything it depends on: the parameters, the code that builds it, the schema and Ibis's
@@ -149,7 +159,7 @@ def _compiled(store, p: dict, key: str) -> str:
         return path.read_text()
     cal = ibis.table({"t": "timestamp"}, name="_stress_calendar")
     off = ibis.table({"k": "int64"}, name="_stress_offsets")
-    sql = ibis.to_sql(_frame_expr(store, cal, off, p), dialect="duckdb")
+    sql = ibis.to_sql(_frame_expr(store, cal, off, p, exact), dialect="duckdb")
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
