@@ -161,16 +161,14 @@ def _from_whole(ctx, p: dict) -> Model | None:
             t = t.mutate(date=t.open_time.cast("date"))
         parts.append(t)
     n, c = parts
-    # One query: T's last day, the earliest day of a row published after T (a late row when it is
-    # at or before that day) and each table's fingerprint (row count, latest publication).
+    # One query: T's last day, the first day of a row published after T (late if <= that day), fingerprints.
     a = n.aggregate(last=n.date.max(where=n.available_at <= T), late_n=n.date.min(where=n.available_at > T),
                     r_n=n.count(), a_n=n.available_at.max())
     b = c.aggregate(late_c=c.date.min(where=c.available_at > T), r_c=c.count(), a_c=c.available_at.max())
     row = a.cross_join(b).execute().iloc[0]
-    last = row["last"]
-    if last is None or pd.isna(last):
+    if row["last"] is None or pd.isna(row["last"]):
         return None
-    last = pd.Timestamp(last).date()
+    last = pd.Timestamp(row["last"]).date()
     if any(not pd.isna(row[k]) and pd.Timestamp(row[k]).date() <= last for k in ("late_n", "late_c")):
         return None
     fp = ((row["r_n"], row["a_n"]), (row["r_c"], row["a_c"]))
