@@ -30,15 +30,11 @@ def findings(ctx: Context, params: dict[str, Any], subjects: list[tuple[str, lis
     day_start = dt.datetime(day.year, day.month, day.day)
     windows = [(f"1d:{day}", day_start, day_start + dt.timedelta(days=1), f"{day} (UTC)"),
                ("24h", end_24 - dt.timedelta(hours=24), end_24, "the 24 h to as-of")]
+    groups = _groups(t, subjects, windows)
     out: list[Finding] = []
     for subject, sub_assets in subjects:
-        for window, start, end, label in windows:
-            ev = t.filter(t.asset.isin(sub_assets) & (t.ts > start) & (t.ts <= end) if window == "24h"
-                          else t.asset.isin(sub_assets) & (t.ts >= start) & (t.ts < end))
-            by_venue = ev.group_by("venue").aggregate(
-                n=ev.count(), long_usd=ev.usd.sum(where=ev.side == "long"),
-                short_usd=ev.usd.sum(where=ev.side == "short"), first=ev.ts.min(), last=ev.ts.max(),
-                origin=ev.origin.collect(distinct=True)).order_by("venue").execute()
+        for wi, (window, start, end, label) in enumerate(windows):
+            by_venue = _by_venue(groups, sub_assets, wi)
             n = int(by_venue["n"].sum()) if len(by_venue) else 0
             if n == 0:
                 reason = f"no event-level liquidations stored for {subject} in {label}"
@@ -47,6 +43,7 @@ def findings(ctx: Context, params: dict[str, Any], subjects: list[tuple[str, lis
                 out.append(not_available("liquidations.count", ctx.as_of, reason, subject=subject, unit="events",
                                          window=window))
                 continue
+            ev = t.filter(_in_window(t, sub_assets, window, start, end))
             srcs = [Source(table="liquidations", origin=", ".join(sorted(r.origin)), rows=int(r.n),
                            first=pd.Timestamp(r.first).to_pydatetime(), last=pd.Timestamp(r.last).to_pydatetime(),
                            note=COVERAGE.get(r.venue)) for r in by_venue.itertuples()]
@@ -77,6 +74,40 @@ def findings(ctx: Context, params: dict[str, Any], subjects: list[tuple[str, lis
                                        "side": top["side"], "price": float(top["price"]), "qty": float(top["qty"]),
                                        "id": top["id"]}, **common))
     return out
+
+
+def _in_window(t: ibis.Table, assets: list[str], window: str, start: dt.datetime, end: dt.datetime):
+    """The events of `assets` in a window: the 24 h to as-of (start, end], a UTC day [start, end)."""
+    if window == "24h":
+        return t.asset.isin(assets) & (t.ts > start) & (t.ts <= end)
+    return t.asset.isin(assets) & (t.ts >= start) & (t.ts < end)
+
+
+def _groups(t: ibis.Table, subjects: list[tuple[str, list[str]]], windows: list) -> pd.DataFrame:
+    """Per (asset, venue, origin), each window's count, long and short sums and first and last event, in
+    one query over both windows (the UTC day before as-of and the 24 h to it both lie within
+    [the day's start, as-of]); the findings combine the groups of their assets."""
+    assets = sorted({a for _, sub in subjects for a in sub})
+    ev = t.filter(t.asset.isin(assets) & (t.ts >= windows[0][1]) & (t.ts <= windows[1][2]))
+    aggs = {}
+    for i, (window, start, end, _) in enumerate(windows):
+        w = _in_window(ev, assets, window, start, end)
+        aggs.update({f"n{i}": ev.count(where=w), f"long{i}": ev.usd.sum(where=w & (ev.side == "long")),
+                     f"short{i}": ev.usd.sum(where=w & (ev.side == "short")), f"first{i}": ev.ts.min(where=w),
+                     f"last{i}": ev.ts.max(where=w)})
+    return ev.group_by(["asset", "venue", "origin"]).aggregate(**aggs).execute()
+
+
+def _by_venue(groups: pd.DataFrame, assets: list[str], i: int) -> pd.DataFrame:
+    """One window's events of `assets` per venue (n, long_usd, short_usd, first, last, origin: the set
+    of origins), venues in order."""
+    g = groups[groups["asset"].isin(assets) & (groups[f"n{i}"] > 0)]
+    if not len(g):
+        return pd.DataFrame(columns=["venue", "n", "long_usd", "short_usd", "first", "last", "origin"])
+    return g.groupby("venue", as_index=False, sort=True).agg(
+        n=(f"n{i}", "sum"), long_usd=(f"long{i}", lambda s: s.sum(min_count=1)),
+        short_usd=(f"short{i}", lambda s: s.sum(min_count=1)), first=(f"first{i}", "min"),
+        last=(f"last{i}", "max"), origin=("origin", lambda s: sorted(set(s))))
 
 
 # -- history ----------------------------------------------------------------------

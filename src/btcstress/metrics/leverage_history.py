@@ -184,7 +184,7 @@ def _derivatives(hctx, cal, p) -> tuple[pd.DataFrame, set]:
     t = t.filter(t.asset.isin(assets))
     by = ("asset", "col", "fam")
     parts = []
-    for col in DERIV_COLS:  # one long table: (asset, column, origin family) series; see leverage.one_family
+    for col in DERIV_COLS:  # one long table: (asset, column, origin family) series; see leverage_daily.family
         s = t.filter(t[col].notnull())
         parts.append(s.select("asset", "date", "available_at", v=s[col], col=ibis.literal(col),
                               fam=ibis.ifelse(s.origin.contains("cryptoquant"), "cq", "other")))

@@ -161,14 +161,17 @@ def _from_whole(ctx, p: dict) -> Model | None:
             t = t.mutate(date=t.open_time.cast("date"))
         parts.append(t)
     n, c = parts
-    last = n.filter(n.available_at <= T).date.max().execute()
-    if last is None or pd.isna(last):
+    # One query: T's last day, the first day of a row published after T (late if <= that day), fingerprints.
+    a = n.aggregate(last=n.date.max(where=n.available_at <= T), late_n=n.date.min(where=n.available_at > T),
+                    r_n=n.count(), a_n=n.available_at.max())
+    b = c.aggregate(late_c=c.date.min(where=c.available_at > T), r_c=c.count(), a_c=c.available_at.max())
+    row = a.cross_join(b).execute().iloc[0]
+    if row["last"] is None or pd.isna(row["last"]):
         return None
-    last = pd.Timestamp(last).date()
-    late = sum(int(x.filter((x.date <= last) & (x.available_at > T)).count().execute()) for x in (n, c))
-    if late:
+    last = pd.Timestamp(row["last"]).date()
+    if any(not pd.isna(row[k]) and pd.Timestamp(row[k]).date() <= last for k in ("late_n", "late_c")):
         return None
-    fp = tuple(tuple(x.aggregate(r=x.count(), a=x.available_at.max()).execute().iloc[0]) for x in (n, c))
+    fp = ((row["r_n"], row["a_n"]), (row["r_c"], row["a_c"]))
     gens = tuple(g.name for g in fleet_data.generations(T.date()))
     key = (str(getattr(store, "path", id(store))), fp, gens, repr(sorted(p.items())))
     whole = _WHOLE.get(key)

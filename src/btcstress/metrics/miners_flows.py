@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import numpy as np
 import pandas as pd
 
@@ -48,26 +47,59 @@ def ts(v) -> dt.datetime | None:
     return ts.to_pydatetime().replace(tzinfo=None)
 
 
-def flows(ctx) -> pd.DataFrame:
+# Miner-flow rows read once per instant: the trailing window below covers every question the area asks
+# of them (the last day, the 30-day change and the year of each before it, the 3-year chart); a
+# question needing older rows reads them all (`flow_rows`).
+FLOW_WINDOW_DAYS = 4 * 366 + 60
+
+
+def flow_rows(ctx, first: dt.date | None = None) -> pd.DataFrame:
+    """miner_flows_daily as known at T (date, metric, value, origin), holding at least the rows from
+    `first` on and the latest day; one Ibis read per instant (kept on the context), or two when a
+    question needs rows older than the window."""
+    got = ctx.__dict__.get("_miners_flow_rows")
+    if got is None:
+        got = _read_flows(ctx, ctx.as_of_naive.date() - dt.timedelta(days=FLOW_WINDOW_DAYS))
+    lo, df = got
+    if lo is not None and (first is None and df.empty or first is not None and first < lo):
+        got = _read_flows(ctx, None)
+    ctx.__dict__["_miners_flow_rows"] = got
+    return got[1]
+
+
+def _read_flows(ctx, lo: dt.date | None) -> tuple[dt.date | None, pd.DataFrame]:
     t = ctx.table("miner_flows_daily")
-    wide = t.group_by("date").aggregate(**{m: t.value.max(where=t.metric == m) for m in FLOW_METRICS})
-    df = wide.order_by("date").execute()
-    df["date"] = pd.to_datetime(df["date"])
-    return df
+    if lo is not None:
+        t = t.filter(t.date >= lo)
+    df = t.select("date", "metric", "value", "origin").execute()
+    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[s]")
+    return lo, df
 
 
-def trailing_stats(ctx, table: str, metric: str, day: dt.date, value: float, days: int) -> dict | None:
-    """z-score and percentile of `value` against the `days` daily values before `day` (Ibis aggregate)."""
-    t = ctx.table(table)
-    t = t.filter((t.metric == metric) & (t.date < day) & (t.date >= day - dt.timedelta(days=days)))
-    g = t.aggregate(n=t.count(), mean=t.value.mean(), std=t.value.std(),
-                    below=(t.value <= value).cast("float64").mean()).execute().iloc[0]
-    if int(g.n) < days // 2 or not g["std"] or pd.isna(g["std"]):
+def provenance_of(df: pd.DataFrame, table: str, metrics: tuple[str, ...], first: dt.date | None,
+                  last: dt.date | None, note: str | None = None) -> list[Source]:
+    """`provenance` over rows read (date, metric, origin): one source per origin, in origin order."""
+    m = df["metric"].isin(list(metrics))
+    if first is not None:
+        m &= df["date"] >= pd.Timestamp(first)
+    if last is not None:
+        m &= df["date"] <= pd.Timestamp(last)
+    g = df[m].groupby("origin", sort=True)["date"].agg(["size", "min", "max"])
+    return [Source(table=table, origin=o, rows=int(r["size"]), first=ts(r["min"]), last=ts(r["max"]), note=note)
+            for o, r in g.iterrows()]
+
+
+def window_stats(df: pd.DataFrame, metric: str, day: dt.date, value: float, days: int) -> dict | None:
+    """`trailing_stats` over rows read."""
+    h = df[(df["metric"] == metric) & (df["date"] < pd.Timestamp(day))
+           & (df["date"] >= pd.Timestamp(day - dt.timedelta(days=days)))]
+    n, v = len(h), h["value"].dropna()
+    std = v.std()
+    if n < days // 2 or not std or pd.isna(std):
         return None
-    z = (value - float(g["mean"])) / float(g["std"])
-    return {"zscore": round(z, 2), "percentile": round(100 * float(g.below), 1), "history": f"{days}d daily",
-            "mean": round(float(g["mean"]), 2), "std": round(float(g["std"]), 2), "n": int(g.n)}
-
+    mean = float(v.mean())
+    return {"zscore": round((value - mean) / float(std), 2), "percentile": round(100 * float((v <= value).mean()), 1),
+            "history": f"{days}d daily", "mean": round(mean, 2), "std": round(float(std), 2), "n": n}
 
 
 def _last_network_day(ctx) -> pd.DataFrame:
@@ -129,16 +161,16 @@ FLOW_IDS = ("miners.reserve_btc", "miners.reserve_change_30d_btc", "miners.outfl
 
 def flow_findings(ctx, p: dict) -> list[Finding]:
     """Miner reserve, its 30-day change, outflow and to-exchange on the last miner-flow day known at T."""
-    t = ctx.table("miner_flows_daily")
-    last_day = t.date.max().execute()
-    if last_day is None or pd.isna(last_day):
+    df = flow_rows(ctx)
+    if df.empty:
         return [not_available(i, ctx.as_of, "no miner-flow data known at this instant") for i in FLOW_IDS]
-    last_day = pd.Timestamp(last_day).date()
+    last_day = df["date"].max().date()
     d30 = last_day - dt.timedelta(days=30)
-    rows = t.filter(t.date.isin([last_day, d30])).execute()
-    val = {(pd.Timestamp(r.date).date(), r.metric): r for r in rows.itertuples()}
     zd = int(p["zscore_window_days"])
-    return _reserve_findings(ctx, t, val, last_day, d30, zd) + _daily_flow_findings(ctx, val, last_day, zd)
+    df = flow_rows(ctx, d30 - dt.timedelta(days=zd))
+    rows = df[df["date"].isin([pd.Timestamp(last_day), pd.Timestamp(d30)])]
+    val = {(pd.Timestamp(r.date).date(), r.metric): r for r in rows.itertuples()}
+    return _reserve_findings(ctx, df, val, last_day, d30, zd) + _daily_flow_findings(ctx, df, val, last_day, zd)
 
 
 def _flow_sources(val: dict, metric: str, days: list[dt.date]) -> list[Source]:
@@ -146,7 +178,7 @@ def _flow_sources(val: dict, metric: str, days: list[dt.date]) -> list[Source]:
             for d in days if (d, metric) in val]
 
 
-def _reserve_findings(ctx, t, val: dict, last_day: dt.date, d30: dt.date, zd: int) -> list[Finding]:
+def _reserve_findings(ctx, df: pd.DataFrame, val: dict, last_day: dt.date, d30: dt.date, zd: int) -> list[Finding]:
     T = ctx.as_of
     out = []
     r = val.get((last_day, "reserve_btc"))
@@ -163,14 +195,13 @@ def _reserve_findings(ctx, t, val: dict, last_day: dt.date, d30: dt.date, zd: in
         out.append(not_available("miners.reserve_change_30d_btc", T, f"miner reserve missing on {d30} or {last_day}"))
         return out
     chg = r.value - r0.value
-    # How unusual: against the trailing year of 30-day changes (Ibis: self-join on date - 30).
-    res = t.filter(t.metric == "reserve_btc")
-    a, b = res.select(date=res.date, v=res.value), res.select(d0=res.date, v0=res.value)
-    j = a.join(b, a.date == b.d0 + ibis.interval(days=30))
-    j = j.filter((j.date < last_day) & (j.date >= last_day - dt.timedelta(days=zd)))
-    j = j.mutate(c=j.v - j.v0)
-    st = j.aggregate(n=j.count(), mean=j.c.mean(), std=j.c.std(), below=(j.c <= chg).cast("float64").mean()
-                     ).execute().iloc[0]
+    # How unusual: against the trailing year of 30-day changes (a self-join on date - 30).
+    res = df.loc[df["metric"] == "reserve_btc", ["date", "value"]]
+    j = res.rename(columns={"value": "v"}).merge(
+        res.assign(date=res["date"] + pd.Timedelta(days=30)).rename(columns={"value": "v0"}), on="date")
+    j = j[(j["date"] < pd.Timestamp(last_day)) & (j["date"] >= pd.Timestamp(last_day - dt.timedelta(days=zd)))]
+    c = (j["v"] - j["v0"]).dropna()
+    st = pd.Series({"n": len(j), "mean": c.mean(), "std": c.std(), "below": (c <= chg).mean()})
     unusual = ({"zscore": round((chg - float(st["mean"])) / float(st["std"]), 2),
                 "percentile": round(100 * float(st.below), 1), "history": f"{int(st.n)}d of 30d changes",
                 "n": int(st.n)}
@@ -184,7 +215,7 @@ def _reserve_findings(ctx, t, val: dict, last_day: dt.date, d30: dt.date, zd: in
     return out
 
 
-def _daily_flow_findings(ctx, val: dict, last_day: dt.date, zd: int) -> list[Finding]:
+def _daily_flow_findings(ctx, df: pd.DataFrame, val: dict, last_day: dt.date, zd: int) -> list[Finding]:
     T = ctx.as_of
     out = []
     for fid, metric, what in (("miners.outflow_btc_1d", "outflow_btc", "total BTC leaving miner wallets"),
@@ -193,10 +224,10 @@ def _daily_flow_findings(ctx, val: dict, last_day: dt.date, zd: int) -> list[Fin
         if r is None:
             out.append(not_available(fid, T, f"no {metric} for {last_day}"))
             continue
-        st = trailing_stats(ctx, "miner_flows_daily", metric, last_day, r.value, zd)
+        st = window_stats(df, metric, last_day, r.value, zd)
         out.append(Finding(id=fid, value=round(r.value, 1), unit="BTC", as_of=T, window=f"1d:{last_day}",
-                           sources=_flow_sources(val, metric, [last_day]) + provenance(
-                               ctx, "miner_flows_daily", (metric,), last_day - dt.timedelta(days=zd),
+                           sources=_flow_sources(val, metric, [last_day]) + provenance_of(
+                               df, "miner_flows_daily", (metric,), last_day - dt.timedelta(days=zd),
                                last_day - dt.timedelta(days=1), note="trailing year for the z-score"),
                            method=f"{what} on the last complete day (CryptoQuant, all miners); z-score and "
                                   f"percentile against the {zd} days before",

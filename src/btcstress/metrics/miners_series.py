@@ -45,10 +45,11 @@ def series(ctx) -> list[Series]:
         x=[d.date().isoformat() for d in f["date"]],
         y=[round(float(a / (b / 1e15)), 2) for a, b in zip(f["block_rewards_usd"], f["hashrate_hs"])],
         sources=provenance(ctx, "network_daily", ("block_rewards_usd", "hashrate_hs"), start.date(), end.date())))
-    fl = flows.flows(ctx)
-    fl = fl[(fl["date"] > start) & fl["reserve_btc"].notna()]
+    fl = flows.flow_rows(ctx, start.date())  # the rows the flow findings read
+    res = fl[fl["metric"] == "reserve_btc"].groupby("date", sort=True)["value"].max()
+    res = res[(res.index > start) & res.notna()]
     out.append(Series(
         name="miners.reserve_3y", title="Miner reserve (BTC, all miners)", unit="BTC",
-        x=[d.date().isoformat() for d in fl["date"]], y=[round(float(v), 0) for v in fl["reserve_btc"]],
-        sources=provenance(ctx, "miner_flows_daily", ("reserve_btc",), start.date(), None)))
+        x=[d.date().isoformat() for d in res.index], y=[round(float(v), 0) for v in res],
+        sources=flows.provenance_of(fl, "miner_flows_daily", ("reserve_btc",), start.date(), None)))
     return out

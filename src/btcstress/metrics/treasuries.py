@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from btcstress.findings import Finding, Series, Source, not_available
@@ -101,13 +102,16 @@ def findings(ctx: Context) -> list[Finding]:
 
 
 def _valued(pos: pd.DataFrame, price: float | None) -> pd.DataFrame:
-    """Price-dependent columns, as an Ibis expression over the (small) position table."""
-    t = ibis.memtable(pos)
-    px = ibis.literal(price, type="float64")
-    cost_basis = t.btc * t.avg_cost_usd
-    pnl = t.btc * (px - t.avg_cost_usd)
-    return t.mutate(value_usd=t.btc * px, unrealized_pnl_usd=pnl,
-                    unrealized_pnl_pct=pnl / cost_basis * 100.0).execute()
+    """Price-dependent columns of the (small) position table, one row per entity (IEEE arithmetic, as
+    the engine's; the history computes the same per instant: treasuries_history._valued)."""
+    v = pos.copy()
+    px = np.nan if price is None else float(price)
+    cost_basis = v["btc"] * v["avg_cost_usd"]
+    pnl = v["btc"] * (px - v["avg_cost_usd"])
+    v["value_usd"] = v["btc"] * px
+    v["unrealized_pnl_usd"] = pnl
+    v["unrealized_pnl_pct"] = pnl / cost_basis * 100.0
+    return v
 
 
 def _holdings_source(row) -> Source:
@@ -208,13 +212,11 @@ def _priced(ctx: Context, p: dict, row, price: float | None, hypothetical: bool,
 def _totals(ctx: Context, p: dict, valued: pd.DataFrame, price: float | None, hypothetical: bool,
             observed: Finding | None) -> list[Finding]:
     T = ctx.as_of
-    t = ibis.memtable(valued)
-    known = t.filter(t.has_cost)
-    agg = known.aggregate(n=known.count(), btc=known.btc.sum(), pnl=known.unrealized_pnl_usd.sum(),
-                          cost=(known.btc * known.avg_cost_usd).sum()).execute().iloc[0]
-    without = t.filter(~t.has_cost)
-    rest = without.aggregate(n=without.count(), btc=without.btc.sum()).execute().iloc[0]
-    kn = valued[valued.has_cost]
+    has = valued["has_cost"].astype(bool)
+    kn = valued[has]
+    agg = pd.Series({"n": len(kn), "btc": kn["btc"].sum(), "pnl": kn["unrealized_pnl_usd"].sum(),
+                     "cost": (kn["btc"] * kn["avg_cost_usd"]).sum()})
+    rest = pd.Series({"n": int((~has).sum()), "btc": valued.loc[~has, "btc"].sum()})
     entities = [{"entity": r.entity, "holdings_btc": float(r.btc), "as_of": _d(r.as_of)} for r in kn.itertuples()]
     unknown = [{"entity": r.entity, "holdings_btc": float(r.btc), "as_of": _d(r.as_of)}
                for r in valued[~valued.has_cost].itertuples()]
@@ -247,35 +249,38 @@ def _pnl_unusual(ctx: Context, p: dict, entity: str, current: float) -> dict | N
     against the average cost of the latest report published by that day's close."""
     days = int(p["unusual_history_days"])
     j = _cost_vs_close(ctx, p, entity, ctx.as_of_naive - dt.timedelta(days=days))
-    j = j.filter(j.avg_cost.notnull())
-    pct = (j.close / j.avg_cost - 1.0) * 100.0
-    r = j.aggregate(n=j.count(), first=j.day.min(), mean=pct.mean(), sd=pct.std(),
-                    at_or_below=(pct <= current).cast("int64").sum()).execute().iloc[0]
-    if int(r.n) < 30 or _num(r.sd) in (None, 0.0):
+    j = j[j["avg_cost"].notna()]
+    pct = (j["close"] / j["avg_cost"] - 1.0) * 100.0
+    n, sd = len(j), pct.std()
+    if n < 30 or _num(sd) in (None, 0.0):
         return None
-    return {"zscore": round((current - float(r["mean"])) / float(r.sd), 2),
-            "percentile": round(float(r.at_or_below) / int(r.n) * 100.0, 1),
-            "history": f"{int(r.n)} daily closes since {_d(r['first'])} vs the average cost known each day",
-            "n": int(r.n)}
+    return {"zscore": round((current - float(pct.mean())) / float(sd), 2),
+            "percentile": round(float((pct <= current).sum()) / n * 100.0, 1),
+            "history": f"{n} daily closes since {_d(j['day'].min())} vs the average cost known each day",
+            "n": n}
 
 
-def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> ibis.Table:
-    """Daily closes since `start`, each with the entity's average cost from the latest report with a
-    cost published by that day's close (an as-of join, so no day sees a later report)."""
+def _cost_vs_close(ctx: Context, p: dict, entity: str, start: dt.datetime) -> pd.DataFrame:
+    """Daily closes since `start` (sorted by day), each with the entity's average cost from the latest
+    report with a cost published by that day's close: an as-of join, so no day sees a later report.
+    Two small Ibis reads (the closes; the entity's reports with a cost) joined in pandas (`merge_asof`:
+    the latest report published at or before the close; among reports published at the same instant,
+    the latest as-of day, then the first origin), as the history's range join ranks them."""
     venue, symbol, interval = p["chart_price"].split(":")
     c = ctx.table("candles")
     c = c.filter((c.venue == venue) & (c.symbol == symbol) & (c.interval == interval) & (c.open_time >= start))
-    c = c.select(day=c.open_time, close=c.close, known_at=c.available_at, price_origin=c.origin)
+    closes = c.select(day=c.open_time, close=c.close, known_at=c.available_at, price_origin=c.origin).execute()
     h = ctx.table("treasury_holdings")
     h = h.filter((h.entity == entity) & h.cost_usd.notnull())
-    h = h.select(avg_cost=h.avg_cost_usd.fill_null(h.cost_usd / h.btc), btc=h.btc, published=h.available_at,
-                 report_as_of=h.as_of, cost_origin=h.origin)
-    # An as-of join written as a join plus "latest per day" (Spark SQL has no ASOF JOIN): every report
-    # published by the day's close, then the latest of them; a day with none keeps a null cost.
-    j = c.left_join(h, c.known_at >= h.published)
-    w = ibis.window(group_by=j.day, order_by=[ibis.desc(j.published), ibis.desc(j.report_as_of), j.cost_origin])
-    j = j.mutate(_rank=ibis.row_number().over(w))
-    return j.filter(j._rank == 0).drop("_rank")
+    reports = h.select(avg_cost=h.avg_cost_usd.fill_null(h.cost_usd / h.btc), btc=h.btc, published=h.available_at,
+                       report_as_of=h.as_of, cost_origin=h.origin).execute()
+    reports = reports.sort_values(["published", "report_as_of", "cost_origin"], ascending=[True, False, True],
+                                  kind="stable").drop_duplicates("published", keep="first")
+    closes = closes.sort_values("known_at", kind="stable")
+    closes["known_at"] = closes["known_at"].astype("datetime64[us]")
+    reports["published"] = reports["published"].astype("datetime64[us]")
+    j = pd.merge_asof(closes, reports, left_on="known_at", right_on="published", direction="backward")
+    return j.sort_values("day", kind="stable", ignore_index=True)
 
 
 # -- series -----------------------------------------------------------------------------------------
@@ -284,8 +289,7 @@ def series(ctx: Context) -> list[Series]:
     """Strategy's average cost (as known each day, a step at each filing) against the daily BTC close."""
     p = ctx.area_params(AREA, DEFAULTS)
     # Each day shows the average cost of the latest report published by that day's close.
-    j = _cost_vs_close(ctx, p, p["chart_entity"], dt.datetime.fromisoformat(p["chart_start"]))
-    df = j.order_by("day").execute()
+    df = _cost_vs_close(ctx, p, p["chart_entity"], dt.datetime.fromisoformat(p["chart_start"]))
     if df.empty:
         return []
     used = df[df.avg_cost.notna()]
