@@ -188,5 +188,7 @@ def test_every_area_at_two_instants_compiles_exactly_as_ibis(snapshot_db, monkey
             fs = metrics.compute(s, at)
             assert len(fs.findings) > 100
     assert sqlcache.CACHE.stats.hits - before.hits > 100
-    assert duckexec.STATS["routed"] - routed > 200  # each result also checked against Ibis's execute
+    # Each result also checked against Ibis's execute. A computation runs ~59 queries since session 5's
+    # fewer, bigger reads (116 before); nearly all of them must take the route, at both instants.
+    assert duckexec.STATS["routed"] - routed > 2 * 50
     assert not math.isnan(float(len(sqlcache.CACHE)))
