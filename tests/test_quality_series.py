@@ -265,3 +265,24 @@ def test_an_aggregators_snapshot_checked_against_the_daily_series(tmp_store):
         ("treasury_holdings:Co/btc", d0 + 5 * DAY, 35_000.0, "test/artemis.csv"),
         ("treasury_holdings:Co/btc_snapshot", d0 + 5 * DAY, 40_000.0, "test/llama.csv")]
     assert all(("40,000" in f.compared) != ("35,000" in f.compared) for f in flags)
+
+
+def test_snapshot_marks_read_subjects_through_ibis_not_the_duckdb_connection(store):
+    """The "finding about another subject" check reads the table's subjects with an Ibis query, so the
+    marks work on a store without a DuckDB connection (a SparkStore has none): here the snapshot store
+    with its `duck` hidden gives the same marks as above."""
+    from btcstress.metrics import compute
+
+    class NoDuck:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name == "duck":
+                raise AttributeError("no DuckDB connection here (as on Spark)")
+            return getattr(self._inner, name)
+
+    t = dt.datetime(2024, 9, 21, 7, tzinfo=dt.timezone.utc)
+    fs = compute(NoDuck(store), t, areas=("price", "leverage"))
+    assert fs.get("liquidations.short_usd", "BTC").detail["suspect"]
+    assert not fs.get("liquidations.short_usd", "ETH").detail.get("suspect")  # another asset: not marked

@@ -22,14 +22,8 @@ from btcstress.findings import Finding
 SHORT_SPAN = dt.timedelta(days=31)
 # Tables whose flags name a subject (fund, entity, asset, ticker) and where a finding about another
 # subject of the same table did not read the flagged value.
-_SUBJECT_SQL = {
-    "etf_flows": "SELECT DISTINCT fund FROM etf_flows",
-    "etf_aum": "SELECT DISTINCT fund FROM etf_aum",
-    "treasury_holdings": "SELECT DISTINCT entity FROM treasury_holdings",
-    "liquidations_daily": "SELECT DISTINCT asset FROM liquidations_daily",
-    "derivatives_daily": "SELECT DISTINCT asset FROM derivatives_daily",
-    "stock_daily": "SELECT DISTINCT ticker FROM stock_daily",
-}
+_SUBJECT_COLUMN = {"etf_flows": "fund", "etf_aum": "fund", "treasury_holdings": "entity",
+                   "liquidations_daily": "asset", "derivatives_daily": "asset", "stock_daily": "ticker"}
 
 
 def _split(series: str) -> tuple[str, str | None]:
@@ -90,10 +84,13 @@ def mark(ctx, findings: list[Finding]) -> int:
 
 
 def _subjects(ctx, table: str) -> set[str]:
-    sql = _SUBJECT_SQL.get(table)
-    if sql is None:
+    """The table's subjects known at the as-of, as an Ibis query (raw SQL on the DuckDB connection
+    failed on a Spark store, which has none)."""
+    col = _SUBJECT_COLUMN.get(table)
+    if col is None:
         return set()
-    return {r[0] for r in ctx.store.duck.execute(sql).fetchall()}
+    t = ctx.table(table)
+    return set(t.select(col).distinct().execute()[col].dropna())
 
 
 def _naive(t: dt.datetime) -> pd.Timestamp:
