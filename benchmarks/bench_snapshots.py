@@ -2,8 +2,9 @@
 
 On a COPY of a snapshot store (it writes finding_snapshots into it):
 
-1. `store`: `snapshots.refresh(keep=N)` on a store without snapshots (what the first ingest adds): CPU and
-   wall per stored day instant, and the table's size per instant (compressed findings, compressed series);
+1. `store`: a backfill of the N days ending --end (`snapshots.store_range`): CPU per stored day instant and
+   the table's size per instant (compressed findings, compressed series); then `snapshots.refresh(keep=N)`
+   (the newest N day instants: what the first ingest adds);
 2. `one day`: the newest stored snapshot deleted, then `refresh` again: the work a one-day ingest adds
    (the freshness check of the kept ones, one new day instant stored). Simulated: the data is not cut and
    re-ingested (that needs a finding_history rebuild of minutes), so the "ingested since" query of the
@@ -43,26 +44,31 @@ def med(xs: list[float]) -> float:
     return round(statistics.median(xs), 3)
 
 
-def bench_store(db: str, n: int) -> dict:
+def bench_store(db: str, n: int, end: dt.datetime) -> dict:
     from btcstress.history import snapshots as snap
     from btcstress.store import Store
     with Store(db) as s:
         snap._ddl(s)
         s.duck.execute(f"DELETE FROM {snap.TABLE}")
-        done, cpu, wall = timed(snap.refresh, s, keep=n)
+        # a backfill of the n days ending at `end` (`btcstress snapshots --from --to`)
+        done, cpu, wall = timed(snap.store_range, s, end - (n - 1) * dt.timedelta(days=1), end)
         sizes = s.duck.execute(f"SELECT as_of, octet_length(findings), octet_length(series), seconds FROM {snap.TABLE} "
                                "ORDER BY as_of").fetchall()
-        newest = sizes[-1][0]
+        # the first ingest's refresh (the newest n day instants), then a one-day ingest's (one new instant)
+        first, fcpu, fwall = timed(snap.refresh, s, keep=n)
+        newest = max(r.as_of for r in snap.stored(s))
         s.duck.execute(f"DELETE FROM {snap.TABLE} WHERE as_of = ?", [newest])
         one, cpu1, wall1 = timed(snap.refresh, s, keep=n)
         rows = snap.stored(s)
         _, ccpu, cwall = timed(lambda: [snap.check(s, r) for r in rows])
-    return {"first_refresh": {"stored": done["stored"], "cpu_s": round(cpu, 2), "wall_s": round(wall, 2)},
+        total = s.duck.execute(f"SELECT sum(octet_length(findings) + octet_length(series)) FROM {snap.TABLE}").fetchone()[0]
+    return {"backfill": {"stored": done["stored"], "cpu_s": round(cpu, 2), "wall_s": round(wall, 2)},
             "per_instant": [{"as_of": str(a), "findings_kb": round(f / 1024, 1), "series_kb": round(x / 1024, 1),
                              "compute_cpu_s": round(sec, 2)} for a, f, x, sec in sizes],
+            "first_refresh": {"stored": first["stored"], "cpu_s": round(fcpu, 2), "wall_s": round(fwall, 2)},
             "one_day_refresh": {"stored": one["stored"], "cpu_s": round(cpu1, 2), "wall_s": round(wall1, 2)},
-            "check_all_ms": round(cwall * 1000, 1), "check_all_cpu_ms": round(ccpu * 1000, 1),
-            "instants": [str(r.as_of) for r in rows]}
+            "check_each_ms": round(cwall * 1000 / max(1, len(rows)), 1), "table_kb": round(total / 1024, 1),
+            "stored": len(rows)}
 
 
 def bench_read(db: str, instants: list[dt.datetime]) -> dict:
@@ -121,16 +127,16 @@ def main() -> None:
     ap.add_argument("--plain", help="another copy, without finding_snapshots (the API baseline)")
     ap.add_argument("--n", type=int, default=7)
     ap.add_argument("--only", default="store,read,api")
+    ap.add_argument("--end", default="2026-02-05", help="last day of the backfill and of the read instants")
     args = ap.parse_args()
     only = set(args.only.split(","))
     res: dict = {"load_start": [round(x, 1) for x in os.getloadavg()]}
+    from btcstress import config as cfg
+    end = cfg.end_of_day(args.end).replace(tzinfo=None)
     if "store" in only:
-        res["store"] = bench_store(args.db, args.n)
+        res["store"] = bench_store(args.db, args.n, end)
         print(json.dumps(res["store"]), flush=True)
-    from btcstress.history import snapshots as snap
-    from btcstress.store import Store
-    with Store(args.db, read_only=True) as s:
-        instants = [r.as_of.replace(tzinfo=dt.timezone.utc) for r in snap.stored(s)][-args.n:]
+    instants = [(end - i * dt.timedelta(days=1)).replace(tzinfo=dt.timezone.utc) for i in range(args.n)][::-1]
     if "read" in only:
         res["read"] = bench_read(args.db, instants)
         print(json.dumps(res["read"]), flush=True)
