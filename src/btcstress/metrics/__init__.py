@@ -32,8 +32,8 @@ def compute(store: Store, as_of: dt.datetime, *, params: dict[str, dict[str, Any
     at a hypothetical price. Raises NoDataError when the store has no price data by then."""
     from btcstress import querymemo
     with querymemo.scope():  # the store does not change during one computation: a repeated query runs once
-        return _compute(Context(store=store, as_of=as_of, params=params or {}, price_override=price), areas,
-                        with_series)
+        return _compute(Context(store=store, as_of=as_of, params=params or {}, price_override=price,
+                                with_series=with_series), areas, with_series)
 
 
 def _compute(ctx: Context, areas: tuple[str, ...] | None, with_series: bool) -> FindingSet:

@@ -20,6 +20,9 @@ class Context:
     as_of: dt.datetime
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # overrides by area
     price_override: float | None = None
+    # The computation also draws the chart series (`metrics.compute(with_series=True)`): an area whose
+    # findings and series read the same frame may then build it once for both (stress).
+    with_series: bool = False
     findings: list[Finding] = field(default_factory=list)
     params_used: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Set by the price area as soon as it knows price.last_usd, so its later findings and every

@@ -41,8 +41,29 @@ def _no_history(p: dict) -> str:
 
 
 def findings(ctx: Context) -> list[Finding]:
+    """The stress findings at `ctx.as_of`. With series (the dashboard, the brief) they are the as-of row of
+    the day-end history the chart needs (`_frames`: one query for both); alone, a one-instant query."""
     p = ctx.area_params("stress", DEFAULTS)
+    if ctx.with_series:
+        comb, measures = _frames(ctx, p)
+        return at_instant(ctx.as_of, comb, measures, p)
     return findings_series(ctx.store, [ctx.as_of], p)[_key(ctx.as_of)]
+
+
+def _frames(ctx: Context, p: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`daily_with` once per computation (findings, episodes and the chart read it; callers only filter)."""
+    key = ("stress.daily_with", repr(sorted((k, repr(v)) for k, v in p.items())))
+    return ctx.reuse(key, lambda: daily_with(ctx.store, ctx.as_of, p))
+
+
+def at_instant(as_of: dt.datetime, comb: pd.DataFrame, measures: pd.DataFrame, p: dict) -> list[Finding]:
+    """The findings at as-of from frames holding its row (`daily_with`'s): what `findings_series` gives
+    there (tests hold the two equal)."""
+    t = pd.Timestamp(_key(as_of))
+    rows = measures[measures.t == t] if len(measures) else None
+    now = comb[comb.t == t] if len(comb) else comb
+    return _at(_key(as_of), rows if rows is not None and len(rows) else None,
+               now.iloc[0] if len(now) else None, p)
 
 
 def findings_series(store, instants: Iterable[dt.datetime], params: dict[str, Any] | None = None
@@ -187,10 +208,11 @@ def _sources(comb: pd.DataFrame, measures: pd.DataFrame) -> list[Source]:
     """The rows behind the index's days in `comb`: one source per measure."""
     if comb.empty:
         return []
-    return [Source(table=m.table, origin="; ".join(sorted(set(measures.corigin[measures.measure == m.name]))),
-                   rows=int((measures.measure == m.name).sum()),
-                   first=pd.Timestamp(comb.t.min()).to_pydatetime(), last=pd.Timestamp(comb.t.max()).to_pydatetime(),
-                   note=m.name) for m in MEASURES if (measures.measure == m.name).any()]
+    origins = measures.groupby("measure").corigin.agg(lambda o: "; ".join(sorted(set(o))))
+    rows = measures.measure.value_counts()
+    first, last = pd.Timestamp(comb.t.min()).to_pydatetime(), pd.Timestamp(comb.t.max()).to_pydatetime()
+    return [Source(table=m.table, origin=origins[m.name], rows=int(rows[m.name]), first=first, last=last,
+                   note=m.name) for m in MEASURES if m.name in rows.index]
 
 
 def series(ctx: Context) -> list[Series]:
@@ -198,7 +220,7 @@ def series(ctx: Context) -> list[Series]:
     dashboard) the area also adds the episode findings to `ctx.findings`: they need the same history,
     computed here once."""
     p = ctx.area_params("stress", DEFAULTS)
-    comb, measures = daily_with(ctx.store, ctx.as_of, p)
+    comb, measures = _frames(ctx, p)
     ctx.findings.extend(episodes(ctx.store, ctx.as_of, p, frames=(comb, measures)))
     ctx.findings.append(highest_since(comb, ctx.as_of, p, _sources(comb.dropna(subset=["index"]), measures)))
     t = pd.Timestamp(ctx.as_of_naive)

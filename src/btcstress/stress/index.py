@@ -189,8 +189,11 @@ def _by_knowledge_state(store, T: pd.DatetimeIndex, p: dict) -> pd.DataFrame:
     """The query's rows for the instants T. Two instants of the same UTC day with no change between them
     (no row published, superseded or flagged) know exactly the same rows and have the same staleness
     limits, so on a long calendar (an hourly grid) each such group is computed once, at its first
-    instant, and its rows are given to the others: the result is the same as computing every instant."""
-    if len(T) < DEDUPE_FROM:
+    instant, and its rows are given to the others: the result is the same as computing every instant.
+    Grouping costs a query of its own over every measure's whole history (`_moments`), worth it only when
+    instants share days (an hourly grid: 24 a day); a day-end calendar (the chart's: one instant a day,
+    and as-of) is computed as it is."""
+    if len(T) < DEDUPE_FROM or T.normalize().nunique() * 2 > len(T):
         return _execute(store, pd.DataFrame({"t": T}), p)
     moments = _moments(store)
     pos = np.searchsorted(moments, T.to_numpy(dtype="datetime64[us]"), side="right")
