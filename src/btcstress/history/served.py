@@ -18,7 +18,9 @@ answer with. Per area, one of two ways, and the answer says which (`Served.how`,
 - **computed**: everything else, with `metrics.compute` itself, for the areas not served plus every
   area they read (`Area.reads`: a later area reads an earlier one's findings, their detail and
   sources, so those are computed too, never stood in for by stored rows); only the asked areas'
-  findings are kept from it.
+  findings are kept from it. At a day instant with a fresh whole snapshot (history/snapshots.py: what
+  `metrics.compute` returned there, with detail, sources and quality marks) they are taken from it
+  instead, and `how` says "stored snapshot (...)".
 
 Chart series and the brief's detail dicts are not in `finding_history`: a question with series
 (`with_series`) computes, or, at a day instant, reads the whole snapshot `ingest` stored
@@ -116,12 +118,15 @@ def merge(store, t: dt.datetime, wanted: tuple[str, ...], stored: dict[str, str]
         if redo:  # never a cited figure without its citation, nor a finding without its quality mark
             stored = {a: m for a, m in stored.items() if a not in redo}
             why_not = {**why_not, **redo}
-            from btcstress import metrics
-            again = metrics.compute(store, as_of, areas=registry.closure(tuple(redo)))
+            # the stored snapshot at a day instant carries the marks (computed with them); else compute
+            again, whole = _snapshot(store, as_of, tuple(redo), None, None, False, False)
+            if again is None:
+                from btcstress import metrics
+                again = metrics.compute(store, as_of, areas=registry.closure(tuple(redo)))
             for a in redo:
                 prefixes = registry.get(a).prefixes
                 by_area[a] = [f for f in again if f.id.split(".", 1)[0] in prefixes]
-                how[a] = f"computed ({redo[a]})"
+                how[a] = whole or f"computed ({redo[a]})"
         for a, mark in stored.items():
             mine = rows.get(a, [])
             by_area[a] = [_finding(r, as_of, mark, mine) for r in mine]
