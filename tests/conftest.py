@@ -97,6 +97,17 @@ def no_internet():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_stored_snapshots():
+    """Ingest stores no whole snapshots for the brief (history/snapshots.py) in the suite: each costs a full
+    computation with series (~1-5 s), and the suite's dozens of small ingests would add minutes.
+    tests/history/test_snapshots.py turns them on where it tests them."""
+    from btcstress.history.snapshots import KEEP_ENV
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEEP_ENV, "0")
+        yield
+
+
 def missing(what: str):
     """Data or a tool a test needs is not here: under CI a failure (a skip never hides a regression),
     elsewhere a skip that says what is missing."""

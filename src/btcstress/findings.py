@@ -99,6 +99,9 @@ class FindingSet:
         self.findings = findings
         self.series = series or {}
         self.params = params or {}
+        # How this set was obtained, when a reader may have taken it from the store instead of computing it
+        # ("stored snapshot (...)" or "computed (why)": history/snapshots.py); None: computed, nothing said.
+        self.served: str | None = None
 
     def get(self, id: str, subject: str | None = None, *, window: str | None = None,
             kind: str | None = None) -> Finding | None:

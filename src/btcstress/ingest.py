@@ -42,6 +42,7 @@ class RunReport:
     unknown: list[str] = field(default_factory=list)
     flags: int = 0  # rows in the quality table after the run
     history: dict = field(default_factory=dict)  # finding_history refresh per area (instants, seconds)
+    snapshots: dict = field(default_factory=dict)  # finding_snapshots refresh (stored, dropped, CPU seconds)
 
     @property
     def lines_in(self) -> int:
@@ -101,6 +102,15 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
         report.history = {"error": f"{type(exc).__name__}: {exc}"}
         log.warning("finding_history not refreshed (readers compute until the next ingest): %s",
                     report.history["error"], exc_info=log.isEnabledFor(logging.DEBUG))
+    # The whole snapshots the brief reads at the newest day instants (history/snapshots.py); a failure
+    # leaves them stale or missing, and a brief then computes and says so.
+    from btcstress.history import snapshots
+    try:
+        report.snapshots = snapshots.refresh(store)
+    except Exception as exc:  # noqa: BLE001 - as above: the data is committed
+        report.snapshots = {"error": f"{type(exc).__name__}: {exc}"}
+        log.warning("finding_snapshots not refreshed (briefs compute): %s", report.snapshots["error"],
+                    exc_info=log.isEnabledFor(logging.DEBUG))
     if report.quarantined and not allow_quarantine:
         raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
                               "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")

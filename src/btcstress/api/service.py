@@ -106,11 +106,19 @@ class Service:
             finally:
                 s.close()
 
-    def findings(self, as_of: dt.datetime, price: float | None = None, *, series: bool = False) -> FindingSet:
+    def findings(self, as_of: dt.datetime, price: float | None = None, *, series: bool = False,
+                 stored: bool = True) -> FindingSet:
+        """All findings as of an instant (with chart series at the observed price): the snapshot `ingest`
+        stored at a day instant when it is fresh (history/snapshots.py; `stored=False` never takes it), else
+        computed, one computation per instant shared by every caller. `FindingSet.served` says which."""
         version = self.version()
         key = (version, as_of, price)
         if price is None:
             series = True  # the dashboard asks for findings, series and the brief of one instant together
+            if stored:
+                fs, why = self.findings_cache.get((*key, "snapshot"), lambda: self._snapshot(as_of))
+                if fs is not None:
+                    return fs
         if not series:  # a set computed with series answers a question without them
             hit = self.findings_cache.peek((*key, True))
             if hit is not None:
@@ -122,11 +130,25 @@ class Service:
                 self.computations += 1
                 t0 = time.perf_counter()
                 fs = metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
+            checked = self.findings_cache.peek((*key, "snapshot"))  # (None, why not) when it was looked for
+            fs.served = "computed (" + ("hypothetical price" if price is not None else checked[1] if checked
+                                        else "the stored snapshot not asked") + ")"
             log.info("findings as of %s computed in %.1f s (price %s, series %s; cache miss %d)", as_of,
                      time.perf_counter() - t0, price, series, self.computations)
             return fs
 
         return self.findings_cache.get((*key, series), make)
+
+    def _snapshot(self, as_of: dt.datetime) -> tuple[FindingSet | None, str]:
+        """(the fresh stored snapshot at as_of, how) or (None, why not): history/snapshots.load."""
+        from btcstress.history import snapshots
+        with self.admission.admit(), self.store() as s:
+            t0 = time.perf_counter()
+            fs, how = snapshots.load(s, as_of, params=self.params)
+        if fs is not None:
+            fs.served = how
+            log.info("findings as of %s: %s, read in %.3f s", as_of, how, time.perf_counter() - t0)
+        return fs, how
 
     def served(self, as_of: dt.datetime, price: float | None = None, *, derive: bool = False,
                areas: tuple[str, ...] | None = None):
@@ -149,8 +171,11 @@ class Service:
                      time.perf_counter() - t0)
             return stored, why_not, part
         stored, why_not, part = self.findings_cache.get((self.version(), as_of, "stored", price, derive, wanted), make)
-        computed = self.findings(as_of, price) if len(stored) < len(wanted) else None
-        how = {a: part.how[a] if a in stored else f"computed ({why_not[a]})" for a in wanted}
+        # The areas not read from finding_history: from the instant's stored snapshot when a fresh one
+        # answers (it holds them as computed, with their derivation), else computed; derive computes.
+        computed = self.findings(as_of, price, stored=not derive) if len(stored) < len(wanted) else None
+        whole = computed.served if computed is not None and (computed.served or "").startswith("stored") else None
+        how = {a: part.how[a] if a in stored else whole or f"computed ({why_not[a]})" for a in wanted}
         out = [f for a in wanted for f in (
             [f for f in part.fs if registry.of_finding(f.id).name == a] if a in stored
             else [f for f in computed if registry.of_finding(f.id).name == a])]

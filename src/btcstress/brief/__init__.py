@@ -59,7 +59,8 @@ def build(fs: FindingSet, *, max_highlights: int = MAX_HIGHLIGHTS) -> Brief:
     return Brief(title=hl.title(fs), as_of=fs.as_of, headline=hl.headline(fs),
                  highlights=[h.paragraph for h in choose_highlights(highlights, max_highlights)], sections=sections,
                  datasets=datasets(fs, sections), findings=list(fs),
-                 price_override=Drawdown.of(price).price if price is not None and price.hypothetical else None)
+                 price_override=Drawdown.of(price).price if price is not None and price.hypothetical else None,
+                 served=getattr(fs, "served", None))
 
 
 def _suspect(p: Paragraph) -> bool:

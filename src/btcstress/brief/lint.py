@@ -363,10 +363,21 @@ def lint(brief: Brief) -> list[Failure]:
     return [f for rule in RULES.values() for f in rule(brief)]
 
 
-def lint_at(store, as_of: dt.datetime, *, price: float | None = None) -> tuple[Brief, list[Failure]]:
-    """Build the brief as of an instant from a store and lint it (the function the tests and the
-    sweep call; `btcstress lint-brief` prints its result)."""
+def lint_at(store, as_of: dt.datetime, *, price: float | None = None, as_written: bool = False
+            ) -> tuple[Brief, list[Failure]]:
+    """Build the brief as of an instant from a store and lint it (the function the tests and the sweep
+    call; `btcstress lint-brief` prints its result).
+
+    as_written: the brief exactly as `btcstress report` writes it: with its chart series (the stress area
+    then also emits its episode and "highest since" findings, which the brief's stress section states),
+    read from the snapshot `ingest` stored at a day instant when it is fresh (history/snapshots.py;
+    `Brief.served` says which). Without it (the sweep's and the tests' default, unchanged): computed
+    without series, so those sentences are not linted."""
     from btcstress import brief as brief_mod
-    from btcstress import metrics
-    b = brief_mod.build(metrics.compute(store, as_of, price=price))
+    if as_written:
+        from btcstress.history import snapshots
+        b = brief_mod.build(snapshots.brief_findings(store, as_of, price=price))
+    else:
+        from btcstress import metrics
+        b = brief_mod.build(metrics.compute(store, as_of, price=price))
     return b, lint(b)

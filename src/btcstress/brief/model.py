@@ -77,3 +77,6 @@ class Brief(BaseModel):
     datasets: list[DatasetUse]
     findings: list[Finding]
     price_override: float | None = None
+    # Where the findings came from: "stored snapshot (code ..., watermark ...)" or "computed (why)"
+    # (history/snapshots.py); in the JSON only, so the Markdown and HTML read the same either way.
+    served: str | None = None

@@ -74,13 +74,13 @@ def findings(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Op
 
 def served_line(how: dict[str, str]) -> str:
     """Under the table: which areas were read from finding_history and which computed (and why)."""
-    stored = [a for a, h in how.items() if h.startswith("stored")]
+    stored = [a for a, h in how.items() if h.startswith("stored (finding_history")]
     parts = []
     if stored:
         parts.append(f"{', '.join(stored)}: {how[stored[0]]} (--derive computes them with their sources)")
-    by_why: dict[str, list[str]] = {}
+    by_why: dict[str, list[str]] = {}  # the others, by how: the stored snapshot, or computed and why
     for a, h in how.items():
-        if not h.startswith("stored"):
+        if a not in stored:
             by_why.setdefault(h, []).append(a)
     parts += [f"{', '.join(a)}: {h}" for h, a in by_why.items()]
     return "served: " + "; ".join(parts)
@@ -186,18 +186,21 @@ def _short(v) -> str:
 def report(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE, price: Optional[float] = PRICE,
            out: Path = typer.Option(Path("out"), "--out", help="Folder for brief.md, brief.html, brief.json"),
            param: list[str] = PARAM, backend: Optional[str] = BACKEND):
-    """Write the brief (Markdown, self-contained HTML, JSON) as of an instant."""
-    from btcstress import brief, metrics
+    """Write the brief (Markdown, self-contained HTML, JSON) as of an instant. At a day instant (--date D)
+    with the observed price and default parameters it is read from the snapshot `ingest` stored, when that
+    is fresh (`btcstress snapshots`); else computed. The last line and brief.json's `served` say which."""
+    from btcstress import brief
     from btcstress.brief import render
+    from btcstress.history import snapshots
     try:
         t = instant(as_of, date)
         writable_out(out)
         with spinner("computing the brief"), read_store(backend) as store:
-            fs = metrics.compute(store, t, params=model_params(param), price=hypothetical_price(price),
-                                 with_series=True)
+            fs = snapshots.brief_findings(store, t, params=model_params(param), price=hypothetical_price(price))
         paths = render.write(brief.build(fs), out)
         console.print(f"brief as of {t:%Y-%m-%dT%H:%M}Z written to {paths['html']} (also {paths['md'].name}, "
                       f"{paths['json'].name})", highlight=False)
+        console.print(f"findings: {fs.served}", highlight=False)
     except BtcstressError as exc:
         fail(exc)
 

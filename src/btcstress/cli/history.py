@@ -1,4 +1,4 @@
-"""`btcstress history ID`: a finding's point-in-time series (every finding with --all).
+"""`btcstress history ID`: a finding's point-in-time series (every finding with --all); `btcstress snapshots`.
 
 Each value is what `findings --as-of T` says at that instant. Served from `finding_history` when it
 is fresh and the instants are on its grid, else computed; the footer says which (stderr).
@@ -103,3 +103,40 @@ def _fmt(value, text, unit: str) -> str:
     if text:
         return text if len(text) <= 24 else text[:23] + "…"
     return "n/a"
+
+
+@app.command()
+def snapshots(start: Optional[str] = typer.Option(None, "--from", help="First day D (its instant D+1 07:00Z) or instant"),
+              end: Optional[str] = typer.Option(None, "--to", help="Last day or instant [default: --from]")):
+    """The whole snapshots the brief reads (finding_snapshots: every finding with its sources and detail,
+    and the chart series). Without --from: list them and whether each is fresh. With --from/--to: store one
+    at every day instant in the range that has no fresh one, so `report --date D`, GET /brief and
+    lint-brief read it instead of computing. Cost: one whole computation with series per day, ~1-4 s CPU
+    and ~130 KB of store each (2018-2026, 3,022 days: ~1-3 h CPU, ~400 MB); `ingest` already keeps the
+    newest 7 days."""
+    from btcstress.cli import open_store
+    from btcstress.history import snapshots as snap
+    from btcstress.findings import iso
+    try:
+        if start is None:
+            if end is not None:
+                raise InputError("--to needs --from")
+            with read_store(None) as store:
+                rows = snap.stored(store)
+                for r in rows:
+                    why = snap.check(store, r)
+                    console.print(f"{iso(r.as_of)}  {r.stored_by:8}  {'fresh' if why is None else 'stale: ' + why}",
+                                  highlight=False)
+            err.print(f"[dim]{len(rows)} stored snapshots[/]", highlight=False)
+            return
+        t0 = cfg.parse_instant(start)
+        t1 = cfg.parse_instant(end) if end else t0
+        if t1 < t0:
+            raise InputError("--to is before --from")
+        with open_store() as store:
+            done = snap.store_range(store, t0, t1, progress=lambda i, n, t: err.print(
+                f"[dim]{i}/{n} {iso(t)}[/]", highlight=False))
+        console.print(f"{done['stored']} snapshots stored ({done['cpu_s']:.1f} s CPU), {done['already']} were "
+                      "already stored and fresh", highlight=False)
+    except BtcstressError as exc:
+        fail(exc)

@@ -16,12 +16,13 @@ from btcstress.errors import BtcstressError
 def lint_brief(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
                price: Optional[float] = typer.Option(None, "--price", help="Hypothetical USD price"),
                as_json: bool = typer.Option(False, "--json")):
-    """Check the brief for false, empty or garbled statements; exit 1 when any rule fails."""
+    """Check the brief, as `btcstress report` writes it, for false, empty or garbled statements; exit 1 when
+    any rule fails. At a day instant it reads the snapshot `ingest` stored, when fresh (as `report` does)."""
     from btcstress.brief.lint import lint_at
     try:
         t = instant(as_of, date)
         with open_store(read_only=True) as store:
-            _, failures = lint_at(store, t, price=hypothetical_price(price))
+            _, failures = lint_at(store, t, price=hypothetical_price(price), as_written=True)
     except BtcstressError as exc:
         fail(exc)
         return

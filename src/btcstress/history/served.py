@@ -21,7 +21,9 @@ answer with. Per area, one of two ways, and the answer says which (`Served.how`,
   findings are kept from it.
 
 Chart series and the brief's detail dicts are not in `finding_history`: a question with series
-(`with_series`) computes.
+(`with_series`) computes, or, at a day instant, reads the whole snapshot `ingest` stored
+(history/snapshots.py: what the brief, GET /brief and /series read). The live monitor reads neither: it
+evaluates its rules at "now" on just-ingested rows, off the grid by construction, so it computes.
 """
 
 from __future__ import annotations
@@ -60,11 +62,31 @@ def findings_at(store, as_of: dt.datetime, *, params: dict[str, dict[str, Any]] 
     stored, why_not = stored_areas(store, as_of, wanted, params=params, price=price, derive=derive,
                                    with_series=with_series)
     todo = [a for a in wanted if a not in stored]
+    whole = None
+    if todo and computed is None:
+        computed, whole = _snapshot(store, as_of, todo, params, price, derive, with_series)
     if todo and computed is None:
         from btcstress import metrics
         computed = metrics.compute(store, as_of, params=params, price=price, areas=registry.closure(todo),
                                    with_series=with_series)
-    return merge(store, t, wanted, stored, why_not, computed)
+    got = merge(store, t, wanted, stored, why_not, computed)
+    if whole is not None:  # the areas not in finding_history came from the stored snapshot: say so
+        got.how.update({a: whole for a in todo if got.how.get(a, "").startswith("computed")})
+    return got
+
+
+def _snapshot(store, as_of, todo, params, price, derive, with_series) -> tuple[FindingSet | None, str | None]:
+    """The whole snapshot stored at a day instant (history/snapshots.py), when a fresh one answers the
+    areas not in finding_history (the scenario ladder and what it reads) as computed, with their
+    derivation; else (None, None). Without series, not when the stress area is among them: with series
+    it also holds the episode findings, which a question without series does not."""
+    from btcstress.history import snapshots
+    if derive or (not with_series and "stress" in registry.closure(todo)):
+        return None, None
+    fs, how = snapshots.load(store, as_of, params=params, price=price)
+    if fs is None:
+        return None, None
+    return (fs if with_series else FindingSet(fs.as_of, fs.findings, {}, fs.params)), how
 
 
 def stored_areas(store, as_of: dt.datetime, wanted: tuple[str, ...], *, params=None, price=None, derive=False,
