@@ -16,8 +16,8 @@ and the answer says which it was (`FindingSet.served`), never silently.
 
 Written by `refresh` (every `ingest`, after finding_history) for the newest `days_kept()` day instants,
 and by `store_range` (`btcstress snapshots --from D1 --to D2`) for a range asked on purpose. A snapshot
-costs a whole computation with series (~1-4 s CPU), so storing one for every day of 2018-2026 is not
-done at ingest (~40 min+ CPU, over the 5-minute rebuild budget).
+costs a whole computation with series (~1.4-3.4 s CPU, ~125 KB stored: docs/PERFORMANCE.md), so storing
+one for every day of 2018-2026 is not done at ingest (~1.5 h CPU, far over the 5-minute rebuild budget).
 """
 
 from __future__ import annotations
