@@ -208,7 +208,7 @@ def _sources(comb: pd.DataFrame, measures: pd.DataFrame) -> list[Source]:
     """The rows behind the index's days in `comb`: one source per measure."""
     if comb.empty:
         return []
-    origins = measures.groupby("measure").corigin.agg(lambda o: "; ".join(sorted(set(o))))
+    origins = measures.groupby("measure").corigin.agg(lambda o: "; ".join(sorted(o.unique())))
     rows = measures.measure.value_counts()
     first, last = pd.Timestamp(comb.t.min()).to_pydatetime(), pd.Timestamp(comb.t.max()).to_pydatetime()
     return [Source(table=m.table, origin=origins[m.name], rows=int(rows[m.name]), first=first, last=last,

@@ -47,10 +47,12 @@ def nearest(now: pd.Series, candidates: pd.DataFrame, *, k: int, gap_days: int, 
         dist = np.sqrt(np.where(present, diff ** 2, 0.0).sum(axis=1) / shared)
     c = candidates.assign(distance=dist, shared=shared)
     c = c[(c.shared >= max(need, 1)) & c.distance.notna()].sort_values(["distance", "t"])
-    chosen: list[pd.Timestamp] = []
-    gap = pd.Timedelta(days=gap_days)
+    chosen: list[int] = []
+    gap = int(pd.Timedelta(days=gap_days) / pd.Timedelta(microseconds=1))
     keep = []
-    for i, t in zip(c.index, c.t):
+    # instants as integer microseconds: iterating the column would make a Timestamp of every candidate
+    micros = pd.to_datetime(c.t).to_numpy(dtype="datetime64[us]").astype("int64")
+    for i, t in zip(c.index, micros.tolist()):
         if all(abs(t - u) > gap for u in chosen):
             chosen.append(t)
             keep.append(i)

@@ -52,10 +52,14 @@ def _current(m: Measure, s: ibis.Table, cal: ibis.Table, off: ibis.Table) -> ibi
     return j.filter(j.rn == 0).select(t=j.t, cdate=j.date, cval=j.value, corigin=j.origin, cavail=j.available_at)
 
 
-def _history_per_day(s: ibis.Table, hd: int) -> ibis.Table:
+def _history_per_day(s: ibis.Table, hd: int, m: Measure, cal: ibis.Table) -> ibis.Table:
     """Fast path: the trailing window of each day as FINALLY known (rows never superseded), one window
-    function. Also the latest publication in the window, to tell when that equals the window known at T."""
-    f = s.filter(s.valid_until.isnull())
+    function. Also the latest publication in the window, to tell when that equals the window known at T.
+    Only the rows a window of the calendar can reach enter it: a day the instants can take is within
+    [first day - stale_days, last day], and its window starts at most `hd` days before (the windows of
+    those days are unchanged; the price and miners' series start in 2009, the chart in 2018)."""
+    lo = (cal.day.min() - ibis.interval(days=m.stale_days + hd)).as_scalar()
+    f = s.filter(s.valid_until.isnull() & (s.date >= lo) & (s.date <= cal.day.max().as_scalar()))
     w = ibis.window(order_by=f.date, range=(-ibis.interval(days=hd), -ibis.interval(days=1)))
     ws = f.select(wdate=f.date, q=f.value.quantile([0.25, 0.5, 0.75]).over(w), n=f.value.count().over(w),
                   hfirst=f.date.min().over(w), hlast=f.date.max().over(w), wavail=f.available_at.max().over(w))
@@ -90,7 +94,7 @@ def _measure_stats(m: Measure, store, cal: ibis.Table, off: ibis.Table, p: dict,
         slow = _history_per_instant(s, cur, off, hd)
         slow = slow.select("t", "cdate", "cval", "corigin", "cavail", "n", "hfirst", "hlast", "q25", "median", "q75")
         return slow.mutate(measure=ibis.literal(m.name))
-    ws = _history_per_day(s, hd)
+    ws = _history_per_day(s, hd, m, cal)
     # superseded rows that were valid for a while (revised vintages); a flagged value never was
     sup = s.filter(s.valid_until.notnull() & (s.valid_until > s.available_at))
     sup = sup.select(sdate=sup.date, savail=sup.available_at, svalid=sup.valid_until)
