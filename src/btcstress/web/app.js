@@ -379,8 +379,12 @@ async function load() {
   document.body.classList.remove("loading");
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   const stored = Object.entries(data.served || {}).filter(([, h]) => h.startsWith("stored")).map(([a]) => a);
+  // finding_history's rows, or the whole snapshot ingest stored at a day instant (history/snapshots.py)
+  const fromWhole = stored.filter((a) => data.served[a].startsWith("stored snapshot"));
+  const fromRows = stored.filter((a) => !fromWhole.includes(a));
   setStatus("", `${data.count} findings · as of ${t.replace("T", " ")} · ${secs} s` +
-    (stored.length ? ` · stored: ${stored.join(", ")} (finding_history)` : ""));
+    (fromRows.length ? ` · stored: ${fromRows.join(", ")} (finding_history)` : "") +
+    (fromWhole.length ? ` · ${fromWhole.join(", ")} (stored snapshot)` : ""));
   document.body.dataset.served = stored.join(",");
   document.body.dataset.state = "ready";
   document.body.dataset.asOf = data.as_of;
