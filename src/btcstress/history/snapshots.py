@@ -48,11 +48,12 @@ KEEP_ENV = "BTCSTRESS_SNAPSHOT_DAYS"  # 0 turns storing off (the test suite's ma
 # Stale snapshots (data published before them ingested late) re-stored by one refresh at most; older
 # stale ones are dropped (a reader then computes) and the log says how to store them again.
 RESTORE_MAX = 31
-# Packages that only present, transport or ingest findings: their code cannot change what
-# `metrics.compute` returns, so editing them does not make a snapshot stale. Everything else under
-# btcstress/ (metrics, scenario, stress, quality, fleet, areas, data, the top-level modules) counts.
-NOT_COMPUTING = frozenset({"cli", "api", "web", "brief", "mcp_server", "monitor", "connectors", "parsers",
-                           "claims", "history", "__pycache__"})
+# Packages that only present, transport or fetch findings (or compute histories, not snapshots): their
+# code cannot change what `metrics.compute` returns, so editing them does not make a snapshot stale.
+# Everything else under btcstress/ counts: metrics, scenario, stress, quality, fleet, areas, data, the
+# top-level modules, and parsers and claims, which metric modules import (the ETF fund list, claim rules).
+NOT_COMPUTING = frozenset({"cli", "api", "web", "brief", "mcp_server", "monitor", "connectors", "history",
+                           "__pycache__"})
 
 
 @dataclass
