@@ -114,7 +114,9 @@ def test_data_published_after_the_instant_keeps_a_backfilled_snapshot_fresh(smal
         # 8th 07:00), after the 6th's (the 7th 07:00).
         s.upsert("candles", _bars(DAYS, 40_000.0).slice(6, 1).set_column(7, "close", pa.array([3.0])),
                  ingested_at=dt.datetime(2026, 1, 3))
-        assert [snap.check(s, r) is None for r in snap.stored(s)] == [True, False]
+        rows = snap.stored(s)
+        assert [snap.check(s, r) is None for r in rows] == [True, False]
+        assert snap.check_all(s, rows) == {r.as_of: snap.check(s, r) for r in rows}  # the batched form agrees
         fs = snap.brief_findings(s, instant(DAYS[6]).replace(tzinfo=UTC))
         assert fs.served.startswith("computed (stored snapshot stale: data published by that instant")
         assert fs.value("price.close_usd") == 3.0
@@ -138,6 +140,7 @@ def test_a_new_quality_flag_known_at_the_instant_makes_it_stale(small):
         assert snap.check(s, row) is None  # known only after the instant (the 22nd 07:00)
         flag(18)
         assert snap.check(s, row) == "the data-quality flags known at that instant changed since it was stored"
+        assert snap.check_all(s, [row]) == {row.as_of: snap.check(s, row)}
 
 
 def test_a_code_change_makes_it_stale_and_ingest_drops_it(small, monkeypatch):

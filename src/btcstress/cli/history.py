@@ -123,8 +123,9 @@ def snapshots(start: Optional[str] = typer.Option(None, "--from", help="First da
                 raise InputError("--to needs --from")
             with read_store(None) as store:
                 rows = snap.stored(store)
+                whys = snap.check_all(store, rows)
                 for r in rows:
-                    why = snap.check(store, r)
+                    why = whys[r.as_of]
                     console.print(f"{iso(r.as_of)}  {r.stored_by:8}  {'fresh' if why is None else 'stale: ' + why}",
                                   highlight=False)
             err.print(f"[dim]{len(rows)} stored snapshots[/]", highlight=False)

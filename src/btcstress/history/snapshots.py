@@ -193,6 +193,45 @@ def check(store, row: Stored, *, mark: dt.datetime | None = None) -> str | None:
     return "data published by that instant ingested since it was stored" if hit else None
 
 
+def check_all(store, rows: list[Stored]) -> dict[dt.datetime, str | None]:
+    """`check` for many stored snapshots in a few queries (not ~3 per snapshot: a store with a backfilled
+    range holds thousands, and every ingest checks them): the flags digests of all their instants in
+    one join, and per distinct watermark the earliest available_at among the rows ingested since it
+    (a snapshot is stale when that is at or before its instant: `materialize._changed_since`'s rule)."""
+    from btcstress.history import materialize as mat
+    if not rows:
+        return {}
+    code, _ = code_version()
+    mark = mat.watermark(store)
+    digests: dict = {}
+    if mat._exists(store, "quality"):
+        digests = {t: f"{n}:{h}" for t, n, h in store.duck.execute(
+            f"SELECT s.as_of, count(q.series), coalesce(sum(hash(q.series, q.ts, q.field, q.rule, q.value, q.compared, "
+            f"q.reason, q.origin, q.available_at)) FILTER (WHERE q.series IS NOT NULL), 0) "  # hash(NULL, ..) is not NULL
+            f"FROM {TABLE} s LEFT JOIN quality q ON q.available_at <= s.as_of "
+            "GROUP BY s.as_of").fetchall()}
+    since: dict = {}
+    tables = mat._data_tables(store)
+    for w in {r.watermark for r in rows if r.watermark is not None and mark is not None and r.watermark < mark}:
+        since[w] = store.duck.execute("SELECT min(m) FROM (" + " UNION ALL ".join(
+            f'SELECT min(available_at) AS m FROM "{t}" WHERE ingested_at > $1' for t in tables) + ")", [w]).fetchone()[0]
+    out = {}
+    for r in rows:
+        if r.code != code:
+            out[r.as_of] = "code changed since it was stored"
+        elif digests.get(r.as_of, "0:0") != r.flags:
+            out[r.as_of] = "the data-quality flags known at that instant changed since it was stored"
+        elif mark == r.watermark:
+            out[r.as_of] = None
+        elif mark is None or r.watermark is None or mark < r.watermark:
+            out[r.as_of] = "data removed since it was stored"
+        else:
+            first = since.get(r.watermark)
+            out[r.as_of] = ("data published by that instant ingested since it was stored"
+                            if first is not None and first <= r.as_of else None)
+    return out
+
+
 def load(store, as_of: dt.datetime, *, params: dict | None = None, price: float | None = None
          ) -> tuple[FindingSet | None, str]:
     """(the stored snapshot at as_of, "stored snapshot (...)") when one may answer, else (None, why not)."""
@@ -273,16 +312,15 @@ def refresh(store, *, keep: int | None = None) -> dict[str, Any]:
     keep = days_kept() if keep is None else keep
     if keep <= 0 and not _exists(store):
         return {"stored": 0}
-    from btcstress.history import materialize as mat
     _ddl(store)
     code, _ = code_version()
-    mark = mat.watermark(store)
     rows = stored(store)
     newest = day_instants(store)[-keep:] if keep > 0 else []
     old_code = [r.as_of for r in rows if r.code != code]
     aged = [r.as_of for r in rows if r.code == code and r.stored_by == "ingest" and r.as_of not in newest]
     kept = [r for r in rows if r.code == code and r.as_of not in aged]
-    stale = sorted((r.as_of for r in kept if check(store, r, mark=mark) is not None), reverse=True)
+    why = check_all(store, kept)
+    stale = sorted((r.as_of for r in kept if why[r.as_of] is not None), reverse=True)
     fresh = {r.as_of for r in kept} - set(stale)
     restore, dropped_stale = stale[:RESTORE_MAX], stale[RESTORE_MAX:]
     drop = old_code + aged + dropped_stale
@@ -302,9 +340,7 @@ def refresh(store, *, keep: int | None = None) -> dict[str, Any]:
 def store_range(store, start: dt.datetime, end: dt.datetime, progress=None) -> dict[str, Any]:
     """Store a snapshot at every day instant in [start, end] that has no fresh one (the backfill)."""
     _ddl(store)
-    from btcstress.history import materialize as mat
-    mark = mat.watermark(store)
-    have = {r.as_of for r in stored(store) if check(store, r, mark=mark) is None}
+    have = {t for t, why in check_all(store, stored(store)).items() if why is None}
     todo = [t for t in day_instants(store, start, end) if t not in have]
     cpu = 0.0
     for i, t in enumerate(todo, 1):
