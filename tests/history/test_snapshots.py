@@ -241,3 +241,21 @@ def test_every_ingest_refreshes_them(tmp_path, monkeypatch):
         assert [r.as_of for r in snap.stored(s)] == [instant(d) for d in [*DAYS[-2:], dt.date(2024, 1, 31)]]
         fs, how = snap.load(s, instant(dt.date(2024, 1, 31)))
         assert how.startswith("stored snapshot") and fs.value("price.close_usd") == 43_000.0
+
+
+def test_the_api_brief_and_findings_say_which(small):
+    from fastapi.testclient import TestClient
+
+    from btcstress.api import create_app
+    with Store(small) as s:
+        snap.refresh(s)
+    day = "2024-01-31T07:00Z"  # the newest day instant (2024-01-30's)
+    with TestClient(create_app(small, config={}, cache_size=0, token=None), base_url="http://127.0.0.1") as c:
+        body = c.get("/brief", params={"as_of": day, "format": "json"}).json()
+        assert body["served"].startswith("stored snapshot (code ")
+        off = c.get("/brief", params={"as_of": "2024-01-31T08:00Z", "format": "json"}).json()
+        assert off["served"].startswith("computed (not a day instant")
+        served = c.get("/findings", params={"as_of": day}).json()["served"]
+        assert served["scenario"].startswith("stored snapshot")  # no finding_history here: all from the snapshot
+        assert set(c.get("/findings", params={"as_of": day, "derive": "true"}).json()["served"].values()) == {
+            "computed (derive asked)"}

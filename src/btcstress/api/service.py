@@ -113,6 +113,7 @@ class Service:
         computed, one computation per instant shared by every caller. `FindingSet.served` says which."""
         version = self.version()
         key = (version, as_of, price)
+        why = None  # why the stored snapshot does not answer, when it was looked for
         if price is None:
             series = True  # the dashboard asks for findings, series and the brief of one instant together
             if stored:
@@ -130,9 +131,8 @@ class Service:
                 self.computations += 1
                 t0 = time.perf_counter()
                 fs = metrics.compute(s, as_of, params=self.params, price=price, with_series=series)
-            checked = self.findings_cache.peek((*key, "snapshot"))  # (None, why not) when it was looked for
-            fs.served = "computed (" + ("hypothetical price" if price is not None else checked[1] if checked
-                                        else "the stored snapshot not asked") + ")"
+            fs.served = "computed (" + ("hypothetical price" if price is not None else why
+                                        or "the stored snapshot not asked") + ")"
             log.info("findings as of %s computed in %.1f s (price %s, series %s; cache miss %d)", as_of,
                      time.perf_counter() - t0, price, series, self.computations)
             return fs
