@@ -42,6 +42,18 @@ def small(tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture(scope="module")
+def served_small(tmp_path_factory):
+    """The same 30 bars with finding_history and the newest 3 day instants' snapshots stored, built once
+    for the tests that only read it (each snapshot is a whole computation)."""
+    path = tmp_path_factory.mktemp("served") / "s.duckdb"
+    with Store(path) as s:
+        s.upsert("candles", _bars(DAYS, 40_000.0), ingested_at=dt.datetime(2026, 1, 1))
+        materialize.refresh(s)
+        snap.refresh(s, keep=3)
+    return path
+
+
 def test_a_stored_snapshot_is_what_compute_gives_and_the_brief_is_the_same(snapshot_db, tmp_path):
     """On the real snapshot: stored at the crash day's instant, read back equal to metrics.compute (every
     finding's dump, the series, the parameters used) and the brief built from it renders identically."""
@@ -161,9 +173,8 @@ def test_a_code_change_makes_it_stale_and_ingest_drops_it(small, monkeypatch):
             snap.code_version.cache_clear()
 
 
-def test_off_grid_a_price_or_a_parameter_computes_and_says_why(small):
-    with Store(small) as s:
-        snap.refresh(s)
+def test_off_grid_a_price_or_a_parameter_computes_and_says_why(served_small):
+    with Store(served_small, read_only=True) as s:
         t = instant(DAYS[-1]).replace(tzinfo=UTC)
         assert snap.brief_findings(s, t).served.startswith("stored snapshot")
         assert snap.brief_findings(s, t + dt.timedelta(hours=1)).served.startswith("computed (not a day instant")
@@ -176,12 +187,11 @@ def test_off_grid_a_price_or_a_parameter_computes_and_says_why(small):
             "computed (no snapshot stored at 2024-01-07T07:00:00Z")
 
 
-def test_report_lint_and_api_say_which(small, tmp_path):
+def test_report_lint_and_api_say_which(served_small, tmp_path):
     from btcstress.api.service import Service
     from btcstress.brief.lint import lint_at
     from btcstress.cli import app
-    with Store(small) as s:
-        snap.refresh(s)
+    small = served_small
     runner = CliRunner()
     r = runner.invoke(app, ["--db", str(small), "report", "--date", str(DAYS[-1]), "--out", str(tmp_path / "a")])
     assert r.exit_code == 0, r.output
@@ -201,14 +211,12 @@ def test_report_lint_and_api_say_which(small, tmp_path):
     assert svc.served(t, derive=True).how["price"] == "computed (derive asked)"
 
 
-def test_findings_at_takes_what_finding_history_lacks_from_the_snapshot(small):
+def test_findings_at_takes_what_finding_history_lacks_from_the_snapshot(served_small):
     """`findings --as-of T` at a day instant: the areas finding_history holds are read from it, the others
     (the scenario ladder, not materialised) from the stored snapshot, as computed; --derive computes."""
     from btcstress import areas as registry
     from btcstress.history import served
-    with Store(small) as s:
-        materialize.refresh(s)
-        snap.refresh(s)
+    with Store(served_small, read_only=True) as s:
         t = instant(DAYS[-1]).replace(tzinfo=UTC)
         got = served.findings_at(s, t)
         whole = sorted(a for a, h in got.how.items() if h.startswith("stored snapshot"))
@@ -243,12 +251,11 @@ def test_every_ingest_refreshes_them(tmp_path, monkeypatch):
         assert how.startswith("stored snapshot") and fs.value("price.close_usd") == 43_000.0
 
 
-def test_the_api_brief_and_findings_say_which(small):
+def test_the_api_brief_and_findings_say_which(served_small):
     from fastapi.testclient import TestClient
 
     from btcstress.api import create_app
-    with Store(small) as s:
-        snap.refresh(s)
+    small = served_small
     day = "2024-01-31T07:00Z"  # the newest day instant (2024-01-30's)
     with TestClient(create_app(small, config={}, cache_size=0, token=None), base_url="http://127.0.0.1") as c:
         body = c.get("/brief", params={"as_of": day, "format": "json"}).json()
@@ -256,6 +263,7 @@ def test_the_api_brief_and_findings_say_which(small):
         off = c.get("/brief", params={"as_of": "2024-01-31T08:00Z", "format": "json"}).json()
         assert off["served"].startswith("computed (not a day instant")
         served = c.get("/findings", params={"as_of": day}).json()["served"]
-        assert served["scenario"].startswith("stored snapshot")  # no finding_history here: all from the snapshot
+        assert served["scenario"].startswith("stored snapshot")  # not in finding_history: from the snapshot
+        assert served["price"].startswith("stored (finding_history")
         assert set(c.get("/findings", params={"as_of": day, "derive": "true"}).json()["served"].values()) == {
             "computed (derive asked)"}
