@@ -125,7 +125,8 @@ def main() -> int:
             except Exception as exc:  # noqa: BLE001 - a brief that cannot be written is a result, not hidden
                 error = f"{type(exc).__name__}: {exc}"
             rec = {"instant": t.isoformat(), "kind": kind, "seconds": round(time.perf_counter() - start, 2),
-                   "failures": [{"rule": f.rule, "text": str(f)} for f in failures], "error": error, "code": code}
+                   "failures": [{"rule": f.rule, "text": str(f)} for f in failures], "error": error, "code": code,
+                   "as_written": True}  # the brief as `report` writes it, with its series (since session 6)
             if out:
                 out.write(json.dumps(rec) + "\n")
                 out.flush()

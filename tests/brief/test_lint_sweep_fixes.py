@@ -195,3 +195,59 @@ def test_a_force_with_a_key_finding_in_the_outer_5_percent_states_that_one_not_a
                   sections=[sec], datasets=[], findings=[out, toex, cap])
     assert normal_range(brief) == []
     assert [f.name for f in why.forces(FindingSet(at, [out, toex, cap]))][0] == "Miners"  # still ranked by 1.5σ
+
+
+def _stress(as_of: dt.datetime, since: str, index: float = 2.4) -> FindingSet:
+    """A stress index for the day before `as_of` and its 'highest since' finding, as the stress area writes them."""
+    day = (as_of - dt.timedelta(days=1)).date().isoformat()
+    idx = Finding(id="stress.index", value=index, unit="z", as_of=as_of, window=f"1d:{day}",
+                  detail={"n_components": 3, "contributions": {}})
+    hs = Finding(id="stress.index_highest_since", value=since, unit="date", as_of=as_of, window="since:2018-01-01",
+                 detail={"percentile": 82.7, "days": 491, "from": "2018-01-01", "highest_on_record": False})
+    return FindingSet(as_of, [idx, hs])
+
+
+def test_the_stress_index_is_the_highest_since_a_day_only_when_that_day_is_news():
+    # 2019-05-07 as `report` writes it (found by the snapshot work): "the highest since April 28, 2019",
+    # 9 days before. A short run of high days is stated by its rank instead; a long one by its date.
+    from btcstress.brief.lint import lowest_since_span
+    from btcstress.brief.model import Brief
+    from btcstress.brief.sections import stress
+    at = dt.datetime(2019, 5, 8, 7, tzinfo=dt.timezone.utc)
+
+    def brief(fs):
+        sec = stress.build(fs)
+        return Brief(title="t", as_of=at, headline=Paragraph.of("x"), sections=[sec], datasets=[], findings=list(fs),
+                     highlights=[h.paragraph for h in stress.highlights(fs)])
+
+    from btcstress.brief.model import Paragraph
+    short = brief(_stress(at, "2019-04-28"))
+    texts = [_text(p) for p in short.highlights + short.sections[0].paragraphs]
+    assert not any("highest since" in t for t in texts), texts
+    assert "stands at +2.4 for May 7, 2019, from 3 of 6 forces: in the top 17.3% of 491 days." in texts[1]
+    assert texts[0].endswith("(robust, each force against its own year): in the top 17.3% of days since 2018.")
+    assert lowest_since_span(short) == []
+    # 30 days back and more is news: said, and the linter accepts it.
+    long_ = brief(_stress(at, "2019-04-07"))
+    texts = [_text(p) for p in long_.highlights + long_.sections[0].paragraphs]
+    assert "the highest since April 7, 2019 (top 17.3% of 491 days)" in texts[1]
+    assert "the highest since April 7, 2019: top 17.3% of days since 2018." in texts[0]
+    assert lowest_since_span(long_) == []
+
+
+def test_the_stress_index_highest_on_record_has_no_top_0_percent_and_a_rare_rank_keeps_its_digits():
+    # 2020-03-12 as `report` writes it: "the highest of every day since January 1, 2018 (top 0.0% of 801 days)".
+    from btcstress.brief.sections import stress
+    at = dt.datetime(2020, 3, 13, 7, tzinfo=dt.timezone.utc)
+    fs = _stress(at, "2018-01-01", index=6.1)
+    fs.get("stress.index_highest_since").detail.update(percentile=100.0, days=801, highest_on_record=True)
+    texts = [_text(p) for p in [h.paragraph for h in stress.highlights(fs)] + stress.build(fs).paragraphs]
+    assert "from 3 of 6 forces: the highest of all 801 days since January 1, 2018." in texts[1]
+    assert "the highest of every day since January 1, 2018." in texts[0]
+    assert all(_garbled(t) == [] for t in texts), [_garbled(t) for t in texts]
+    # 1 day above it in 2,500: 0.04%, not "top 0.0%".
+    fs = _stress(at, "2019-06-26", index=5.0)
+    fs.get("stress.index_highest_since").detail.update(percentile=100 - 100 / 2500, days=2500)
+    texts = [_text(p) for p in [h.paragraph for h in stress.highlights(fs)] + stress.build(fs).paragraphs]
+    assert "(top 0.04% of 2,500 days)" in texts[1] and "top 0.04% of days since 2018." in texts[0]
+    assert all(_garbled(t) == [] for t in texts)

@@ -363,16 +363,17 @@ def lint(brief: Brief) -> list[Failure]:
     return [f for rule in RULES.values() for f in rule(brief)]
 
 
-def lint_at(store, as_of: dt.datetime, *, price: float | None = None, as_written: bool = False
+def lint_at(store, as_of: dt.datetime, *, price: float | None = None, as_written: bool = True
             ) -> tuple[Brief, list[Failure]]:
     """Build the brief as of an instant from a store and lint it (the function the tests and the sweep
     call; `btcstress lint-brief` prints its result).
 
-    as_written: the brief exactly as `btcstress report` writes it: with its chart series (the stress area
-    then also emits its episode and "highest since" findings, which the brief's stress section states),
-    read from the snapshot `ingest` stored at a day instant when it is fresh (history/snapshots.py;
-    `Brief.served` says which). Without it (the sweep's and the tests' default, unchanged): computed
-    without series, so those sentences are not linted."""
+    as_written (the default): the brief exactly as `btcstress report` writes it: with its chart series
+    (the stress area then also emits its episode and "highest since" findings, which the brief's stress
+    section states), read from the snapshot `ingest` stored at a day instant when it is fresh
+    (history/snapshots.py; `Brief.served` says which). False: computed without series (cheaper, but the
+    stress section's "highest since" and episode sentences are then not in the brief, so not linted:
+    the sweep linted that brief until session 6, which hid 2019-05-07's "highest since" 9 days back)."""
     from btcstress import brief as brief_mod
     if as_written:
         from btcstress.history import snapshots

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
+from btcstress.brief.sections.price import MIN_LOWEST_SINCE_DAYS
 from btcstress.findings import Finding, FindingSet
+from btcstress.schema import last_published_day
 from btcstress.stress.components import FORCE_NAMES, FORCES
 
 HORIZONS = ("1d", "7d", "30d")
@@ -37,6 +39,27 @@ def build(fs: FindingSet) -> Section | None:
                    charts=charts_, notes=notes)
 
 
+def highest_since(fs: FindingSet) -> Finding | None:
+    """stress.index_highest_since when "the highest since D" is news: D at least MIN_LOWEST_SINCE_DAYS
+    before the day the brief describes (the price section's rule, checked by brief/lint.py); a
+    run of a few high days is said by its percentile alone."""
+    import datetime as dt
+    since = fs.get("stress.index_highest_since")
+    if since is None or since.value is None:
+        return None
+    if since.detail.get("highest_on_record"):
+        return since
+    day = last_published_day(fs.as_of)
+    return since if (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS else None
+
+
+def _top(pct: float) -> str:
+    """'top 17.3%' from a percentile; a share that rounds to 0.0% keeps two decimals (a day that is not the
+    highest on record is at least 1 of N)."""
+    share = 100 - pct
+    return f"top {share:.1f}%" if round(share, 1) > 0 else f"top {share:.2f}%"
+
+
 def _lead(fs: FindingSet, index: Finding) -> list:
     if index.value is None:
         return ["Stress index: ", fmt.NA, f" ({index.note.removeprefix('not available: ') if index.note else ''})."]
@@ -45,11 +68,14 @@ def _lead(fs: FindingSet, index: Finding) -> list:
                    f" for {fmt.long_date(index.window.rsplit(':', 1)[-1])}, from {n} of {len(FORCES)} forces"]
     since = fs.get("stress.index_highest_since")
     if since is not None and since.value is not None:
-        if since.detail.get("highest_on_record"):
-            parts += [": the highest of every day since ", Ref(text=fmt.long_date(since.value), finding=since)]
+        days = since.detail["days"]
+        if since.detail.get("highest_on_record"):  # the top of every day: no rank to give ("top 0.0%")
+            parts += [f": the highest of all {days:,} days since ", Ref(text=fmt.long_date(since.value), finding=since)]
+        elif highest_since(fs) is None:  # the highest only since a few days ago: not news, its rank is
+            parts += [": in the ", Ref(text=f"{_top(since.detail['percentile'])} of {days:,} days", finding=since)]
         else:
-            parts += [": the highest since ", Ref(text=fmt.long_date(since.value), finding=since)]
-        parts.append(f" (top {100 - since.detail['percentile']:.1f}% of {since.detail['days']:,} days)")
+            parts += [": the highest since ", Ref(text=fmt.long_date(since.value), finding=since),
+                      f" ({_top(since.detail['percentile'])} of {days:,} days)"]
     parts.append(". ")
     contrib = index.detail.get("contributions", {})
     top = sorted(contrib, key=lambda f: -contrib[f])[:2]
@@ -134,9 +160,14 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         return []
     # Scored by the index itself: it is already in z-like units.
     pct = since.detail.get("percentile")
-    return [Highlight(abs(index.value), Paragraph.of(
-        "The stress index, combining ", str(index.detail.get("n_components")), " forces, stands at ",
-        Ref(text=f"{_z(index.value)}σ", finding=index), " (robust, each force against its own year), the highest "
-        + ("of every day " if since.detail.get("highest_on_record") else "") + "since ",
-        Ref(text=fmt.long_date(since.value), finding=since),
-        f": top {100 - pct:.1f}% of days since {since.detail['from'][:4]}." if pct is not None else "."))]
+    rank = f"{_top(pct)} of days since {since.detail['from'][:4]}" if pct is not None else None
+    lead = ["The stress index, combining ", str(index.detail.get("n_components")), " forces, stands at ",
+            Ref(text=f"{_z(index.value)}σ", finding=index), " (robust, each force against its own year)"]
+    if since.detail.get("highest_on_record"):  # the top of every day: no rank to give ("top 0.0%")
+        tail = [", the highest of every day since ", Ref(text=fmt.long_date(since.value), finding=since), "."]
+    elif highest_since(fs) is None:  # highest only since a few days ago: its rank says how unusual it is
+        tail = [": in the ", Ref(text=rank, finding=since), "."] if rank else ["."]
+    else:
+        tail = [", the highest since ", Ref(text=fmt.long_date(since.value), finding=since),
+                f": {rank}." if rank else "."]
+    return [Highlight(abs(index.value), Paragraph.of(*lead, *tail))]
