@@ -251,3 +251,16 @@ def test_the_stress_index_highest_on_record_has_no_top_0_percent_and_a_rare_rank
     texts = [_text(p) for p in [h.paragraph for h in stress.highlights(fs)] + stress.build(fs).paragraphs]
     assert "(top 0.04% of 2,500 days)" in texts[1] and "top 0.04% of days since 2018." in texts[0]
     assert all(_garbled(t) == [] for t in texts)
+
+
+def test_the_stress_index_is_not_ranked_on_a_base_shorter_than_the_minimum_history():
+    # 2018-01-02 as `report` writes it: "in the top 100.0% of 1 days".
+    from btcstress.brief.sections import stress
+    from btcstress.metrics.stats import MIN_HISTORY
+    at = dt.datetime(2018, 1, 3, 7, tzinfo=dt.timezone.utc)
+    for days in (1, MIN_HISTORY - 1):
+        fs = _stress(at, "2018-01-01", index=2.5)
+        fs.get("stress.index_highest_since").detail.update(percentile=100.0, days=days, highest_on_record=True)
+        lead = _text(stress.build(fs).paragraphs[0])
+        assert lead.startswith("The stress index stands at +2.5 for January 2, 2018, from 3 of 6 forces. "), lead
+        assert "since" not in lead and "top" not in lead and stress.highlights(fs) == []

@@ -8,6 +8,7 @@ from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
 from btcstress.brief.sections.price import MIN_LOWEST_SINCE_DAYS
 from btcstress.findings import Finding, FindingSet
+from btcstress.metrics.stats import MIN_HISTORY
 from btcstress.schema import last_published_day
 from btcstress.stress.components import FORCE_NAMES, FORCES
 
@@ -39,6 +40,15 @@ def build(fs: FindingSet) -> Section | None:
                    charts=charts_, notes=notes)
 
 
+def ranked(fs: FindingSet) -> Finding | None:
+    """stress.index_highest_since when its base is long enough to rank a day against (the minimum history
+    every area's percentiles use, metrics/stats.py): in the index's first months it is not stated."""
+    since = fs.get("stress.index_highest_since")
+    if since is None or since.value is None or since.detail.get("days", 0) < MIN_HISTORY:
+        return None
+    return since
+
+
 def highest_since(fs: FindingSet) -> Finding | None:
     """stress.index_highest_since when "the highest since D" is news: D at least MIN_LOWEST_SINCE_DAYS
     before the day the brief describes (the price section's rule, checked by brief/lint.py); a
@@ -66,8 +76,8 @@ def _lead(fs: FindingSet, index: Finding) -> list:
     n = index.detail.get("n_components")
     parts: list = ["The stress index stands at ", Ref(text=_z(index.value), finding=index),
                    f" for {fmt.long_date(index.window.rsplit(':', 1)[-1])}, from {n} of {len(FORCES)} forces"]
-    since = fs.get("stress.index_highest_since")
-    if since is not None and since.value is not None:
+    since = ranked(fs)
+    if since is not None:
         days = since.detail["days"]
         if since.detail.get("highest_on_record"):  # the top of every day: no rank to give ("top 0.0%")
             parts += [f": the highest of all {days:,} days since ", Ref(text=fmt.long_date(since.value), finding=since)]
@@ -155,8 +165,8 @@ def _chart(fs: FindingSet, index: Finding) -> list[Chart]:
 
 
 def highlights(fs: FindingSet) -> list[Highlight]:
-    index, since = fs.get("stress.index"), fs.get("stress.index_highest_since")
-    if index is None or index.value is None or since is None or since.value is None or index.value < 2:
+    index, since = fs.get("stress.index"), ranked(fs)
+    if index is None or index.value is None or since is None or index.value < 2:
         return []
     # Scored by the index itself: it is already in z-like units.
     pct = since.detail.get("percentile")
