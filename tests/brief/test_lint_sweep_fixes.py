@@ -264,3 +264,18 @@ def test_the_stress_index_is_not_ranked_on_a_base_shorter_than_the_minimum_histo
         lead = _text(stress.build(fs).paragraphs[0])
         assert lead.startswith("The stress index stands at +2.5 for January 2, 2018, from 3 of 6 forces. "), lead
         assert "since" not in lead and "top" not in lead and stress.highlights(fs) == []
+
+
+def test_a_low_stress_index_is_ranked_from_the_bottom_not_as_top_100_percent():
+    # 2019-04-02 as `report` writes it: "in the top 100.0% of 456 days" (the index at -2.3, the highest
+    # only since the day before).
+    from btcstress.brief.sections import stress
+    at = dt.datetime(2019, 4, 3, 7, tzinfo=dt.timezone.utc)
+    for pct, said in ((0.44, "from 3 of 6 forces: in the bottom 0.4% of 456 days."),
+                      (0.0, "from 3 of 6 forces: the lowest of all 456 days."),
+                      (50.0, "from 3 of 6 forces: in the top 50.0% of 456 days.")):
+        fs = _stress(at, "2019-04-01", index=-2.3)
+        fs.get("stress.index_highest_since").detail.update(percentile=pct, days=456)
+        lead = _text(stress.build(fs).paragraphs[0])
+        assert said in lead, lead
+        assert _garbled(lead) == []

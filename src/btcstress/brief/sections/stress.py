@@ -63,11 +63,23 @@ def highest_since(fs: FindingSet) -> Finding | None:
     return since if (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS else None
 
 
+def _share(x: float) -> str:
+    """'17.3%'; a share that rounds to 0.0% keeps two decimals (a day that is not the extreme on record is
+    at least 1 of N)."""
+    return f"{x:.1f}%" if round(x, 1) > 0 else f"{x:.2f}%"
+
+
 def _top(pct: float) -> str:
-    """'top 17.3%' from a percentile; a share that rounds to 0.0% keeps two decimals (a day that is not the
-    highest on record is at least 1 of N)."""
-    share = 100 - pct
-    return f"top {share:.1f}%" if round(share, 1) > 0 else f"top {share:.2f}%"
+    return f"top {_share(100 - pct)}"
+
+
+def _rank(since: Finding) -> str:
+    """Where the index stands among the days of its base, from the side it is on: 'top 17.3% of 491
+    days', 'bottom 0.4% of 456 days', 'the lowest of all 456 days' (never 'top 100.0%')."""
+    pct, days = since.detail["percentile"], since.detail["days"]
+    if pct >= 50:
+        return f"{_top(pct)} of {days:,} days"
+    return f"bottom {_share(pct)} of {days:,} days" if pct > 0 else f"the lowest of all {days:,} days"
 
 
 def _lead(fs: FindingSet, index: Finding) -> list:
@@ -82,10 +94,11 @@ def _lead(fs: FindingSet, index: Finding) -> list:
         if since.detail.get("highest_on_record"):  # the top of every day: no rank to give ("top 0.0%")
             parts += [f": the highest of all {days:,} days since ", Ref(text=fmt.long_date(since.value), finding=since)]
         elif highest_since(fs) is None:  # the highest only since a few days ago: not news, its rank is
-            parts += [": in the ", Ref(text=f"{_top(since.detail['percentile'])} of {days:,} days", finding=since)]
+            rank = _rank(since)
+            parts += [": " if rank.startswith("the ") else ": in the ", Ref(text=rank, finding=since)]
         else:
             parts += [": the highest since ", Ref(text=fmt.long_date(since.value), finding=since),
-                      f" ({_top(since.detail['percentile'])} of {days:,} days)"]
+                      f" ({_rank(since)})"]
     parts.append(". ")
     contrib = index.detail.get("contributions", {})
     top = sorted(contrib, key=lambda f: -contrib[f])[:2]
