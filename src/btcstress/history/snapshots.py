@@ -159,7 +159,7 @@ def why_compute(as_of: dt.datetime, params: dict | None, price: float | None) ->
     if params and any(params.values()):
         return "parameters other than the defaults"
     if not is_day_instant(utc_naive(as_of)):
-        return "not a day instant (snapshots are stored at D+1 07:00Z, what --date D means)"
+        return "not a day instant: snapshots are stored at D+1 07:00Z, what --date D means"
     return None
 
 
