@@ -288,11 +288,12 @@ def test_the_cache_is_keyed_by_the_store_version(tmp_path, monkeypatch):
 
     from btcstress import metrics
     from btcstress.api import Service
+    from btcstress.findings import FindingSet
     db = tmp_path / "s.duckdb"
     from btcstress.store import Store
     Store(db).close()
     calls = []
-    monkeypatch.setattr(metrics, "compute", lambda store, t, **kw: calls.append((t, kw["price"])) or object())
+    monkeypatch.setattr(metrics, "compute", lambda store, t, **kw: calls.append((t, kw["price"])) or FindingSet(t, []))
     svc = Service(db, cache_size=8)
     t = dt.datetime(2026, 2, 6, 8, tzinfo=dt.timezone.utc)
     svc.findings(t), svc.findings(t), svc.findings(t, 55000.0), svc.findings(t, 55000.0)

@@ -52,7 +52,7 @@ def findings(ctx: Context) -> list[Finding]:
 
 def _frames(ctx: Context, p: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`daily_with` once per computation (findings, episodes and the chart read it; callers only filter)."""
-    key = ("stress.daily_with", repr(sorted((k, repr(v)) for k, v in p.items())))
+    key = ("stress:daily_with", repr(sorted((k, repr(v)) for k, v in p.items())))
     return ctx.reuse(key, lambda: daily_with(ctx.store, ctx.as_of, p))
 
 
