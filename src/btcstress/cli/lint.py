@@ -22,7 +22,7 @@ def lint_brief(as_of: Optional[str] = AS_OF, date: Optional[str] = DATE,
     try:
         t = instant(as_of, date)
         with open_store(read_only=True) as store:
-            _, failures = lint_at(store, t, price=hypothetical_price(price), as_written=True)
+            _, failures = lint_at(store, t, price=hypothetical_price(price))
     except BtcstressError as exc:
         fail(exc)
         return

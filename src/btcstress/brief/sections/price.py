@@ -13,16 +13,19 @@ from btcstress.schema import last_published_day
 MIN_LOWEST_SINCE_DAYS = 30
 
 
-def lowest_since(fs: FindingSet) -> Finding | None:
-    """price.lowest_since_date when it is news: at least MIN_LOWEST_SINCE_DAYS before the day the brief
+def since_is_news(fs: FindingSet, since: Finding) -> bool:
+    """"The lowest (or highest) since D" is news: D at least MIN_LOWEST_SINCE_DAYS before the day the brief
     describes (the linter's day: measured from the as-of's own date instead, a 29-day span passed here
     and failed the lint at every 00:00-07:00 instant and every day instant)."""
     import datetime as dt
-    since = fs.get("price.lowest_since_date")
-    if since is None or since.value is None:
-        return None
     day = last_published_day(fs.as_of)
-    return since if (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS else None
+    return (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS
+
+
+def lowest_since(fs: FindingSet) -> Finding | None:
+    """price.lowest_since_date when it is news (`since_is_news`)."""
+    since = fs.get("price.lowest_since_date")
+    return since if since is not None and since.value is not None and since_is_news(fs, since) else None
 
 
 def _intraday(f: Finding | None) -> bool:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from btcstress.brief import Highlight, charts, fmt
 from btcstress.brief.model import Chart, Paragraph, Ref, Section, TableBlock
-from btcstress.brief.sections.price import MIN_LOWEST_SINCE_DAYS
+from btcstress.brief.sections.price import since_is_news
 from btcstress.findings import Finding, FindingSet
 from btcstress.metrics.stats import MIN_HISTORY
-from btcstress.schema import last_published_day
 from btcstress.stress.components import FORCE_NAMES, FORCES
 
 HORIZONS = ("1d", "7d", "30d")
@@ -49,20 +48,6 @@ def ranked(fs: FindingSet) -> Finding | None:
     return since
 
 
-def highest_since(fs: FindingSet) -> Finding | None:
-    """stress.index_highest_since when "the highest since D" is news: D at least MIN_LOWEST_SINCE_DAYS
-    before the day the brief describes (the price section's rule, checked by brief/lint.py); a
-    run of a few high days is said by its percentile alone."""
-    import datetime as dt
-    since = fs.get("stress.index_highest_since")
-    if since is None or since.value is None:
-        return None
-    if since.detail.get("highest_on_record"):
-        return since
-    day = last_published_day(fs.as_of)
-    return since if (day - dt.date.fromisoformat(str(since.value)[:10])).days >= MIN_LOWEST_SINCE_DAYS else None
-
-
 def _share(x: float) -> str:
     """'17.3%'; a share that rounds to 0.0% keeps two decimals (a day that is not the extreme on record is
     at least 1 of N)."""
@@ -93,7 +78,7 @@ def _lead(fs: FindingSet, index: Finding) -> list:
         days = since.detail["days"]
         if since.detail.get("highest_on_record"):  # the top of every day: no rank to give ("top 0.0%")
             parts += [f": the highest of all {days:,} days since ", Ref(text=fmt.long_date(since.value), finding=since)]
-        elif highest_since(fs) is None:  # the highest only since a few days ago: not news, its rank is
+        elif not since_is_news(fs, since):  # the highest only since a few days ago: its rank is the news
             rank = _rank(since)
             parts += [": " if rank.startswith("the ") else ": in the ", Ref(text=rank, finding=since)]
         else:
@@ -188,7 +173,7 @@ def highlights(fs: FindingSet) -> list[Highlight]:
             Ref(text=f"{_z(index.value)}σ", finding=index), " (robust, each force against its own year)"]
     if since.detail.get("highest_on_record"):  # the top of every day: no rank to give ("top 0.0%")
         tail = [", the highest of every day since ", Ref(text=fmt.long_date(since.value), finding=since), "."]
-    elif highest_since(fs) is None:  # highest only since a few days ago: its rank says how unusual it is
+    elif not since_is_news(fs, since):  # highest only since a few days ago: its rank says how unusual it is
         tail = [": in the ", Ref(text=rank, finding=since), "."] if rank else ["."]
     else:
         tail = [", the highest since ", Ref(text=fmt.long_date(since.value), finding=since),
