@@ -100,6 +100,9 @@ class Store:
         sqlcache.install(self.ibis)  # a metric's expression at another instant reuses its compiled SQL
         self._tables: dict[str, ibis.Table] = {}  # canonical tables: their schema is fixed once open
         self.read_only = read_only
+        # Results kept for this open store's life (`kept`): only a read-only store, whose rows cannot change
+        # while it is open (DuckDB's file lock keeps writers out; a read copy is never written).
+        self._kept: dict = {}
         self.keep_wal = keep_wal
         self.from_copy = getattr(self.ibis, "_btcstress_read_copy", False)
         self._in_tx = False
@@ -124,6 +127,17 @@ class Store:
     def duck(self):
         """The raw DuckDB connection, for DDL and the upsert's DML only (metrics use Ibis)."""
         return self.ibis.con
+
+    def kept(self, key):
+        """What `keep(key, value)` stored on this read-only store, or None (always None when writable)."""
+        return self._kept.get(key) if self.read_only else None
+
+    def keep(self, key, value) -> None:
+        """Keep a value that depends only on the store's rows (e.g. the stress index at past day ends) for
+        later computations on this store: the sweep and a report step through instants of one open store.
+        A writable store keeps nothing (its rows may change)."""
+        if self.read_only:
+            self._kept[key] = value
 
     def close(self) -> None:
         if not self.read_only and not self.keep_wal:

@@ -63,3 +63,21 @@ def test_the_chart_is_the_index_at_each_day_end(store, at, monkeypatch):
     missing = sorted(set(days) - set(x))[:5]
     for t_missing in missing:
         assert stress.findings_series(store, [t_missing])[t_missing][0].value is None, t_missing
+
+
+def test_day_ends_kept_on_a_read_only_store_equal_the_whole_query(store):
+    """On a read-only store `daily_with` reuses the day ends an earlier instant computed (the sweep and the
+    dashboard step through hours): at every step of a walk forward within a day, across days, onto a day
+    instant and a midnight, and back, its frame equals the one query over all day ends and the instant."""
+    assert store.read_only
+    walk = [utc(2026, 2, 5, 10), utc(2026, 2, 5, 11), utc(2026, 2, 5, 23), utc(2026, 2, 6), CRASH,
+            utc(2026, 2, 7, 7), utc(2026, 2, 9, 15), utc(2026, 2, 6, 3), utc(2025, 6, 1, 12), utc(2026, 2, 6, 4)]
+    first = dt.date.fromisoformat(stress.DEFAULTS["start"])
+    for at in walk:
+        t = at.replace(tzinfo=None)
+        grid = [g for g in index.end_of_days(first, (t - dt.timedelta(days=1)).date()) if g < t]
+        whole = index.measures_frame(store, [*grid, t], stress.DEFAULTS)
+        comb, got = stress.daily_with(store, at, stress.DEFAULTS)
+        pd.testing.assert_frame_equal(got, whole, obj=str(at))
+        pd.testing.assert_frame_equal(comb, index.combine(whole, stress.DEFAULTS), obj=str(at))
+    assert store.kept(("stress.day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items()))))
