@@ -267,3 +267,16 @@ def test_the_api_brief_and_findings_say_which(served_small):
         assert served["price"].startswith("stored (finding_history")
         assert set(c.get("/findings", params={"as_of": day, "derive": "true"}).json()["served"].values()) == {
             "computed (derive asked)"}
+
+
+def test_the_mcp_brief_says_which_and_equals_the_computed(served_small):
+    """The MCP server's brief is served as `report` serves it: at a day instant from the stored snapshot,
+    byte-equal to the computed brief; off the grid computed; its first line says which."""
+    from btcstress.mcp_server.answers import Answers
+    a = Answers(served_small)
+    text = a.brief("2024-01-31T07:00Z")  # the newest day instant (2024-01-30's)
+    assert "findings: stored snapshot (code " in text.splitlines()[0]
+    with Store(served_small, read_only=True) as s:
+        want = metrics.compute(s, instant(DAYS[-1]).replace(tzinfo=UTC), with_series=True)
+    assert text.split("\n", 1)[1] == render.markdown(brief.build(want))
+    assert "findings: computed (not a day instant" in a.brief("2024-01-31T08:00Z").splitlines()[0]

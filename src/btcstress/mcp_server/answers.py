@@ -74,7 +74,11 @@ class Answers:
         with self.lock:
             if key not in self.cache:
                 with self._open() as s:
-                    self.cache[key] = metrics.compute(s, t, params=self.params, price=price, with_series=series)
+                    if series:  # the brief: as `report` serves it, the stored snapshot when fresh (identical)
+                        from btcstress.history import snapshots
+                        self.cache[key] = snapshots.brief_findings(s, t, params=self.params, price=price)
+                    else:  # computed, so every finding keeps its row-level derivation (sources, detail)
+                        self.cache[key] = metrics.compute(s, t, params=self.params, price=price)
             return self.cache[key]
 
     # -- the tools --------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ class Answers:
         from btcstress.brief import render
         t, basis = self.instant(as_of)
         fs = self.findings_at(t, series=True)
-        head = f"<!-- btcstress brief as of {iso(fs.as_of)} ({basis}); store {self.db.name} -->\n"
+        head = f"<!-- btcstress brief as of {iso(fs.as_of)} ({basis}); store {self.db.name}; findings: {fs.served} -->\n"
         return head + render.markdown(brief_mod.build(fs))
 
     def check(self, claims: str | list[dict[str, Any]], as_of: str | None = None) -> dict[str, Any]:
