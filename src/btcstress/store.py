@@ -139,6 +139,13 @@ class Store:
         if self.read_only:
             self._kept[key] = value
 
+    def share_kept(self, kept: dict) -> None:
+        """Keep results in `kept`, a dict shared with the other read-only opens of the same unchanged store
+        file (the API opens the store per request and keeps one per store version). Not for a read copy
+        (taken while a writer holds the file: its rows are the copy's, not the version's)."""
+        if self.read_only and not self.from_copy:
+            self._kept = kept
+
     def close(self) -> None:
         if not self.read_only and not self.keep_wal:
             with contextlib.suppress(Exception):  # else the close's own checkpoint does it

@@ -81,3 +81,33 @@ def test_day_ends_kept_on_a_read_only_store_equal_the_whole_query(store):
         pd.testing.assert_frame_equal(got, whole, obj=str(at))
         pd.testing.assert_frame_equal(comb, index.combine(whole, stress.DEFAULTS), obj=str(at))
     assert store.kept(("stress.day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items()))))
+
+
+def test_the_api_shares_the_kept_day_ends_within_a_store_version(snapshot_db, tmp_path):
+    """The API opens the store per request: its opens of one unchanged store file share what they keep, so a
+    dashboard stepping through hours reuses the day ends; the answer equals a fresh computation's; a changed
+    file (an ingest) starts afresh."""
+    import os
+    import shutil
+
+    from btcstress.api.service import Service
+    from btcstress.store import Store
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(snapshot_db, db)
+    svc = Service(db, cache_size=0)
+    key = ("stress.day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items())))
+    svc.findings(utc(2026, 2, 5, 10), series=True)
+    kept = svc._kept[1]
+    assert kept.get(key)
+    at = utc(2026, 2, 5, 11)
+    got = svc.findings(at, series=True)
+    assert svc._kept[1] is kept  # the same version: the same kept results
+    with Store(db, read_only=True) as fresh:
+        want = metrics.compute(fresh, at, with_series=True)
+    ids = {f.id for f in want if f.id.startswith("stress.")}
+    assert _dump([f for f in got if f.id in ids]) == _dump([f for f in want if f.id in ids])
+    assert got.series["stress.index_daily"].model_dump() == want.series["stress.index_daily"].model_dump()
+    st = db.stat()
+    os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # the file changed (as an ingest does)
+    svc.findings(utc(2026, 2, 5, 12), series=True)
+    assert svc._kept[1] is not kept and svc._kept[1].get(key)

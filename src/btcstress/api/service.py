@@ -72,6 +72,9 @@ class Service:
         self.findings_cache = LRU(cache_size)
         self.response_cache = LRU(cache_size * 4)
         self.computations = 0
+        # (store version, what read-only opens of that version keep: Store.keep, e.g. the stress index at
+        # past day ends, so the dashboard stepping through hours does not recompute them)
+        self._kept: tuple[tuple, dict] = ((), {})
 
     def version(self) -> tuple:
         """Changes whenever the store file changes (an ingest, a cite)."""
@@ -93,6 +96,7 @@ class Service:
         with self.lock:
             deadline = time.monotonic() + STORE_WAIT
             while True:
+                before = self.version()
                 try:
                     s = Store(self.db, read_only=not write)
                     break
@@ -101,6 +105,10 @@ class Service:
                         log.warning("store %s still busy after %.0f s: answering 503", self.db, STORE_WAIT)
                         raise
                     time.sleep(0.1)
+            if not write and self.version() == before:  # unchanged while opening: share this version's kept results
+                if self._kept[0] != before:
+                    self._kept = (before, {})
+                s.share_kept(self._kept[1])
             try:
                 yield s
             finally:
