@@ -74,7 +74,7 @@ Job = tuple[Path | None, str, Callable[[str, str], Parsed] | Parsed]
 
 
 def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, allow_rewrite: bool = False,
-        progress: Callable[[str], None] | None = None) -> RunReport:
+        progress: Callable[[str], None] | None = None, refresh: bool = True) -> RunReport:
     """Ingest each (path, origin, parser) job; all in one transaction.
 
     A job may carry an already-parsed result instead of a parser (path None), for connectors that
@@ -82,6 +82,8 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
     and allow_quarantine is False, so the good rows are kept and the bad ones are inspectable.
     A file that would change more than a small share of the rows it already stored is refused
     (store.RewriteError, nothing written) unless allow_rewrite; changed values go to value_history.
+    refresh=False skips `refresh_derived` after the commit, for a caller that stores many batches in a row
+    (a connector's pages) and refreshes once after the last one.
     """
     report = RunReport(run_id=uuid.uuid4().hex[:12])
     pause_n, pause_s = _pause()
@@ -93,28 +95,35 @@ def run(store: Store, jobs: Iterable[Job], *, allow_quarantine: bool = False, al
     finally:
         store.run_id, store.allow_rewrite = None, True
     log.info("ingest run %s committed: %s", report.run_id, report.summary())
-    # The stored histories (finding_history) from the earliest instant this run changed. After the
-    # data's commit, in its own transaction: if it fails, the state says stale and readers compute.
-    from btcstress.history import materialize
-    try:
-        report.history = materialize.refresh(store)
-    except Exception as exc:  # noqa: BLE001 - the data is committed; a failed refresh leaves the state stale
-        report.history = {"error": f"{type(exc).__name__}: {exc}"}
-        log.warning("finding_history not refreshed (readers compute until the next ingest): %s",
-                    report.history["error"], exc_info=log.isEnabledFor(logging.DEBUG))
-    # The whole snapshots the brief reads at the newest day instants (history/snapshots.py); a failure
-    # leaves them stale or missing, and a brief then computes and says so.
-    from btcstress.history import snapshots
-    try:
-        report.snapshots = snapshots.refresh(store)
-    except Exception as exc:  # noqa: BLE001 - as above: the data is committed
-        report.snapshots = {"error": f"{type(exc).__name__}: {exc}"}
-        log.warning("finding_snapshots not refreshed (briefs compute): %s", report.snapshots["error"],
-                    exc_info=log.isEnabledFor(logging.DEBUG))
+    if refresh:
+        report.history, report.snapshots = refresh_derived(store)
     if report.quarantined and not allow_quarantine:
         raise QuarantineError(f"{report.summary()}. Quarantined rows are in the `quarantine` table "
                               "(`btcstress quarantine`); rerun with --allow-quarantine to accept.")
     return report
+
+
+def refresh_derived(store: Store) -> tuple[dict, dict]:
+    """After data was committed: the stored histories (finding_history) from the earliest instant changed
+    since their watermark, then the whole snapshots the brief reads at the newest day instants
+    (history/snapshots.py). Each in its own transaction; a failure leaves that state stale (readers then
+    compute, and say so) and is reported, never raised: the data is committed. Returns (history report,
+    snapshots report). Because the refresh starts from the rows ingested since its watermark, deferring it
+    (a connector's pages, `run(refresh=False)`) loses nothing, however many commits came before."""
+    from btcstress.history import materialize, snapshots
+    try:
+        history = materialize.refresh(store)
+    except Exception as exc:  # noqa: BLE001 - the data is committed; a failed refresh leaves the state stale
+        history = {"error": f"{type(exc).__name__}: {exc}"}
+        log.warning("finding_history not refreshed (readers compute until the next ingest): %s",
+                    history["error"], exc_info=log.isEnabledFor(logging.DEBUG))
+    try:
+        snaps = snapshots.refresh(store)
+    except Exception as exc:  # noqa: BLE001 - as above
+        snaps = {"error": f"{type(exc).__name__}: {exc}"}
+        log.warning("finding_snapshots not refreshed (briefs compute): %s", snaps["error"],
+                    exc_info=log.isEnabledFor(logging.DEBUG))
+    return history, snaps
 
 
 def _run(store: Store, jobs: Iterable[Job], report: RunReport, now: dt.datetime, pause_n: int, pause_s: float,

@@ -28,12 +28,25 @@ def fake(tmp_path):
     srv.server_close()
 
 
-def test_ingest_live_fetches_every_source_and_a_second_run_adds_nothing(tmp_path, fake):
+def test_ingest_live_fetches_every_source_and_a_second_run_adds_nothing(tmp_path, fake, monkeypatch):
+    from btcstress import ingest
+    from btcstress.history import materialize
     srv, cfg = fake
     db = tmp_path / "live.duckdb"
     args = ["--db", str(db), "--config", str(cfg), "ingest", "live"]
+    refreshes = []
+    real = materialize.refresh
+    monkeypatch.setattr(materialize, "refresh", lambda *a, **k: refreshes.append(1) or real(*a, **k))
+    commits = []
+    real_run = ingest.run
+    monkeypatch.setattr(ingest, "run", lambda *a, **k: commits.append(1) or real_run(*a, **k))
     r = CliRunner().invoke(app, args, env={"COLUMNS": "200"})  # every column of the summary table
     assert r.exit_code == 0, r.output
+    # each source commits page by page; the derived state is refreshed once, after the last page, and is
+    # then current for everything stored
+    assert len(commits) > 5 and len(refreshes) == 1, (len(commits), len(refreshes))
+    with Store(db, read_only=True) as s:
+        assert materialize.fresh_areas(s) == set(materialize.MATERIALISED)
     for word in ("binance", "mempool", "farside", "edgar", "gaps filled"):
         assert word in r.output
     with Store(db, read_only=True) as s:

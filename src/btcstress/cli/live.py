@@ -46,7 +46,7 @@ def ingest_live(since: Optional[str] = typer.Option(None, "--since",
         if start >= now:
             raise InputError(f"--since {since} is not in the past")
         with open_store() as store:
-            ingest.run(store, [ingest.events_job()], allow_quarantine=True)
+            ingest.run(store, [ingest.events_job()], allow_quarantine=True, refresh=False)  # connectors.run refreshes
             with Progress(TextColumn("[bold]{task.fields[source]:<8}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
                           transient=False) as bar:

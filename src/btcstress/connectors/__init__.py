@@ -44,7 +44,11 @@ def http_for(conf: dict[str, Any] | None = None, **kw) -> Http:
 def run(store, names: list[str], *, since: dt.datetime, until: dt.datetime | None = None,
         conf: dict[str, Any] | None = None, http: Http | None = None,
         progress_for=None) -> list[SourceReport]:
-    """Run each named pull; a source that fails is reported (error) and the others still run."""
+    """Run each named pull; a source that fails is reported (error) and the others still run. Then the
+    derived state (finding_history, the stored snapshots) is refreshed once for everything the run stored:
+    a source commits page by page (so a kill loses at most a page), and refreshing after each page cost
+    a history refresh and up to 7 snapshot computations per page."""
+    from btcstress import ingest
     reports = []
     own = http is None
     http = http or http_for(conf)
@@ -67,6 +71,7 @@ def run(store, names: list[str], *, since: dt.datetime, until: dt.datetime | Non
     finally:
         if own:
             http.close()
+    ingest.refresh_derived(store)  # cheap when nothing changed (no instant to recompute)
     return reports
 
 

@@ -76,7 +76,9 @@ def store_parsed(store: Store, parsed: Parsed | Iterable[Parsed], report: Source
     """Upsert one or more parsed fetches in one transaction; quarantine what the parsers refused."""
     items = [parsed] if isinstance(parsed, Parsed) else list(parsed)
     # A live source's revisions are its own corrections: accepted, and the old values kept in value_history.
-    run = ingest.run(store, [(None, p.origin, p) for p in items], allow_quarantine=True, allow_rewrite=True)
+    # The derived state is refreshed once per connectors.run, after every source's last page, not per page.
+    run = ingest.run(store, [(None, p.origin, p) for p in items], allow_quarantine=True, allow_rewrite=True,
+                     refresh=False)
     report.add_run(run)
     return run
 
