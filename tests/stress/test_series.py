@@ -80,7 +80,7 @@ def test_day_ends_kept_on_a_read_only_store_equal_the_whole_query(store):
         comb, got = stress.daily_with(store, at, stress.DEFAULTS)
         pd.testing.assert_frame_equal(got, whole, obj=str(at))
         pd.testing.assert_frame_equal(comb, index.combine(whole, stress.DEFAULTS), obj=str(at))
-    assert store.kept(("stress.day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items()))))
+    assert store.kept(("stress:day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items()))))
 
 
 def test_the_api_shares_the_kept_day_ends_within_a_store_version(snapshot_db, tmp_path):
@@ -95,7 +95,7 @@ def test_the_api_shares_the_kept_day_ends_within_a_store_version(snapshot_db, tm
     db = tmp_path / "copy.duckdb"
     shutil.copy(snapshot_db, db)
     svc = Service(db, cache_size=0)
-    key = ("stress.day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items())))
+    key = ("stress:day_ends", repr(sorted((k, repr(v)) for k, v in stress.DEFAULTS.items())))
     svc.findings(utc(2026, 2, 5, 10), series=True)
     kept = svc._kept[1]
     assert kept.get(key)

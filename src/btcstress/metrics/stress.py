@@ -170,7 +170,7 @@ def _day_ends_and(store, grid: list[dt.datetime], t: dt.datetime, params: dict) 
     kept = getattr(store, "kept", None)
     if kept is None or not grid:
         return index.measures_frame(store, [*grid, t], params)
-    key = ("stress.day_ends", repr(sorted((k, repr(v)) for k, v in params.items())))
+    key = ("stress:day_ends", repr(sorted((k, repr(v)) for k, v in params.items())))
     known_grid, known = kept(key) or ((), None)
     if known is not None and tuple(grid[:len(known_grid)]) == known_grid:  # the grid extends (or is) the kept one
         new = grid[len(known_grid):]
