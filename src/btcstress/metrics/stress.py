@@ -178,8 +178,8 @@ def _day_ends_and(store, grid: list[dt.datetime], t: dt.datetime, params: dict) 
         part = known[known.t <= pd.Timestamp(grid[-1])] if len(known) else known
         now = index.measures_frame(store, [t], params)
         return _joined(part, now)
-    else:
-        known_grid, known, new = (), None, grid
+    else:  # nothing kept, or kept for other day ends
+        known, new = None, grid
     fresh = index.measures_frame(store, [*new, t], params)
     at_t = fresh[fresh.t == pd.Timestamp(t)] if len(fresh) else fresh
     part = fresh[fresh.t < pd.Timestamp(t)] if len(fresh) else fresh
