@@ -279,3 +279,47 @@ def test_a_low_stress_index_is_ranked_from_the_bottom_not_as_top_100_percent():
         lead = _text(stress.build(fs).paragraphs[0])
         assert said in lead, lead
         assert _garbled(lead) == []
+
+
+def _section_brief(t: dt.datetime, section, findings):
+    from btcstress.brief.model import Brief, Paragraph
+    return Brief(title="t", as_of=t, headline=Paragraph.of("x"), highlights=[], sections=[section], datasets=[],
+                 findings=findings)
+
+
+def test_a_value_older_than_the_brief_s_day_is_dated_and_a_fresh_one_is_not():
+    # The rule the sections use to date a value (fmt.older_day) is the linter's day: the last one published.
+    t = dt.datetime(2026, 4, 13, 8, tzinfo=dt.timezone.utc)  # describes 2026-04-12
+    f = lambda day: Finding(id="miners.hash_ribbon", value="capitulation", unit="", as_of=t,  # noqa: E731
+                            window=f"60d:{day}", detail={"day": day})
+    assert fmt.older_day(f("2026-04-12"), t) == ""
+    assert fmt.older_day(f("2026-04-10"), t) == "April 10, 2026"
+    assert fmt.older_day(None, t) == ""
+
+
+def test_bitcoin_s_market_value_from_before_the_total_s_day_is_no_share_of_it_and_says_its_day():
+    # 2026-04-13T07Z .. 2026-06-01 (found by the hourly sweep as written): CryptoQuant's daily rows end on
+    # 04-10, the TradingView indices on 04-19; "Bitcoin accounted for $1.46T of it" set 04-10's Bitcoin value
+    # against 04-19's total, undated.
+    from btcstress.brief.lint import stale_value
+    from btcstress.brief.sections import market
+    t = dt.datetime(2026, 5, 20, 13, tzinfo=dt.timezone.utc)
+    day = lambda d: {"window": f"1d:{d}", "detail": {"date": d}}  # noqa: E731
+    total = Finding(id="market.total_cap_usd", subject="crypto", value=2.53e12, unit="USD", as_of=t,
+                    **day("2026-04-19"))
+    dom = Finding(id="market.btc_dominance_pct", value=59.9, unit="pct", as_of=t, **day("2026-04-19"))
+    btc = Finding(id="market.btc_cap_usd", value=1.46e12, unit="USD", as_of=t, **day("2026-04-10"))
+    section = market.build(FindingSet(t, [total, dom, btc]))
+    text = _text(section.paragraphs[0])
+    assert "accounted for" not in text
+    assert ("Bitcoin's dominance was 59.9%; its own market value was $1.46T on April 10, 2026, the latest day "
+            "of its data.") in text
+    assert stale_value(_section_brief(t, section, [total, dom, btc])) == []
+    # Dominance from yet another old day says its own.
+    dom_old = dom.model_copy(update=day("2026-04-12"))
+    old_dom = market.build(FindingSet(t, [total, dom_old, btc])).paragraphs[0]
+    assert "dominance was 59.9% on April 12, 2026;" in _text(old_dom)
+    # All from the brief's day: Bitcoin's value is a share of the total, as before.
+    fresh = [x.model_copy(update=day("2026-05-19")) for x in (total, dom, btc)]
+    assert "Bitcoin accounted for $1.46T of it, a dominance of 59.9%." in _text(
+        market.build(FindingSet(t, fresh)).paragraphs[0])

@@ -44,3 +44,20 @@ def test_brief_on_a_sampled_day_passes_the_linter(sample_store, days, i):
     day = days[0][i]
     _, failures = lint_at(sample_store, sweep.end_of(day))
     assert failures == [], "\n".join(str(f) for f in failures)
+
+
+def test_the_last_hour_past_the_end_of_the_daily_rows_passes_the_linter(sample_store):
+    # The hourly bars run weeks past the daily rows (CryptoQuant's network and flows, the market cap): the
+    # hourly sweep as written found the miners' and market values stated there without their day
+    # (session 7). The last hour of the data is such an instant; its brief dates them.
+    from btcstress.brief import fmt
+    from btcstress.schema import last_published_day
+    last_hour = sweep.hours(sample_store)[-1]
+    last_network = sample_store.duck.execute(
+        "SELECT max(date) FROM network_daily WHERE metric = 'hashrate_hs'").fetchone()[0]
+    assert (last_published_day(last_hour) - last_network).days >= 2, "the data has no tail past its daily rows"
+    brief, failures = lint_at(sample_store, last_hour)
+    assert failures == [], "\n".join(str(f) for f in failures)
+    miners = next(s for s in brief.sections if s.id == "miners")
+    first = "".join(x if isinstance(x, str) else x.text for x in miners.paragraphs[0].parts)
+    assert f"on {fmt.long_date(last_network)}, the latest day of network data" in first

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from btcstress.brief.model import Fragment, Ref
 from btcstress.findings import Finding
+from btcstress.schema import last_published_day
 
 NA = "not available"
 
@@ -73,6 +75,25 @@ def long_date(v: Any) -> str:
     if isinstance(v, dt.datetime):
         v = v.date()
     return f"{v:%B} {v.day}, {v.year}" if isinstance(v, dt.date) else str(v)
+
+
+def data_day(f: Finding) -> dt.date | None:
+    """The day a finding's value is from: its detail's date or day, else its window's last day."""
+    d = (f.detail.get("date") or f.detail.get("day")) if isinstance(f.detail, dict) else None
+    if not d and re.match(r"\d+d:", f.window):
+        d = f.window.split(":", 1)[1].split("..")[-1]  # '1d:D' or '7d:A..B': the window's last day
+    try:
+        return dt.date.fromisoformat(str(d)[:10]) if d else None
+    except ValueError:
+        return None
+
+
+def older_day(f: Finding | None, as_of: dt.datetime) -> str:
+    """The finding's day, written long, when it is older than the day a brief as of `as_of` describes
+    (schema.last_published_day: the latest day whose daily rows are out); else ''. A sentence states the
+    date of a value that old, e.g. one past the end of a daily source (brief/lint.py `stale_value`)."""
+    d = data_day(f) if f is not None and f.value is not None else None
+    return long_date(d) if d is not None and d < last_published_day(as_of) else ""
 
 
 # Small counts are written as words in the text ("five forces", "three funds").

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from btcstress.brief import fmt
 from btcstress.brief.model import Brief, Paragraph, Ref
 from btcstress.details import Event, EventsBelow
 from btcstress.findings import Finding
@@ -86,16 +87,6 @@ def _dates_in(text: str) -> list[dt.date]:
                          r"December) (\d{1,2}), (\d{4})", text):
         out.append(dt.datetime.strptime(" ".join(m.groups()), "%B %d %Y").date())
     return out
-
-
-def _data_day(f: Finding) -> dt.date | None:
-    d = (f.detail.get("date") or f.detail.get("day")) if isinstance(f.detail, dict) else None
-    if not d and re.match(r"\d+d:", f.window):
-        d = f.window.split(":", 1)[1].split("..")[-1]  # '1d:D' or '7d:A..B': the window's last day
-    try:
-        return dt.date.fromisoformat(str(d)[:10]) if d else None
-    except ValueError:
-        return None
 
 
 # -- rules ---------------------------------------------------------------------------------------
@@ -302,7 +293,7 @@ def stale_value(brief: Brief) -> list[Failure]:
             continue
         dates = set(_dates_in(b.text))
         for r in b.refs:
-            d = _data_day(r.finding)
+            d = fmt.data_day(r.finding)
             if d is None or r.finding.value is None or (day - d).days < STALE_DAYS:
                 continue
             if d not in dates and not any(x.month == d.month and x.day == d.day for x in dates) \

@@ -20,6 +20,16 @@ def _when(fng, fs: FindingSet) -> str:
     return f" on {fmt.long_date(day)}, the latest reading"
 
 
+def _known(f) -> bool:
+    return f is not None and f.value is not None
+
+
+def _dated(f, total, fs: FindingSet) -> str:
+    """' on D' for a value older than the brief's day and from another day than the total's (whose date is said)."""
+    old = fmt.older_day(f, fs.as_of)
+    return f" on {old}" if old and (total is None or fmt.data_day(f) != fmt.data_day(total)) else ""
+
+
 def build(fs: FindingSet) -> Section | None:
     g = fs.get
     total, change = g("market.total_cap_usd"), g("market.total_cap_change_usd")
@@ -36,7 +46,13 @@ def build(fs: FindingSet) -> Section | None:
         p.append(". ")
     else:
         p += ["Total crypto market value: ", fmt.ref(total), ". "]
-    p += ["Bitcoin accounted for ", fmt.ref(btc, "usd_short"), " of it, a dominance of ", fmt.ref(dom, "pct"), "."]
+    if _known(total) and _known(btc) and fmt.data_day(btc) != fmt.data_day(total):
+        # Bitcoin's own value is from another day than the total's (its source ends earlier): no share of it.
+        old = fmt.older_day(btc, fs.as_of)
+        p += ["Bitcoin's dominance was ", fmt.ref(dom, "pct"), _dated(dom, total, fs), "; its own market value was ",
+              fmt.ref(btc, "usd_short"), f" on {old}, the latest day of its data." if old else "."]
+    else:
+        p += ["Bitcoin accounted for ", fmt.ref(btc, "usd_short"), " of it, a dominance of ", fmt.ref(dom, "pct"), "."]
     if fng is not None and fng.value is not None:
         p += [" The Fear & Greed index read ", fmt.ref(fng), f" ({fng.detail.get('label', '')})", _when(fng, fs), "."]
     else:

@@ -30,7 +30,8 @@ def highlights(fs: FindingSet) -> list[Highlight]:
         z = m.unusual["zscore"]
         out.append(Highlight(abs(z), Paragraph.of(
             "Miners are under water: the price is ", Ref(text=fmt.pct(abs(m.detail["price_vs_cost_pct"])), finding=m),
-            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC ({fmt.sigma(z)} margin against {past(m.unusual)}).")))
+            " below the modelled all-in cost of ", fmt.ref(cost), f" per BTC{_latest_network_day(m, fs)} "
+            f"({fmt.sigma(z)} margin against {past(m.unusual)}).")))
     return out
 
 
@@ -53,7 +54,9 @@ def build(fs: FindingSet) -> Section | None:
     res, chg, out, toex = (g("miners.reserve_btc"), g("miners.reserve_change_30d_btc"), g("miners.outflow_btc_1d"),
                            g("miners.to_exchange_btc_1d"))
     if res is not None and res.value is not None:
-        p = ["Miner wallets held ", fmt.ref(res), " (", fmt.ref(chg, "BTC"), " over 30 days)"]
+        old = fmt.older_day(res, fs.as_of)
+        p = ["Miner wallets held ", fmt.ref(res), f" on {old}, the latest day of their data" if old else "",
+             " (", fmt.ref(chg, "BTC"), " over 30 days)"]
         if out is not None and out.value is not None:
             p += [". They sent out ", fmt.ref(out, "BTC"), " that day"]
             if out.unusual and out.unusual.get("zscore") is not None:
@@ -65,7 +68,8 @@ def build(fs: FindingSet) -> Section | None:
     rib, puell = g("miners.hash_ribbon"), g("miners.puell_multiple")
     if rib is not None and rib.value is not None:
         d = rib.detail
-        p = ["Hash ribbon: ", fmt.ref(rib)]
+        old = fmt.older_day(rib, fs.as_of)
+        p = [f"Hash ribbon on {old}, the latest day of network data: " if old else "Hash ribbon: ", fmt.ref(rib)]
         if d.get("last_cross"):
             n = d['days_since_cross']
             p.append(f" since {fmt.long_date(d['last_cross'])} ({n} day{'' if n == 1 else 's'})")
@@ -80,6 +84,13 @@ def build(fs: FindingSet) -> Section | None:
                           "cited beside it, never mixed in; see docs/METRICS.md#miners for every parameter, its "
                           "source and the walk-forward validation against the published estimates.")]
     return Section(id="miners", title="Miners", paragraphs=paras, tables=tables, charts=_charts(fs), notes=notes)
+
+
+def _latest_network_day(f, fs: FindingSet) -> str:
+    """' on April 10, 2026, the latest day of network data' when the modelled value is older than the
+    brief's day (the network rows end before the price's): a cost days old is not stated as today's."""
+    day = fmt.older_day(f, fs.as_of)
+    return f" on {day}, the latest day of network data" if day else ""
 
 
 def _rank(p: float) -> str:
@@ -168,7 +179,8 @@ def _cost_paragraphs(fs: FindingSet) -> list[Paragraph]:
         water, side = ("under water", "below") if gap < 0 else ("above water", "above")
         p = [f"On an all-in basis (cash cost plus depreciation of the machines running) miners are {water}: at ",
              Ref(text=fmt.usd(d["price_usd"]), finding=margin), " the price is ", Ref(text=fmt.pct(abs(gap)), finding=margin),
-             f" {side} the modelled all-in cost of ", fmt.ref(cost), " per BTC at ", pp]
+             f" {side} the modelled all-in cost of ", fmt.ref(cost), " per BTC at ", pp,
+             _latest_network_day(margin, fs)]
         if under is not None and under.value is not None:
             p += ["; ", fmt.ref(under, "pct", digits=0), " of the running hashrate has an all-in cost above the price"]
         if under_cash is not None and under_cash.value is not None:
@@ -177,7 +189,9 @@ def _cost_paragraphs(fs: FindingSet) -> list[Paragraph]:
         if margin.hypothetical:
             p.append(" (Hypothetical price.)")
         out.append(Paragraph(parts=p))
-    q = ["The same fleet costs ", fmt.ref(elec), " per BTC in electricity alone and ", fmt.ref(cash),
+    old = fmt.older_day(cost, fs.as_of)
+    q = [f"On {old}, the same fleet cost " if old else "The same fleet costs ", fmt.ref(elec),
+         " per BTC in electricity alone and ", fmt.ref(cash),
          " in cash (electricity and other operating costs); its least efficient running machines (",
          Ref(text=str((marg.detail if marg is not None else {}).get("least_efficient_running", "n/a")), finding=marg or cost),
          ") cost ", fmt.ref(marg), " in cash"]
