@@ -202,6 +202,7 @@ class SparkStore:
         self.ibis = ibis.pyspark.connect(self.session)
         sqlcache.install(self.ibis)  # as on DuckDB: an expression at another instant reuses its SQL
         self.read_only = True
+        self.reads: set[str] | None = None  # history.reads_of
         self._cache = cache
         self._token = uuid.uuid4().hex[:8]
         self._tables: dict[str, ibis.Table] = {}
@@ -246,6 +247,8 @@ class SparkStore:
 
     def table(self, name: str, as_of: dt.datetime | None = None) -> ibis.Table:
         from btcstress.store import utc_naive
+        if self.reads is not None:  # history.reads_of
+            self.reads.add(name)
         t = self._load(name)
         if as_of is not None:
             as_of = utc_naive(as_of)

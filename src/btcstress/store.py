@@ -99,6 +99,7 @@ class Store:
         self.ibis = connect(self.path, read_only)
         sqlcache.install(self.ibis)  # a metric's expression at another instant reuses its compiled SQL
         self._tables: dict[str, ibis.Table] = {}  # canonical tables: their schema is fixed once open
+        self.reads: set[str] | None = None  # the tables `table` was asked for, while set (history.reads_of)
         self.read_only = read_only
         # Results kept for this open store's life (`kept`): only a read-only store, whose rows cannot change
         # while it is open (DuckDB's file lock keeps writers out; a read copy is never written).
@@ -333,6 +334,8 @@ class Store:
 
     def table(self, name: str, as_of: dt.datetime | None = None) -> ibis.Table:
         """An Ibis table; with as_of, only the rows published by then."""
+        if self.reads is not None:
+            self.reads.add(name)
         t = self._tables.get(name)
         if t is None:
             t = self.ibis.table(name)  # asks DuckDB for the schema: once per canonical table

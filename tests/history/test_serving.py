@@ -50,6 +50,40 @@ def test_refresh_recomputes_only_from_the_earliest_changed_instant(tmp_path):
         assert at[pd.Timestamp("2024-01-22 07:00")] == 1.0 and at[pd.Timestamp("2024-01-21 07:00")] == 40_000.0 + 1900
 
 
+def test_a_change_refreshes_only_the_areas_that_read_its_table(tmp_path):
+    # A cite (a row of `citations`, as `btcstress cite add` stores it) changes the leverage and miners
+    # histories only: the others are not recomputed, stay served as stored, and equal the engine.
+    from btcstress import ingest
+    from btcstress.parsers import citations
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(30)]
+    with Store(tmp_path / "s.duckdb") as s:
+        s.upsert("candles", _bars(days, 40_000.0), ingested_at=dt.datetime(2026, 1, 1))
+        materialize.refresh(s)
+        tables = materialize.state(s).set_index("area")["tables"].map(lambda v: set(v.split(",")))
+        assert "candles" in tables["price"] and "citations" not in tables["price"]
+        assert {"candles", "etf_flows", "liquidations_daily"} <= tables["stress"]  # its query's tables
+        assert "citations" in tables["leverage"] and "citations" in tables["miners"]
+        assert {"candles", "etf_flows"} <= tables["etf"]  # with the price's tables: it reads the price area
+        cite = citations.single({"finding": "liquidations.total_usd", "subject": "crypto", "value": "2.1e9",
+                                 "unit": "USD", "as_of": "2024-01-20T06:00Z", "window": "24h",
+                                 "source": "a hand-made aggregator", "url": None, "note": None})
+        report = ingest.run(s, [(None, "cite:test", cite)])
+        done = report.history
+        assert {a for a, d in done.items() if d["instants"]} == {a for a, t in tables.items() if "citations" in t}
+        assert done["leverage"]["from"] == dt.datetime(2024, 1, 20, 6)  # from the cite's instant on
+        assert materialize.fresh_areas(s) == set(materialize.MATERIALISED)  # all served as stored
+        t0, t1 = dt.datetime(2024, 1, 2), dt.datetime(2024, 1, 31)
+        for area, fid in (("leverage", "liquidations.total_usd"), ("price", "price.close_usd")):
+            ans = serve.answer(s, [fid], t0, t1)
+            assert ans.how[area].startswith("stored")
+            full = history.compute(s, sorted(ans.rows["as_of"].dt.to_pydatetime()), areas=(area,)).rows
+            full = full[full["id"] == fid].reset_index(drop=True)
+            got = ans.rows[ans.rows["id"] == fid].reset_index(drop=True)
+            pd.testing.assert_series_equal(got["value"], full["value"], check_names=False)
+        stored = materialize.read(s, ["liquidations.total_usd"], t0, t1)
+        assert (stored["kind"] == "cited").any()  # the cite is in the stored leverage history
+
+
 def test_a_stale_materialisation_is_not_served(tmp_path):
     days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(10)]
     with Store(tmp_path / "s.duckdb") as s:

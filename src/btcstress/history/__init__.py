@@ -36,8 +36,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -55,6 +56,24 @@ CITE = "cite"
 class HistoryResult:
     rows: pd.DataFrame  # COLUMNS, sorted by as_of, then emission order
     paths: dict[str, str] = field(default_factory=dict)  # area -> "series" | "snapshot per instant"
+    # area -> the tables its rows were computed from, with those of the areas it read (`reads_of`);
+    # empty when the store does not say (a store without `reads`)
+    tables: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@contextmanager
+def reads_of(store) -> Iterator[set[str]]:
+    """The canonical tables read through `store.table` within the block: a set, filled as they are read
+    (every metric reads its rows through it). Nested blocks also count in the outer one."""
+    outer = getattr(store, "reads", None)
+    got: set[str] = set()
+    store.reads = got
+    try:
+        yield got
+    finally:
+        store.reads = outer
+        if outer is not None:
+            outer |= got
 
 
 def area_modules() -> list:
@@ -89,7 +108,7 @@ def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None
     # Instants a snapshot refuses (before the first bar, long after the last) have no findings.
     instants = [t for t in instants if rng and rng[0] <= _naive(t) <= rng[1]]
     hctx = HistoryContext(store=store, instants=instants, params=params or {})
-    out, paths = [], {}
+    out, paths, tables = [], {}, {}
     wanted = set(areas) if areas else None
     mods = area_modules()
     needed = _with_dependencies(wanted, mods)
@@ -99,24 +118,30 @@ def compute(store, instants: list[dt.datetime], *, areas: tuple[str, ...] | None
             continue
         key = (area, tuple(hctx.instants), repr(sorted((params or {}).items())))
         if reuse is not None and key in reuse:
-            df, paths[area] = reuse[key]
-        elif series_first(mod):
-            df = conform(mod.history(hctx))
-            paths[area] = "series"
-        elif fallback:
-            df = fb.snapshot_rows(store, area, hctx.instants, params=params)
-            paths[area] = "snapshot per instant"
+            df, paths[area], own = reuse[key]
+        elif series_first(mod) or fallback:
+            with reads_of(store) as got:
+                if series_first(mod):
+                    df = conform(mod.history(hctx))
+                    paths[area] = "series"
+                else:
+                    df = fb.snapshot_rows(store, area, hctx.instants, params=params)
+                    paths[area] = "snapshot per instant"
+            own = frozenset(got)
         else:
             paths[area] = "skipped (no series-first path)"
             continue
         if reuse is not None:
-            reuse[key] = (df, paths[area])
+            reuse[key] = (df, paths[area], own)
+        # with the tables of the areas whose rows it read (hctx.rows): a change there changes its rows too
+        deps = (_with_dependencies({area}, mods) or set()) - {area}
+        tables[area] = own.union(*(tables.get(d, frozenset()) for d in deps))
         hctx.rows.append(df)
         if wanted is None or area in wanted:
             out.append(df)
     rows = pd.concat(out, ignore_index=True) if out else empty()
     rows = rows.sort_values("as_of", kind="stable", ignore_index=True)
-    return HistoryResult(rows, paths)
+    return HistoryResult(rows, paths, tables)
 
 
 def _naive(t: dt.datetime) -> dt.datetime:

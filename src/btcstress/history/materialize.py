@@ -47,6 +47,9 @@ def _ddl(store) -> None:
         area VARCHAR PRIMARY KEY, version VARCHAR, watermark TIMESTAMP, first TIMESTAMP, last TIMESTAMP,
         instants BIGINT, refreshed_at TIMESTAMP, seconds DOUBLE, grid VARCHAR)""")
     store.duck.execute(f"ALTER TABLE {STATE} ADD COLUMN IF NOT EXISTS grid VARCHAR")  # stores from before
+    # The tables the area's rows were computed from (history.reads_of), comma-separated; NULL: not known
+    # (a store from before), so a change to any table refreshes it.
+    store.duck.execute(f"ALTER TABLE {STATE} ADD COLUMN IF NOT EXISTS tables VARCHAR")
     # A cited finding's citation (history.CITE), stored once per distinct text and keyed from the rows.
     store.duck.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS cite VARCHAR")
     store.duck.execute(f"CREATE TABLE IF NOT EXISTS {CITATIONS} (key VARCHAR PRIMARY KEY, body VARCHAR)")
@@ -118,10 +121,13 @@ def fresh_areas(store, st: pd.DataFrame | None = None) -> set[str]:
             if versions.get(r.area) == r.version and (mark is None or (pd.notna(r.watermark) and r.watermark >= mark))}
 
 
-def _changed_since(store, mark: dt.datetime | None) -> dt.datetime | None:
-    """Earliest available_at among rows ingested after `mark` and quality flags that differ."""
+def _changed_since(store, mark: dt.datetime | None, tables: frozenset[str] | None = None) -> dt.datetime | None:
+    """Earliest available_at among rows ingested after `mark` (in `tables` only, when given) and quality
+    flags that differ (in any series: the flags are not kept per table)."""
     firsts = []
     for t in _data_tables(store):
+        if tables is not None and t not in tables:
+            continue
         q = f'SELECT min(available_at) FROM "{t}"' + (" WHERE ingested_at > ?" if mark is not None else "")
         v = store.duck.execute(q, [mark] if mark is not None else []).fetchone()[0]
         if v is not None:
@@ -134,6 +140,12 @@ def _changed_since(store, mark: dt.datetime | None) -> dt.datetime | None:
         if v is not None:
             firsts.append(v)
     return min(firsts) if firsts else None
+
+
+def _tables(prev) -> frozenset[str] | None:
+    """The tables a stored area was computed from (STATE.tables); None: not known."""
+    v = prev.get("tables")
+    return frozenset(v.split(",")) if isinstance(v, str) and v else None
 
 
 def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) -> dict[str, dict]:
@@ -154,17 +166,28 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
         if full or prev is None or prev["version"] != ver or prev.get("grid") != kind:  # a new grid: rebuilt
             start = None
         else:
-            changed = _changed_since(store, prev["watermark"] if pd.notna(prev["watermark"]) else None)
+            # Only the rows of the tables the area read last time can change its rows (a cite changes
+            # `citations`: the leverage and miners histories, not the price's or the ETFs').
+            changed = _changed_since(store, prev["watermark"] if pd.notna(prev["watermark"]) else None,
+                                     _tables(prev))
             last = pd.Timestamp(prev["last"]).to_pydatetime() if pd.notna(prev["last"]) else None
             new_days = next((t for t in instants if last is None or t > last), None)
             cands = [x for x in (changed, new_days) if x is not None]
             start = min(cands) if cands else None
-            if start is None:
+            if start is None:  # nothing it reads changed: fresh through the new watermark as it stands
+                if mark is not None and (pd.isna(prev["watermark"]) or prev["watermark"] < mark):
+                    with store.transaction():
+                        store.duck.execute(f"UPDATE {STATE} SET watermark = ? WHERE area = ?", [mark, area])
                 done[area] = {"instants": 0, "seconds": 0.0, "from": None}
                 continue
         todo = [t for t in instants if start is None or t >= start]
         t0 = time.perf_counter()
-        rows = compute(store, todo, areas=(area,), fallback=False, reuse=reuse).rows if todo else None
+        result = compute(store, todo, areas=(area,), fallback=False, reuse=reuse) if todo else None
+        rows = result.rows if result is not None else None
+        read = set(result.tables.get(area, ())) if result is not None else set()
+        if start is not None:  # an incremental refresh adds to what the whole build read (a few instants
+            before = _tables(prev)  # may read less); one from a store that did not record it stays unknown
+            read = read | before if before is not None else set()
         with store.transaction():
             if start is None:
                 store.duck.execute(f"DELETE FROM {TABLE} WHERE area = ?", [area])
@@ -174,11 +197,12 @@ def refresh(store, *, full: bool = False, areas: tuple[str, ...] | None = None) 
                 _insert(store, area, rows)
             secs = time.perf_counter() - t0
             store.duck.execute(f"DELETE FROM {STATE} WHERE area = ?", [area])
-            store.duck.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            store.duck.execute(f"INSERT INTO {STATE} (area, version, watermark, first, last, instants, "
+                               "refreshed_at, seconds, grid, tables) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                [area, ver, mark, instants[0] if instants else None,
                                 instants[-1] if instants else None, len(instants),
                                 dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), secs,
-                                kind])
+                                kind, ",".join(sorted(read)) or None])
         done[area] = {"instants": len(todo), "seconds": secs, "from": start}
         log.info("finding_history %s: %d instants %s in %.1f s", area, len(todo),
                  "rebuilt" if start is None else f"from {start:%Y-%m-%dT%H:%MZ}", secs)

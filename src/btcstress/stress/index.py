@@ -137,6 +137,9 @@ def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
     key = repr(sorted((k, repr(v)) for k, v in p.items())) + ("|exact" if exact else "")
     if key not in _SQL:
         _SQL[key] = _compiled(store, p, key, exact)
+    if getattr(store, "reads", None) is not None:  # history.reads_of: the compiled query names its tables
+        _frame_expr(store, ibis.table({"t": "timestamp"}, name="_stress_calendar"),  # only in SQL, so they
+                    ibis.table({"k": "int64"}, name="_stress_offsets"), p, exact)  # are read as it builds
     con.register("_stress_calendar", cal_df)
     con.register("_stress_offsets", off_df)
     try:
