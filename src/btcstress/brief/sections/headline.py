@@ -48,6 +48,9 @@ def headline(fs: FindingSet) -> Paragraph:
         last = fs.get("price.last_usd")
         return Paragraph.of("Bitcoin at ", fmt.ref(last), ": no complete trading day is available to compare.")
     day = _day(change.detail.get("date"))
+    stale = _intraday_instead(fs, change)
+    if stale is not None:
+        return stale
     if close.detail.get("suspect"):  # the close itself flagged: no number from it in the headline
         return Paragraph.of(f"Bitcoin's close on {day} is not stated here: the quality checks flagged it "
                             "(see the price notes and `btcstress quality`)")
@@ -64,6 +67,27 @@ def headline(fs: FindingSet) -> Paragraph:
     if event is not None and change.value < 0:
         parts += [", erasing its gains since the ", Ref(text=event["title"], finding=below)]
     return Paragraph(parts=parts)
+
+
+def _intraday_instead(fs: FindingSet, change) -> Paragraph | None:
+    """When the daily closes end before the day the brief describes (a composite that stopped while hourly
+    bars go on), the latest intraday price and its 24-hour move are the headline, and the daily closes'
+    last day is said: a close weeks old is not the day's story. None when the daily close is current or no
+    fresh intraday price exists."""
+    ended = fmt.older_day(change, fs.as_of)
+    last, move = fs.get("price.last_usd"), fs.get("price.change_24h_pct")
+    if not ended or last is None or last.value is None or move is None or move.value is None \
+            or move.window.startswith("1d:") or fmt.older_day(last, fs.as_of):
+        return None
+    at = last.detail.get("bar_close") or ""
+    when = f" at {at[11:16]} UTC on {_day(at)}" if at else ""
+    tail = f" (the daily closes end on {ended})"
+    if abs(move.value) < QUIET_MOVE_PCT:
+        return Paragraph.of("A quiet day: Bitcoin little changed at ", fmt.ref(last, "usd"), when, ", ",
+                            fmt.ref(move, "pct", signed=True), " over 24 hours", tail)
+    verb = "falls" if move.value < 0 else "rises"
+    return Paragraph.of(f"Bitcoin {verb} ", Ref(text=fmt.pct(abs(move.value), digits=0), finding=move),
+                        " over 24 hours to ", fmt.ref(last, "usd"), when, tail)
 
 
 def _day(v) -> str:
