@@ -323,3 +323,33 @@ def test_bitcoin_s_market_value_from_before_the_total_s_day_is_no_share_of_it_an
     fresh = [x.model_copy(update=day("2026-05-19")) for x in (total, dom, btc)]
     assert "Bitcoin accounted for $1.46T of it, a dominance of 59.9%." in _text(
         market.build(FindingSet(t, fresh)).paragraphs[0])
+
+
+def test_past_the_end_of_the_daily_closes_the_headline_is_the_latest_intraday_price():
+    # `btcstress report` on the demo store (as of its last hourly bar, weeks past the composite's last
+    # close) headlined "A quiet day: Bitcoin little changed at $73,459 on April 11".
+    from btcstress.brief.lint import stale_value, trivial_headline
+    from btcstress.brief.model import Brief
+    from btcstress.brief.sections import headline
+    t = dt.datetime(2026, 5, 20, 13, tzinfo=dt.timezone.utc)  # describes 2026-05-19
+    daily = {"window": "1d:2026-04-11", "detail": {"date": "2026-04-11"}}
+    close = Finding(id="price.close_usd", value=73_458.8, unit="USD", as_of=t, **daily)
+    change = Finding(id="price.change_1d_pct", value=0.66, unit="pct", as_of=t, **daily)
+    last = Finding(id="price.last_usd", value=77_590.2, unit="USD", as_of=t, window="24h",
+                   detail={"bar_close": "2026-05-20T13:00Z"})
+    move = lambda v, w="24h": Finding(id="price.change_24h_pct", value=v, unit="pct", as_of=t, window=w)  # noqa: E731
+    quiet = headline.headline(FindingSet(t, [close, change, last, move(0.9)]))
+    assert _text(quiet) == ("A quiet day: Bitcoin little changed at $77,590 at 13:00 UTC on May 20, +0.9% over "
+                            "24 hours (the daily closes end on April 11, 2026)")
+    brief = Brief(title="t", as_of=t, headline=quiet, highlights=[], sections=[], datasets=[],
+                  findings=[close, change, last, move(0.9)])
+    assert stale_value(brief) == [] and trivial_headline(brief) == []
+    assert _text(headline.headline(FindingSet(t, [close, change, last, move(-3.2)]))) == (
+        "Bitcoin falls 3% over 24 hours to $77,590 at 13:00 UTC on May 20 (the daily closes end on April 11, 2026)")
+    # A current close is the headline as before; so is a stale one with no intraday move to say instead.
+    fresh = [f.model_copy(update={"window": "1d:2026-05-19", "detail": {"date": "2026-05-19"}})
+             for f in (close, change)]
+    assert _text(headline.headline(FindingSet(t, [*fresh, last, move(0.9)]))).startswith(
+        "A quiet day: Bitcoin little changed at $73,459 on May 19")
+    assert _text(headline.headline(FindingSet(t, [close, change, last, move(0.9, "1d:2026-04-11")]))).startswith(
+        "A quiet day: Bitcoin little changed at $73,459 on April 11")

@@ -61,3 +61,7 @@ def test_the_last_hour_past_the_end_of_the_daily_rows_passes_the_linter(sample_s
     miners = next(s for s in brief.sections if s.id == "miners")
     first = "".join(x if isinstance(x, str) else x.text for x in miners.paragraphs[0].parts)
     assert f"on {fmt.long_date(last_network)}, the latest day of network data" in first
+    # The headline is the last hour's price, not the composite's weeks-old last close, and says where the
+    # daily closes end.
+    head = "".join(x if isinstance(x, str) else x.text for x in brief.headline.parts)
+    assert f"at {last_hour:%H:%M} UTC on {last_hour:%B} {last_hour.day}" in head and "the daily closes end on" in head
