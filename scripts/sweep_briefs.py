@@ -109,8 +109,12 @@ def main() -> int:
         Path(a.results).parent.mkdir(parents=True, exist_ok=True)
     out = open(a.results, "a") if a.results else None
     import subprocess
+    here = Path(__file__).resolve().parent
     code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent).stdout.strip() or None  # which code linted it
+                          cwd=here).stdout.strip() or None  # which code linted it
+    if code and subprocess.run(["git", "status", "--porcelain", "--", "../src"], capture_output=True, text=True,
+                               cwd=here).stdout.strip():
+        code += "+uncommitted"  # the source differs from that commit: the record must not claim it
     failing = errors = ran = 0
     with Store(a.db, read_only=True) as store:
         if a.redo_failing:
