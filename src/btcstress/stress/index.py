@@ -138,8 +138,7 @@ def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
     if key not in _SQL:
         _SQL[key] = _compiled(store, p, key, exact)
     if getattr(store, "reads", None) is not None:  # history.reads_of: the compiled query names its tables
-        _frame_expr(store, ibis.table({"t": "timestamp"}, name="_stress_calendar"),  # only in SQL, so they
-                    ibis.table({"k": "int64"}, name="_stress_offsets"), p, exact)  # are read as it builds
+        _frame_expr(store, *_named_inputs(), p, exact)  # only in SQL, so they are read as it is built
     con.register("_stress_calendar", cal_df)
     con.register("_stress_offsets", off_df)
     try:
@@ -147,6 +146,12 @@ def _execute(store, cal_df: pd.DataFrame, p: dict) -> pd.DataFrame:
     finally:
         con.unregister("_stress_calendar")
         con.unregister("_stress_offsets")
+
+
+def _named_inputs() -> tuple[ibis.Table, ibis.Table]:
+    """The calendar and the day offsets as named tables, registered by `_execute` for each run."""
+    return (ibis.table({"t": "timestamp"}, name="_stress_calendar"),
+            ibis.table({"k": "int64"}, name="_stress_offsets"))
 
 
 def _compiled(store, p: dict, key: str, exact: bool) -> str:
@@ -164,9 +169,7 @@ def _compiled(store, p: dict, key: str, exact: bool) -> str:
     path = root / f"stress-{digest}.sql"
     if path.is_file():
         return path.read_text()
-    cal = ibis.table({"t": "timestamp"}, name="_stress_calendar")
-    off = ibis.table({"k": "int64"}, name="_stress_offsets")
-    sql = ibis.to_sql(_frame_expr(store, cal, off, p, exact), dialect="duckdb")
+    sql = ibis.to_sql(_frame_expr(store, *_named_inputs(), p, exact), dialect="duckdb")
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

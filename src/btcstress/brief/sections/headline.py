@@ -47,10 +47,10 @@ def headline(fs: FindingSet) -> Paragraph:
     if change is None or change.value is None or close is None or close.value is None:
         last = fs.get("price.last_usd")
         return Paragraph.of("Bitcoin at ", fmt.ref(last), ": no complete trading day is available to compare.")
-    day = _day(change.detail.get("date"))
     stale = _intraday_instead(fs, change)
     if stale is not None:
         return stale
+    day = _day(change.detail.get("date"))
     if close.detail.get("suspect"):  # the close itself flagged: no number from it in the headline
         return Paragraph.of(f"Bitcoin's close on {day} is not stated here: the quality checks flagged it "
                             "(see the price notes and `btcstress quality`)")
